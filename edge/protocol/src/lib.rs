@@ -1,0 +1,23 @@
+//! Wire types shared by the edge and the aggregator.
+//!
+//! This crate is the contract between the two halves of Hitkeep. It holds no runtime: no
+//! tokio, no DuckDB, nothing that does not compile for `wasm32-wasip2`.
+//!
+//! * [`Hit`] is one anonymized, classified event as the edge hands it on. It carries no IP
+//!   address and no user-agent string: only the cookieless visitor hashes and the
+//!   classification derived from them at the edge.
+//! * [`Batch`] is the envelope an edge publishes as one NATS request on [`INGEST_SUBJECT`]
+//!   (or posts to the aggregator's batch endpoint). Its [`Batch::id`] doubles as the
+//!   `Nats-Msg-Id` header and is the unit of deduplication.
+//! * [`Ack`] is the aggregator's reply, sent only once the batch is durable.
+//!
+//! The envelope is JSON. Its version is the `v` field; an aggregator refuses versions it does
+//! not know with [`DecodeError::UnsupportedVersion`] rather than guessing.
+#![deny(missing_docs)]
+
+mod batch;
+mod hit;
+pub mod limits;
+
+pub use batch::{Ack, AckStatus, Batch, DecodeError, ENVELOPE_VERSION, INGEST_SUBJECT, MSG_ID_HEADER};
+pub use hit::{Channel, Device, EventKind, Hit, Revenue, Utm, ValidationError};
