@@ -1,1 +1,92 @@
-//! DuckDB storage.
+//! DuckDB storage for Hitkeep: the events, the control plane, and every line of SQL.
+//!
+//! One file, `hitkeep.db`, in the data directory holds everything. DuckDB lets one process
+//! write a database file, so the process that owns a [`Store`] owns the data directory;
+//! other processes (the `hitkeep site` CLI, say) go through that process's API.
+//!
+//! Rules kept throughout this crate: every value is a bound parameter; table and column
+//! names are constants of this crate, never derived from input; schema changes are
+//! numbered migrations, applied in order at open (see [`schema`]).
+
+mod error;
+mod events;
+pub mod schema;
+mod sites;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use duckdb::Connection;
+
+pub use error::{Error, Result};
+pub use events::{BatchWrite, DeadLetter, EventWriter, NewEvent, SessionSeed, StoreCounts};
+pub use sites::{Site, normalize_domain, validate_timezone};
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "hitkeep.db";
+
+/// An open Hitkeep database.
+///
+/// Control-plane calls go through one shared connection behind a mutex; the ingest path gets
+/// its own connection through [`Store::event_writer`], so the two never wait on each other
+/// in Rust (DuckDB serializes what it must).
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) `hitkeep.db` in `data_dir` and migrates it to the current
+    /// schema.
+    pub fn open_dir(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| Error::Io { path: data_dir.to_path_buf(), source })?;
+        Self::open(&data_dir.join(DB_FILE))
+    }
+
+    /// Opens (creating if needed) the database file at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|e| Error::from_open(path, e))?;
+        schema::migrate(&conn)?;
+        Ok(Self { path: path.to_path_buf(), conn: Mutex::new(conn) })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no half-applied state behind: DuckDB rolls
+        // back the open transaction, so the connection is still usable.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A writer for the ingest path, on its own connection.
+    pub fn event_writer(&self) -> Result<EventWriter> {
+        let conn = self.conn().try_clone()?;
+        Ok(EventWriter::new(conn))
+    }
+
+    /// Writes the write-ahead log into the database file.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn().execute_batch("CHECKPOINT")?;
+        Ok(())
+    }
+
+    /// Row counts, for health reporting and tests.
+    pub fn counts(&self) -> Result<StoreCounts> {
+        events::counts(&self.conn())
+    }
+
+    /// The current schema version.
+    pub fn schema_version(&self) -> Result<u32> {
+        schema::current_version(&self.conn())
+    }
+}

@@ -1,0 +1,89 @@
+//! Pipeline throughput: hits per second from NATS batch requests to committed, acked rows,
+//! through the embedded broker, on a real DuckDB file. Also prints the database's bytes per
+//! hit after the run.
+//!
+//! `cargo bench -p hitkeep-ingest --bench pipeline` (set `HITKEEP_BENCH_HITS` to change the
+//! number of hits, default 2,000,000).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use hitkeep_broker::{Broker, BrokerConfig};
+use hitkeep_ingest::{Ingestor, Pipeline, PipelineConfig, SiteDirectory, SystemClock};
+use hitkeep_protocol::{Ack, AckStatus, INGEST_SUBJECT, MSG_ID_HEADER};
+use hitkeep_store::Store;
+use hitkeep_traffic::{Traffic, TrafficConfig};
+
+const HITS_PER_BATCH: usize = 1_000;
+const IN_FLIGHT: usize = 32;
+
+fn main() {
+    let hits: u64 = std::env::var("HITKEEP_BENCH_HITS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(run(hits));
+}
+
+async fn run(hits: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_dir(dir.path()).unwrap());
+    let config = TrafficConfig { seed: 42, hits, days: 30, end_ms: 1_767_225_600_000, ..TrafficConfig::default() };
+    for domain in &config.sites {
+        store.add_site(domain, "UTC").unwrap();
+    }
+    // Encode up front: the benchmark measures the pipeline, not the generator.
+    let payloads: Vec<(String, bytes::Bytes)> = hitkeep_traffic::batches(Traffic::new(config), "bench", HITS_PER_BATCH)
+        .map(|batch| (batch.id.clone(), batch.encode().into()))
+        .collect();
+    let payload_bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
+
+    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".parse().unwrap(), ..BrokerConfig::default() })
+        .await
+        .unwrap();
+    let connect = || {
+        async_nats::ConnectOptions::new().subscription_capacity(65_536).connect(broker.client_url())
+    };
+    let sites = SiteDirectory::new(&store.sites().unwrap());
+    let ingestor = Ingestor::open(&store, sites, Arc::new(SystemClock), 30 * 60_000).unwrap();
+    let pipeline = Pipeline::start(ingestor, Some(connect().await.unwrap()), PipelineConfig::default()).await.unwrap();
+
+    let edge = connect().await.unwrap();
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(payloads.len());
+    let mut acks = futures_util::stream::iter(payloads)
+        .map(|(id, payload)| {
+            let edge = edge.clone();
+            async move {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(MSG_ID_HEADER, id.as_str());
+                let request = async_nats::Request::new()
+                    .payload(payload)
+                    .headers(headers)
+                    .timeout(Some(Duration::from_secs(60)));
+                let sent = Instant::now();
+                let reply = edge.send_request(INGEST_SUBJECT, request).await.expect("ack");
+                (Ack::decode(&reply.payload).expect("ack decodes"), sent.elapsed())
+            }
+        })
+        .buffer_unordered(IN_FLIGHT);
+    let mut stored = 0u64;
+    while let Some((ack, latency)) = acks.next().await {
+        assert_eq!(ack.status, AckStatus::Stored);
+        stored += u64::from(ack.stored);
+        latencies.push(latency);
+    }
+    let elapsed = started.elapsed();
+    pipeline.shutdown().await;
+    broker.shutdown().await;
+    store.checkpoint().unwrap();
+    assert_eq!(store.counts().unwrap().events, stored);
+    let db_bytes = std::fs::metadata(store.path()).unwrap().len();
+
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    println!("pipeline: {stored} hits in {:.2} s", elapsed.as_secs_f64());
+    println!("  throughput      {:>12.0} hits/s", stored as f64 / elapsed.as_secs_f64());
+    println!("  batch ack p99   {:>12.1} ms  ({HITS_PER_BATCH} hits per batch, {IN_FLIGHT} in flight)", p99.as_secs_f64() * 1e3);
+    println!("  wire size       {:>12.0} bytes/hit (JSON envelope)", payload_bytes as f64 / stored as f64);
+    println!("  database        {:>12.1} bytes/hit ({db_bytes} bytes)", db_bytes as f64 / stored as f64);
+}

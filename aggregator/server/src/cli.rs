@@ -1,0 +1,122 @@
+//! The command line: `hitkeep serve`, `hitkeep site ...`, `hitkeep demo`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::config::LogFormat;
+
+/// Privacy-first web analytics in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "hitkeep", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run Hitkeep: the NATS broker, the ingest pipeline, the API and the dashboard.
+    Serve(ServeArgs),
+    /// Add, list or remove tracked sites (works whether or not `serve` is running).
+    Site {
+        /// Data directory.
+        #[arg(long, env = "HITKEEP_DATA_DIR", default_value = "./hitkeep-data")]
+        data_dir: PathBuf,
+        /// What to do with sites.
+        #[command(subcommand)]
+        command: SiteCommand,
+    },
+    /// Load deterministic synthetic traffic into a data directory.
+    Demo(DemoArgs),
+}
+
+/// `hitkeep site` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Start tracking a domain.
+    Add {
+        /// The domain, as the tracker's `data-domain` names it (`example.com`).
+        domain: String,
+        /// IANA time zone of the site's reports.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+    /// List tracked sites.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop tracking a domain and delete its data.
+    Remove {
+        /// The domain.
+        domain: String,
+    },
+}
+
+/// Flags of `hitkeep serve`. Only flags given on the command line override the config file
+/// and the environment, so none has a default here (see [`crate::config::Config`]).
+#[derive(Debug, Default, Args, Serialize)]
+pub struct ServeArgs {
+    /// TOML config file.
+    #[arg(long, env = "HITKEEP_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./hitkeep-data].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP address [default: 127.0.0.1:8080].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Embedded NATS broker address [default: 127.0.0.1:4222].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_listen: Option<SocketAddr>,
+    /// Use an external NATS server instead of the embedded broker.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_url: Option<String>,
+    /// File holding the NATS token.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_token_file: Option<PathBuf>,
+    /// Load demo traffic into an empty database at start.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub demo: bool,
+    /// Log level filter.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Flags of `hitkeep demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Data directory to load into (must not be in use by `serve`).
+    #[arg(long, env = "HITKEEP_DATA_DIR", default_value = "./hitkeep-data")]
+    pub data_dir: PathBuf,
+    /// Hits to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub hits: u64,
+    /// Days of traffic, ending now.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Random seed; the same seed gives the same traffic.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}

@@ -1,0 +1,277 @@
+//! Configuration of `hitkeep serve`: defaults, then a TOML file, then `HITKEEP_*`
+//! environment variables, then command-line flags, each overriding the one before.
+//!
+//! Unknown keys are errors at every layer, so a typo never silently falls back to a default.
+//! Every secret can also be read from a file named by the same key with `_file` appended
+//! (`nats_token_file`, `HITKEEP_NATS_TOKEN_FILE`), as container secrets are mounted.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole configuration of `hitkeep serve`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory holding `hitkeep.db`, the spool and the control socket.
+    pub data_dir: PathBuf,
+    /// HTTP address of the dashboard, the API and the collector.
+    pub listen: SocketAddr,
+    /// Address of the embedded NATS broker (loopback only unless changed).
+    pub nats_listen: SocketAddr,
+    /// Use this external NATS server instead of the embedded broker.
+    pub nats_url: Option<String>,
+    /// Token that NATS clients must present (embedded broker and external server alike).
+    pub nats_token: Option<String>,
+    /// File holding `nats_token`.
+    pub nats_token_file: Option<PathBuf>,
+    /// User name for NATS user/password authentication.
+    pub nats_user: Option<String>,
+    /// Password for NATS user/password authentication.
+    pub nats_password: Option<String>,
+    /// File holding `nats_password`.
+    pub nats_password_file: Option<PathBuf>,
+    /// PEM certificate chain for TLS on the embedded broker.
+    pub nats_tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS on the embedded broker.
+    pub nats_tls_key: Option<PathBuf>,
+    /// Largest message the embedded broker accepts, in bytes.
+    pub nats_max_payload: usize,
+    /// Visit inactivity timeout, in minutes.
+    pub session_timeout_minutes: u32,
+    /// Load demo traffic into an empty database at start.
+    pub demo: bool,
+    /// Log level filter (`info`, `debug`, `hitkeep=debug,info`...).
+    pub log_level: String,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./hitkeep-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            nats_listen: SocketAddr::from(([127, 0, 0, 1], 4222)),
+            nats_url: None,
+            nats_token: None,
+            nats_token_file: None,
+            nats_user: None,
+            nats_password: None,
+            nats_password_file: None,
+            nats_tls_cert: None,
+            nats_tls_key: None,
+            nats_max_payload: 1024 * 1024,
+            session_timeout_minutes: 30,
+            demo: false,
+            log_level: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    // Written out so that secrets never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("nats_listen", &self.nats_listen)
+            .field("nats_url", &self.nats_url.as_ref().map(|url| redact_url(url)))
+            .field("nats_token", &redact(&self.nats_token))
+            .field("nats_user", &self.nats_user)
+            .field("nats_password", &redact(&self.nats_password))
+            .field("nats_tls_cert", &self.nats_tls_cert)
+            .field("nats_max_payload", &self.nats_max_payload)
+            .field("session_timeout_minutes", &self.session_timeout_minutes)
+            .field("demo", &self.demo)
+            .field("log_level", &self.log_level)
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `nats://user:pass@host` without the credentials.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}<redacted>{}", &url[..scheme_end + 3], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A layer has an unknown key or a value of the wrong type.
+    #[error("configuration error: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// The named config file does not exist.
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A secret file cannot be read.
+    #[error("cannot read {key} from {path}: {source}")]
+    SecretFile {
+        /// The key whose file it is.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Two settings contradict each other.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Builds the configuration from its layers. `flags` holds only the flags actually given.
+pub fn load(file: Option<&Path>, flags: impl Serialize, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(file) = file {
+        if !file.exists() {
+            return Err(ConfigError::MissingFile(file.to_path_buf()));
+        }
+        figment = figment.merge(Toml::file(file));
+    }
+    // `HITKEEP_CONFIG` names the file itself and `HITKEEP_LOG` is read by the logger setup.
+    let env_pairs: Vec<(String, String)> = env
+        .iter()
+        .filter_map(|(key, value)| key.strip_prefix("HITKEEP_").map(|rest| (rest.to_ascii_lowercase(), value.clone())))
+        .filter(|(key, _)| key != "config")
+        .collect();
+    for (key, value) in env_pairs {
+        figment = figment.merge(Serialized::global(&key, env_value(&value)));
+    }
+    figment = figment.merge(Serialized::globals(flags));
+    let mut config: Config = figment.extract().map_err(Box::new)?;
+    config.resolve_secret_files()?;
+    config.check()?;
+    Ok(config)
+}
+
+/// Parses an environment value the way figment's `Env` provider does (numbers, booleans,
+/// else a string), so `HITKEEP_DEMO=true` is a bool and `HITKEEP_DATA_DIR=/x` a string.
+fn env_value(raw: &str) -> figment::value::Value {
+    raw.parse::<figment::value::Value>().unwrap_or_else(|_| figment::value::Value::from(raw.to_string()))
+}
+
+impl Config {
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        resolve_secret("nats_token", &mut self.nats_token, &self.nats_token_file)?;
+        resolve_secret("nats_password", &mut self.nats_password, &self.nats_password_file)?;
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.nats_user.is_some() != self.nats_password.is_some() {
+            return Err(ConfigError::Conflict("nats_user and nats_password go together".into()));
+        }
+        if self.nats_token.is_some() && self.nats_user.is_some() {
+            return Err(ConfigError::Conflict("use either nats_token or nats_user/nats_password, not both".into()));
+        }
+        if self.nats_tls_cert.is_some() != self.nats_tls_key.is_some() {
+            return Err(ConfigError::Conflict("nats_tls_cert and nats_tls_key go together".into()));
+        }
+        if self.session_timeout_minutes == 0 {
+            return Err(ConfigError::Conflict("session_timeout_minutes must be at least 1".into()));
+        }
+        if self.nats_max_payload < 64 * 1024 {
+            return Err(ConfigError::Conflict("nats_max_payload must be at least 65536".into()));
+        }
+        Ok(())
+    }
+}
+
+fn resolve_secret(key: &'static str, value: &mut Option<String>, file: &Option<PathBuf>) -> Result<(), ConfigError> {
+    let Some(path) = file else { return Ok(()) };
+    if value.is_some() {
+        return Err(ConfigError::Conflict(format!("set {key} or {key}_file, not both")));
+    }
+    let secret = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::SecretFile { key, path: path.clone(), source })?;
+    *value = Some(secret.trim_end_matches(['\r', '\n']).to_string());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Default)]
+    struct Flags {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        listen: Option<SocketAddr>,
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_work() {
+        let config = load(None, Flags::default(), &[]).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hitkeep.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1111\"\ndata_dir = \"/from/file\"\ndemo = true\n").unwrap();
+        let vars = env(&[("HITKEEP_LISTEN", "127.0.0.1:2222"), ("HITKEEP_SESSION_TIMEOUT_MINUTES", "45"), ("PATH", "/bin")]);
+        let config = load(Some(&file), Flags::default(), &vars).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:2222");
+        assert_eq!(config.session_timeout_minutes, 45);
+        assert!(config.demo);
+        let flags = Flags { listen: Some("127.0.0.1:3333".parse().unwrap()) };
+        let config = load(Some(&file), flags, &vars).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3333");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hitkeep.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:1111\"\n").unwrap();
+        let error = load(Some(&file), Flags::default(), &[]).unwrap_err().to_string();
+        assert!(error.contains("lisen"), "{error}");
+        let error = load(None, Flags::default(), &env(&[("HITKEEP_DATADIR", "/x")])).unwrap_err().to_string();
+        assert!(error.contains("datadir"), "{error}");
+        assert!(matches!(load(Some(&dir.path().join("nope.toml")), Flags::default(), &[]), Err(ConfigError::MissingFile(_))));
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_stay_out_of_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("token");
+        std::fs::write(&secret, "s3cret-token\n").unwrap();
+        let vars = env(&[("HITKEEP_NATS_TOKEN_FILE", secret.to_str().unwrap())]);
+        let config = load(None, Flags::default(), &vars).unwrap();
+        assert_eq!(config.nats_token.as_deref(), Some("s3cret-token"));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let both = env(&[("HITKEEP_NATS_TOKEN", "a"), ("HITKEEP_NATS_TOKEN_FILE", secret.to_str().unwrap())]);
+        assert!(matches!(load(None, Flags::default(), &both), Err(ConfigError::Conflict(_))));
+    }
+
+    #[test]
+    fn urls_lose_their_credentials_in_debug_output() {
+        assert_eq!(redact_url("nats://user:pw@host:4222"), "nats://<redacted>@host:4222");
+        assert_eq!(redact_url("nats://host:4222"), "nats://host:4222");
+    }
+}

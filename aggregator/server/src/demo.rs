@@ -1,0 +1,76 @@
+//! Demo data: loads generated traffic straight into the store, through the same ingestor
+//! (validation, sessionization, batch ids) that live traffic goes through.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use hitkeep_ingest::{Incoming, Ingestor, ManualClock, ReplyTo, SiteDirectory};
+use hitkeep_store::Store;
+use hitkeep_traffic::{Traffic, TrafficConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// What a load did.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadReport {
+    /// Hits generated.
+    pub hits: u64,
+    /// Hits stored (less than `hits` when batches were loaded before: they are deduplicated).
+    pub stored: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// Hits per batch of generated traffic.
+const HITS_PER_BATCH: usize = 5_000;
+/// Batches per transaction.
+const BATCHES_PER_COMMIT: usize = 10;
+
+/// Generates `hits` hits over `days` days ending now, with `seed`, into `store`; creates the
+/// demo sites when missing.
+pub fn load(store: &Store, hits: u64, days: u32, seed: u64, show_progress: bool) -> anyhow::Result<LoadReport> {
+    let config = TrafficConfig { seed, hits, days, end_ms: now_ms(), ..TrafficConfig::default() };
+    let existing: Vec<String> = store.sites()?.into_iter().map(|site| site.domain).collect();
+    for domain in &config.sites {
+        if !existing.contains(domain) {
+            store.add_site(domain, "Europe/Berlin")?;
+        }
+    }
+    let sites = SiteDirectory::new(&store.sites()?);
+    // The ingestor's clock follows the generated data, so sessions expire as they would have.
+    let clock = ManualClock::new(config.end_ms - i64::from(days) * 86_400_000);
+    let mut ingestor = Ingestor::open(store, sites, Arc::new(clock.clone()), hitkeep_ingest::DEFAULT_SESSION_TIMEOUT_MS)?;
+
+    let progress = if show_progress { ProgressBar::new(hits) } else { ProgressBar::hidden() };
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {bar:40} {human_pos}/{human_len} hits  {per_sec}  eta {eta}")
+            .expect("the template is valid"),
+    );
+    let started = Instant::now();
+    let mut stored = 0u64;
+    let edge = format!("demo-{seed}");
+    let mut batches = hitkeep_traffic::batches(Traffic::new(config), &edge, HITS_PER_BATCH).peekable();
+    while batches.peek().is_some() {
+        let group: Vec<Incoming> = batches
+            .by_ref()
+            .take(BATCHES_PER_COMMIT)
+            .map(|batch| {
+                if let Some(last) = batch.hits.last() {
+                    clock.set(last.ts);
+                }
+                Incoming { batch: Ok(batch), reply: ReplyTo::Nobody }
+            })
+            .collect();
+        let generated: usize = group.iter().map(Incoming::hits).sum();
+        let acks = ingestor.ingest(group);
+        stored += acks.iter().map(|(_, ack)| u64::from(ack.stored)).sum::<u64>();
+        progress.inc(generated as u64);
+    }
+    ingestor.checkpoint()?;
+    progress.finish_and_clear();
+    Ok(LoadReport { hits, stored, seconds: started.elapsed().as_secs_f64() })
+}
+
+fn now_ms() -> i64 {
+    use hitkeep_ingest::Clock;
+    hitkeep_ingest::SystemClock.now_ms()
+}

@@ -1,0 +1,143 @@
+//! The HTTP router: health, readiness, metrics; and the control routes that the local
+//! control socket serves (see [`crate::control`]).
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use hitkeep_ingest::SiteDirectory;
+use hitkeep_store::{Site, Store};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::{Deserialize, Serialize};
+
+use crate::api_error::ApiError;
+
+/// What handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<Store>,
+    /// The pipeline's site directory, refreshed when sites change.
+    pub sites: SiteDirectory,
+    /// Reports whether the process can take traffic.
+    pub readiness: Arc<dyn Readiness>,
+}
+
+/// Something that knows whether the process is ready (NATS connected, pipeline running).
+pub trait Readiness: Send + Sync + std::fmt::Debug {
+    /// `Err(reason)` when not ready.
+    fn check(&self) -> Result<(), String>;
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was installed already; /metrics will be empty");
+        }
+        handle
+    })
+}
+
+/// The public router, served on `--listen`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// The control router, served only on the data directory's socket.
+pub fn control_app(state: AppState) -> Router {
+    Router::new()
+        .route("/control/sites", get(list_sites).post(add_site))
+        .route("/control/sites/{domain}", axum::routing::delete(remove_site))
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.readiness.check() {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready" }))),
+        Err(reason) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "not_ready", "reason": reason })))
+        }
+    }
+}
+
+async fn metrics() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics_handle().render())
+}
+
+/// A site as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SiteView {
+    /// The domain.
+    pub domain: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: i64,
+}
+
+impl From<Site> for SiteView {
+    fn from(site: Site) -> Self {
+        Self { domain: site.domain, timezone: site.timezone, created_at_ms: site.created_at_ms }
+    }
+}
+
+/// Body of a site creation.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSite {
+    /// The domain.
+    pub domain: String,
+    /// IANA time zone; UTC when absent.
+    #[serde(default = "utc")]
+    pub timezone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+async fn list_sites(State(state): State<AppState>) -> Result<Json<Vec<SiteView>>, ApiError> {
+    let store = state.store.clone();
+    let sites = tokio::task::spawn_blocking(move || store.sites()).await??;
+    Ok(Json(sites.into_iter().map(SiteView::from).collect()))
+}
+
+async fn add_site(
+    State(state): State<AppState>,
+    Json(new): Json<NewSite>,
+) -> Result<(StatusCode, Json<SiteView>), ApiError> {
+    let store = state.store.clone();
+    let (site, all) = tokio::task::spawn_blocking(move || {
+        let site = store.add_site(&new.domain, &new.timezone)?;
+        Ok::<_, hitkeep_store::Error>((site, store.sites()?))
+    })
+    .await??;
+    state.sites.replace(&all);
+    Ok((StatusCode::CREATED, Json(site.into())))
+}
+
+async fn remove_site(State(state): State<AppState>, Path(domain): Path<String>) -> Result<Json<SiteView>, ApiError> {
+    let store = state.store.clone();
+    let (site, all) = tokio::task::spawn_blocking(move || {
+        let site = store.remove_site(&domain)?;
+        Ok::<_, hitkeep_store::Error>((site, store.sites()?))
+    })
+    .await??;
+    state.sites.replace(&all);
+    Ok(Json(site.into()))
+}

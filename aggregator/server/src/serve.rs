@@ -1,0 +1,189 @@
+//! `hitkeep serve`: everything in one process.
+//!
+//! Start order: database (migrations), optional demo data, NATS broker (unless an external
+//! URL is configured), NATS client, ingest pipeline, HTTP server, control socket. Stop order
+//! is the reverse: stop accepting HTTP, drain the pipeline (write and ack what was
+//! received), close the NATS client, stop the broker, checkpoint the database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hitkeep_broker::{Auth, Broker, BrokerConfig, TlsConfig, UserPass};
+use hitkeep_ingest::{Ingestor, Pipeline, PipelineConfig, SiteDirectory, SystemClock};
+use hitkeep_store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::http::{AppState, Readiness};
+
+/// Hits loaded by `serve --demo` into an empty database.
+pub const DEMO_HITS: u64 = 300_000;
+
+#[derive(Debug)]
+struct NatsReadiness {
+    client: async_nats::Client,
+}
+
+impl Readiness for NatsReadiness {
+    fn check(&self) -> Result<(), String> {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            state => Err(format!("nats is {state}")),
+        }
+    }
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    let signal_cancel = cancel.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested");
+        signal_cancel.cancel();
+    });
+    run_until(config, cancel).await
+}
+
+/// Runs until `cancel` fires.
+pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+    crate::http::metrics_handle();
+    let data_dir = config.data_dir.clone();
+    let store = {
+        let data_dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || Store::open_dir(&data_dir)).await??
+    };
+    let store = Arc::new(store);
+    tracing::info!(path = %store.path().display(), schema = store.schema_version()?, "database open");
+
+    if config.demo && store.counts()?.events == 0 {
+        let store = store.clone();
+        let report = tokio::task::spawn_blocking(move || {
+            crate::demo::load(&store, DEMO_HITS, 30, 1, std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        })
+        .await??;
+        tracing::info!(hits = report.stored, seconds = report.seconds, "demo data loaded");
+    }
+
+    let (broker, nats_url) = match &config.nats_url {
+        Some(url) => (None, url.clone()),
+        None => {
+            let broker = Broker::start(broker_config(&config)?).await.context("starting the embedded NATS broker")?;
+            tracing::info!(addr = %broker.local_addr(), "embedded nats broker listening");
+            let url = broker.client_url();
+            (Some(broker), url)
+        }
+    };
+    let client = connect_nats(&config, &nats_url).await?;
+
+    let sites = SiteDirectory::new(&store.sites()?);
+    let timeout_ms = i64::from(config.session_timeout_minutes) * 60_000;
+    let ingestor = {
+        let (store, sites) = (store.clone(), sites.clone());
+        tokio::task::spawn_blocking(move || Ingestor::open(&store, sites, Arc::new(SystemClock), timeout_ms)).await??
+    };
+    let pipeline = Pipeline::start(ingestor, Some(client.clone()), PipelineConfig::default()).await?;
+
+    let state = AppState {
+        store: store.clone(),
+        sites: sites.clone(),
+        readiness: Arc::new(NatsReadiness { client: client.clone() }),
+    };
+    let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding http listener on {}", config.listen))?;
+    let http_addr = listener.local_addr()?;
+    tracing::info!(addr = %http_addr, "http listening");
+    let runtime_file = write_runtime_file(&data_dir, http_addr, &nats_url)?;
+    let served = axum::serve(listener, crate::http::app(state)).with_graceful_shutdown(cancel.clone().cancelled_owned()).await;
+
+    tracing::info!("draining");
+    cancel.cancel();
+    pipeline.shutdown().await;
+    if let Err(error) = tokio::time::timeout(Duration::from_secs(5), client.drain()).await {
+        tracing::warn!(%error, "nats client did not drain in time");
+    }
+    if let Some(broker) = broker {
+        broker.shutdown().await;
+    }
+    let _ = control.await;
+    let _ = std::fs::remove_file(&runtime_file);
+    tokio::task::spawn_blocking(move || store.checkpoint()).await??;
+    tracing::info!("stopped");
+    served.context("http server failed")
+}
+
+/// The file a running `serve` describes itself in (`hitkeep.runtime.json` in the data
+/// directory): its pid and the addresses it actually bound, which matters with port 0.
+pub const RUNTIME_FILE: &str = "hitkeep.runtime.json";
+
+fn write_runtime_file(data_dir: &std::path::Path, http: std::net::SocketAddr, nats_url: &str) -> anyhow::Result<std::path::PathBuf> {
+    let path = data_dir.join(RUNTIME_FILE);
+    let nats = nats_url.rsplit_once('@').map_or(nats_url.to_string(), |(scheme_and_credentials, host)| {
+        let scheme = scheme_and_credentials.split("://").next().unwrap_or("nats");
+        format!("{scheme}://{host}")
+    });
+    let body = serde_json::json!({ "pid": std::process::id(), "http": http.to_string(), "nats": nats });
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, serde_json::to_vec_pretty(&body)?)?;
+    std::fs::rename(&temporary, &path)?;
+    Ok(path)
+}
+
+fn broker_config(config: &Config) -> anyhow::Result<BrokerConfig> {
+    let auth = match (&config.nats_token, &config.nats_user, &config.nats_password) {
+        (Some(token), _, _) => Auth::Token(token.clone()),
+        (None, Some(user), Some(password)) => {
+            Auth::Users(vec![UserPass::new(user.clone(), password.clone())])
+        }
+        _ => Auth::None,
+    };
+    let tls = match (&config.nats_tls_cert, &config.nats_tls_key) {
+        (Some(cert), Some(key)) => Some(TlsConfig::pem_files(cert.clone(), key.clone())),
+        _ => None,
+    };
+    if !config.nats_listen.ip().is_loopback() && matches!(auth, Auth::None) {
+        tracing::warn!(addr = %config.nats_listen, "the embedded broker listens beyond loopback without authentication");
+    }
+    Ok(BrokerConfig {
+        listen: config.nats_listen,
+        max_payload: config.nats_max_payload,
+        auth,
+        tls,
+        ..BrokerConfig::default()
+    })
+}
+
+async fn connect_nats(config: &Config, url: &str) -> anyhow::Result<async_nats::Client> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name("hitkeep-aggregator")
+        .subscription_capacity(4096)
+        .connection_timeout(Duration::from_secs(5));
+    if let Some(token) = &config.nats_token {
+        options = options.token(token.clone());
+    }
+    if let (Some(user), Some(password)) = (&config.nats_user, &config.nats_password) {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(cert) = &config.nats_tls_cert {
+        options = options.require_tls(true).add_root_certificates(cert.clone());
+    }
+    options.connect(url).await.context("connecting to nats")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

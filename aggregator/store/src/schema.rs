@@ -1,0 +1,154 @@
+//! The database schema and its numbered migrations.
+//!
+//! Migrations are applied in order at open, each in its own transaction together with the
+//! row that records it in `schema_migrations`. A migration, once released, is never edited:
+//! changes are new migrations appended to [`MIGRATIONS`].
+//!
+//! # The events table
+//!
+//! `events` is laid out for a columnar engine: one row per hit, no indexes (DuckDB's zone
+//! maps on `ts` do the pruning, and rows arrive roughly in time order), small integer codes
+//! for closed sets (`kind`, `channel`, `device`, defined by `hitkeep_protocol`), and plain
+//! `VARCHAR` for open low-cardinality sets (browser, country, UTM values), which DuckDB
+//! dictionary-compresses per row group. Timestamps are UTC. Custom properties live in
+//! `event_props`, one row per property, so that hits without properties cost nothing and
+//! property breakdowns scan two narrow columns.
+
+use duckdb::Connection;
+
+use crate::{Error, Result};
+
+/// The schema, one migration per entry; entry `i` brings the database to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: sites, events, properties, ingest bookkeeping.
+    r#"
+    CREATE SEQUENCE site_id_seq START 1;
+    CREATE TABLE sites (
+        id          UINTEGER PRIMARY KEY,
+        domain      VARCHAR NOT NULL UNIQUE,
+        timezone    VARCHAR NOT NULL,
+        created_at  TIMESTAMP NOT NULL
+    );
+    CREATE TABLE events (
+        site_id          UINTEGER NOT NULL,
+        ts               TIMESTAMP NOT NULL,
+        visitor_id       UBIGINT NOT NULL,
+        session_id       UBIGINT NOT NULL,
+        kind             UTINYINT NOT NULL,
+        name             VARCHAR NOT NULL,
+        hostname         VARCHAR NOT NULL,
+        path             VARCHAR NOT NULL,
+        referrer         VARCHAR,
+        source           VARCHAR,
+        channel          UTINYINT NOT NULL,
+        utm_source       VARCHAR,
+        utm_medium       VARCHAR,
+        utm_campaign     VARCHAR,
+        utm_content      VARCHAR,
+        utm_term         VARCHAR,
+        country          VARCHAR,
+        region           VARCHAR,
+        city             VARCHAR,
+        browser          VARCHAR,
+        browser_version  VARCHAR,
+        os               VARCHAR,
+        os_version       VARCHAR,
+        device           UTINYINT NOT NULL,
+        revenue_micros   BIGINT,
+        revenue_currency VARCHAR,
+        interactive      BOOLEAN NOT NULL
+    );
+    CREATE TABLE event_props (
+        site_id     UINTEGER NOT NULL,
+        ts          TIMESTAMP NOT NULL,
+        visitor_id  UBIGINT NOT NULL,
+        session_id  UBIGINT NOT NULL,
+        name        VARCHAR NOT NULL,
+        key         VARCHAR NOT NULL,
+        value       VARCHAR NOT NULL
+    );
+    CREATE TABLE ingested_batches (
+        batch_id    VARCHAR PRIMARY KEY,
+        edge        VARCHAR NOT NULL,
+        received_at TIMESTAMP NOT NULL,
+        hits        UINTEGER NOT NULL
+    );
+    CREATE SEQUENCE dead_letter_id_seq START 1;
+    CREATE TABLE dead_letters (
+        id          UBIGINT PRIMARY KEY DEFAULT nextval('dead_letter_id_seq'),
+        received_at TIMESTAMP NOT NULL,
+        batch_id    VARCHAR,
+        edge        VARCHAR,
+        reason      VARCHAR NOT NULL,
+        detail      VARCHAR NOT NULL,
+        payload     BLOB NOT NULL
+    );
+    "#,
+];
+
+/// The version a fully migrated database has.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// The version of the database behind `conn` (0 for a new file).
+pub fn current_version(conn: &Connection) -> Result<u32> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version UINTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)",
+    )?;
+    let version: Option<u32> =
+        conn.query_row("SELECT max(version) FROM schema_migrations", [], |row| row.get(0))?;
+    Ok(version.unwrap_or(0))
+}
+
+/// Applies every migration the database has not seen yet.
+pub fn migrate(conn: &Connection) -> Result<()> {
+    let found = current_version(conn)?;
+    let known = latest_version();
+    if found > known {
+        return Err(Error::SchemaTooNew { found, known });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index as u32 + 1;
+        conn.execute_batch("BEGIN TRANSACTION")?;
+        let applied = conn.execute_batch(sql).and_then(|()| {
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, current_timestamp::TIMESTAMP)",
+                [version],
+            )
+        });
+        match applied {
+            Ok(_) => conn.execute_batch("COMMIT")?,
+            Err(error) => {
+                conn.execute_batch("ROLLBACK")?;
+                return Err(error.into());
+            }
+        }
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_a_new_database_once() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), latest_version());
+        migrate(&conn).unwrap();
+        let rows: u32 = conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, latest_version());
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        conn.execute("INSERT INTO schema_migrations VALUES (?, current_timestamp::TIMESTAMP)", [latest_version() + 1])
+            .unwrap();
+        assert!(matches!(migrate(&conn), Err(Error::SchemaTooNew { .. })));
+    }
+}

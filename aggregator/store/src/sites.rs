@@ -1,0 +1,165 @@
+//! Sites: the domains Hitkeep counts, each with the time zone its reports use.
+
+use duckdb::{OptionalExt, params};
+
+use crate::{Error, Result, Store};
+
+/// A tracked site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// Stable numeric id, used in every event row.
+    pub id: u32,
+    /// The domain, lower case (`example.com`).
+    pub domain: String,
+    /// IANA time zone of its reports (`Europe/Berlin`).
+    pub timezone: String,
+    /// When it was added, in milliseconds since the epoch (UTC).
+    pub created_at_ms: i64,
+}
+
+/// Lower-cases a domain and checks that it is a host name (no scheme, path or port).
+pub fn normalize_domain(domain: &str) -> Result<String> {
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let invalid = |reason: &str| Error::Invalid { field: "domain", reason: reason.to_string() };
+    if domain.is_empty() || domain.len() > hitkeep_protocol::limits::MAX_DOMAIN_LEN {
+        return Err(invalid("must be 1 to 253 characters"));
+    }
+    if domain.contains("://") || domain.contains('/') || domain.contains(':') {
+        return Err(invalid("give the bare host name, without scheme, port or path"));
+    }
+    for label in domain.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(invalid("every label must be 1 to 63 characters"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(invalid("labels must not start or end with `-`"));
+        }
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(invalid("only letters, digits, `-` and `_` are allowed (use punycode)"));
+        }
+    }
+    Ok(domain)
+}
+
+/// Checks that `timezone` is an IANA time zone name.
+pub fn validate_timezone(timezone: &str) -> Result<()> {
+    timezone.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| Error::Invalid {
+        field: "timezone",
+        reason: format!("`{timezone}` is not an IANA time zone name (like `Europe/Berlin` or `UTC`)"),
+    })
+}
+
+impl Store {
+    /// Adds a site.
+    pub fn add_site(&self, domain: &str, timezone: &str) -> Result<Site> {
+        let domain = normalize_domain(domain)?;
+        validate_timezone(timezone)?;
+        let conn = self.conn();
+        let exists: Option<u32> = conn
+            .query_row("SELECT id FROM sites WHERE domain = ?", [&domain], |row| row.get(0))
+            .optional()?;
+        if exists.is_some() {
+            return Err(Error::SiteExists(domain));
+        }
+        let site = conn.query_row(
+            "INSERT INTO sites (id, domain, timezone, created_at)
+             VALUES (nextval('site_id_seq'), ?, ?, current_timestamp::TIMESTAMP)
+             RETURNING id, domain, timezone, epoch_ms(created_at)",
+            params![domain, timezone],
+            site_from_row,
+        )?;
+        tracing::info!(site_id = site.id, "site added");
+        Ok(site)
+    }
+
+    /// Every site, by domain.
+    pub fn sites(&self) -> Result<Vec<Site>> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare("SELECT id, domain, timezone, epoch_ms(created_at) FROM sites ORDER BY domain")?;
+        let sites = statement.query_map([], site_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(sites)
+    }
+
+    /// The site with this domain.
+    pub fn site(&self, domain: &str) -> Result<Site> {
+        let domain = normalize_domain(domain)?;
+        self.conn()
+            .query_row(
+                "SELECT id, domain, timezone, epoch_ms(created_at) FROM sites WHERE domain = ?",
+                [&domain],
+                site_from_row,
+            )
+            .optional()?
+            .ok_or(Error::SiteNotFound(domain))
+    }
+
+    /// Removes a site and every event recorded for it, in one transaction.
+    pub fn remove_site(&self, domain: &str) -> Result<Site> {
+        let site = self.site(domain)?;
+        let conn = self.conn();
+        conn.execute_batch("BEGIN TRANSACTION")?;
+        let removed = (|| -> duckdb::Result<()> {
+            conn.execute("DELETE FROM event_props WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM events WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM sites WHERE id = ?", [site.id])?;
+            Ok(())
+        })();
+        match removed {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(error) => {
+                conn.execute_batch("ROLLBACK")?;
+                return Err(error.into());
+            }
+        }
+        tracing::info!(site_id = site.id, "site removed");
+        Ok(site)
+    }
+}
+
+fn site_from_row(row: &duckdb::Row<'_>) -> duckdb::Result<Site> {
+    Ok(Site { id: row.get(0)?, domain: row.get(1)?, timezone: row.get(2)?, created_at_ms: row.get(3)? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_domains() {
+        assert_eq!(normalize_domain(" Example.COM. ").unwrap(), "example.com");
+        assert_eq!(normalize_domain("shop.example.co.uk").unwrap(), "shop.example.co.uk");
+        for bad in ["", "https://example.com", "example.com/blog", "example.com:8080", "a..b", "-a.com", "ex ample.com"]
+        {
+            assert!(normalize_domain(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn validates_timezones() {
+        assert!(validate_timezone("Europe/Berlin").is_ok());
+        assert!(validate_timezone("UTC").is_ok());
+        assert!(validate_timezone("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn adds_lists_and_removes_sites() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_dir(dir.path()).unwrap();
+        let site = store.add_site("Example.com", "Europe/Berlin").unwrap();
+        assert_eq!(site.domain, "example.com");
+        assert!(matches!(store.add_site("example.com", "UTC"), Err(Error::SiteExists(_))));
+        let other = store.add_site("other.org", "UTC").unwrap();
+        assert_ne!(site.id, other.id);
+        let domains: Vec<_> = store.sites().unwrap().into_iter().map(|s| s.domain).collect();
+        assert_eq!(domains, ["example.com", "other.org"]);
+        store.remove_site("example.com").unwrap();
+        assert!(matches!(store.remove_site("example.com"), Err(Error::SiteNotFound(_))));
+        // Ids are never reused.
+        let again = store.add_site("example.com", "UTC").unwrap();
+        assert!(again.id > other.id);
+        drop(store);
+        let reopened = Store::open_dir(dir.path()).unwrap();
+        assert_eq!(reopened.sites().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs Hitkeep's whole test suite on a fresh machine: installs what it needs first.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh -p hitkeep-store   # extra arguments go to `cargo test`
+#
+# Needs: rustup (the toolchain and targets come from rust-toolchain.toml), python3 with pip,
+# and either root (to apt-get install nats-server) or nats-server already on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One target directory outside the clone, shared by every checkout and by CI: DuckDB's C++
+# takes about 25 minutes to build from cold, and only once per profile.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hitkeep-target}"
+
+missing=()
+
+# Rust toolchain, components and targets named in rust-toolchain.toml.
+if ! command -v rustup >/dev/null; then
+  missing+=("rustup (https://rustup.rs)")
+else
+  rustup toolchain install >/dev/null 2>&1 || rustup show active-toolchain >/dev/null
+  channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+  for target in $(sed -n 's/^targets *= *\[\(.*\)\]/\1/p' rust-toolchain.toml | tr -d '" ,' | tr ',' ' '); do
+    rustup target add --toolchain "$channel" "$target" >/dev/null
+  done
+fi
+
+# Debian's nats-server: the end-to-end tests run the aggregator against it.
+if ! command -v nats-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing nats-server with apt-get" >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+  else
+    missing+=("nats-server (sudo apt-get install nats-server)")
+  fi
+fi
+
+# nats-py: a NATS client in another language, tested against the embedded broker.
+if ! python3 -c 'import nats' 2>/dev/null; then
+  if command -v python3 >/dev/null; then
+    echo "installing nats-py with pip" >&2
+    python3 -m pip install --quiet --disable-pip-version-check nats-py || missing+=("nats-py (pip install nats-py)")
+  else
+    missing+=("python3 with pip")
+  fi
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "cannot run the tests; missing:" >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+
+cargo test --workspace --locked "$@"

@@ -1,0 +1,179 @@
+//! Starting and stopping real processes, and small clients for them.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hitkeep_protocol::{Ack, Batch, Hit, INGEST_SUBJECT, MSG_ID_HEADER};
+
+/// The `hitkeep` binary built for this workspace.
+pub fn hitkeep_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>/hitkeep
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let bin = profile_dir.join("hitkeep");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p hitkeep` (or cargo test --workspace)", bin.display());
+    bin
+}
+
+/// Runs `hitkeep ARGS` to completion.
+pub fn run_cli(args: &[&str]) -> Output {
+    Command::new(hitkeep_bin()).args(args).output().expect("running hitkeep")
+}
+
+/// A running `hitkeep serve`.
+pub struct Server {
+    child: Option<Child>,
+    pub data_dir: PathBuf,
+    pub http: SocketAddr,
+    pub nats_url: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `hitkeep serve` on `data_dir` with ephemeral ports and waits until it is up.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        let runtime = data_dir.join("hitkeep.runtime.json");
+        let _ = std::fs::remove_file(&runtime);
+        std::fs::create_dir_all(data_dir).unwrap();
+        let log = data_dir.join(format!("serve-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new(hitkeep_bin());
+        command
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("HITKEEP_LOG_LEVEL", "info")
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        if !extra.contains(&"--nats-url") {
+            command.env("HITKEEP_NATS_LISTEN", "127.0.0.1:0");
+        }
+        let mut child = command.spawn().expect("spawning hitkeep serve");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("hitkeep serve exited with {status}:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+            if let Ok(bytes) = std::fs::read(&runtime) {
+                let info: serde_json::Value = serde_json::from_slice(&bytes).expect("runtime file is json");
+                if info["pid"].as_u64() == Some(u64::from(child.id())) {
+                    return Self {
+                        child: Some(child),
+                        data_dir: data_dir.to_path_buf(),
+                        http: info["http"].as_str().unwrap().parse().unwrap(),
+                        nats_url: info["nats"].as_str().unwrap().to_string(),
+                        log,
+                    };
+                }
+            }
+            assert!(Instant::now() < deadline, "hitkeep serve did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(&mut self) {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "hitkeep serve exited with {status}:\n{}", self.log());
+                return;
+            }
+            assert!(Instant::now() < deadline, "hitkeep serve did not stop:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 GET, returning status and body.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// Connects an async-nats client with a capacity that holds bursts.
+pub async fn nats(url: &str) -> async_nats::Client {
+    async_nats::ConnectOptions::new()
+        .subscription_capacity(65_536)
+        .connect(url)
+        .await
+        .expect("connecting to nats")
+}
+
+/// Sends a batch as an edge does and returns the ack.
+pub async fn send_batch(client: &async_nats::Client, batch: &Batch) -> Result<Ack, String> {
+    send_raw(client, &batch.id, batch.encode()).await
+}
+
+/// Sends raw bytes as a batch request with a message id.
+pub async fn send_raw(client: &async_nats::Client, id: &str, payload: Vec<u8>) -> Result<Ack, String> {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(MSG_ID_HEADER, id);
+    let request = async_nats::Request::new()
+        .payload(payload.into())
+        .headers(headers)
+        .timeout(Some(Duration::from_secs(10)));
+    let reply = client.send_request(INGEST_SUBJECT, request).await.map_err(|e| e.to_string())?;
+    Ack::decode(&reply.payload).map_err(|e| e.to_string())
+}
+
+/// Deterministic traffic for `domain`, cut into batches.
+pub fn traffic_batches(domain: &str, seed: u64, hits: u64, per_batch: usize, edge: &str) -> Vec<Batch> {
+    let config = hitkeep_traffic::TrafficConfig {
+        seed,
+        sites: vec![domain.to_string()],
+        hits,
+        days: 2,
+        end_ms: 1_767_225_600_000,
+    };
+    hitkeep_traffic::batches(hitkeep_traffic::Traffic::new(config), edge, per_batch).collect()
+}
+
+/// Total hits in batches.
+pub fn hits_in(batches: &[Batch]) -> u64 {
+    batches.iter().map(|batch| batch.hits.len() as u64).sum()
+}
+
+/// Opens the stopped server's database.
+pub fn open_store(data_dir: &Path) -> hitkeep_store::Store {
+    hitkeep_store::Store::open_dir(data_dir).expect("opening the database after the server stopped")
+}
+
+/// A hit that is fine but for what the caller changes.
+pub fn first_hit(batches: &[Batch]) -> Hit {
+    batches[0].hits[0].clone()
+}
