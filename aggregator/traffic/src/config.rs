@@ -11,7 +11,8 @@ const MIN_TS_MS: i64 = 946_684_800_000;
 /// Latest timestamp a hit may carry, exclusive (2200-01-01T00:00:00Z).
 const MAX_TS_MS: i64 = 7_258_118_400_000;
 
-/// Which hits of a visit carry its referrer, source, channel and UTM tags.
+/// Which hits of a visit carry its referrer, source, channel and UTM tags; set with
+/// [`Traffic::with_attribution`](crate::Traffic::with_attribution).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Attribution {
     /// Every hit of a visit carries the visit's acquisition, so per-hit breakdowns by source
@@ -39,21 +40,12 @@ pub struct TrafficConfig {
     /// The end of the time span, in milliseconds since the Unix epoch, exclusive: hits fall
     /// in `[end_ms - days, end_ms)`. Not "now", so that a config always means the same traffic.
     pub end_ms: i64,
-    /// Which hits carry the acquisition (referrer, source, channel, UTM).
-    pub attribution: Attribution,
 }
 
 impl Default for TrafficConfig {
     /// 100,000 hits over the 30 days before 2026-01-01 on the three demo sites.
     fn default() -> Self {
-        Self {
-            seed: 42,
-            sites: default_domains(),
-            hits: 100_000,
-            days: 30,
-            end_ms: DEFAULT_END_MS,
-            attribution: Attribution::Session,
-        }
+        Self { seed: 42, sites: default_domains(), hits: 100_000, days: 30, end_ms: DEFAULT_END_MS }
     }
 }
 

@@ -22,8 +22,8 @@
 //! comes out.
 //!
 //! A visit is made by a visitor with a fixed country (and often region and city), device,
-//! system and browser; about one in five visits is a return by someone seen earlier that
-//! day. The visit has one acquisition (direct, organic search, social, referral, newsletter,
+//! system and browser; some visits are returns by someone seen in the last day. The visit
+//! has one acquisition (direct, organic search, social, referral, newsletter,
 //! paid campaigns with UTM tags) and one or more pageviews (40-60% of visits bounce after
 //! one), seconds to minutes apart, some followed by a custom event: `Signup`,
 //! `Outbound Link: Click` and `File Download` (with a `url` prop), `404` (with a `path`
@@ -33,6 +33,12 @@
 //! same person's hash of the day before, so a visit across midnight can be stitched.
 //!
 //! The tables behind these choices are data, in `tables.rs` and `site.rs`.
+//!
+//! # Speed
+//!
+//! Each [`Hit`] owns about a dozen strings, so the iterator spends about half its time in the
+//! allocator. [`Traffic::next_into`] writes over one reused hit instead, for benchmarks that
+//! consume each hit before asking for the next.
 
 mod batch;
 mod config;

@@ -298,8 +298,7 @@ fn visitors_and_visits_are_coherent() {
 
 #[test]
 fn landing_attribution_leaves_later_hits_direct() {
-    let config = TrafficConfig { attribution: Attribution::Landing, ..config(30_000) };
-    let hits: Vec<Hit> = Traffic::new(config).collect();
+    let hits: Vec<Hit> = Traffic::new(config(30_000)).with_attribution(Attribution::Landing).collect();
     let mut attributed_later = 0;
     for visit in visits(&hits) {
         for hit in &visit[1..] {
@@ -348,7 +347,8 @@ fn memory_is_bounded_by_the_visits_in_flight() {
     assert_eq!(count, 2_000_000);
     assert_eq!(traffic.in_flight(), 0);
     let peak = traffic.peak_in_flight();
-    assert!(peak < 20_000, "peak of {peak} visits in flight");
+    // About 2,400: visits arrive at some 500 a minute and last a few minutes.
+    assert!(peak < 5_000, "peak of {peak} visits in flight");
     // Slots are reused: there are never more than the peak.
     let (slots, remembered) = traffic.memory_footprint();
     assert_eq!(slots, peak);

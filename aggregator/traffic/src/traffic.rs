@@ -120,7 +120,7 @@ impl Traffic {
         let sites: Vec<Site> = config.sites.iter().map(|domain| Site::new(domain, config.seed)).collect();
         let mut traffic = Self {
             random: Random::new(config.seed),
-            attribution: config.attribution,
+            attribution: Attribution::default(),
             hits: config.hits,
             start_ms,
             end_ms,
@@ -147,6 +147,13 @@ impl Traffic {
         }
         traffic.arrival_gap = traffic.random.exponential(1.0);
         Ok(traffic)
+    }
+
+    /// Chooses which hits of a visit carry its acquisition (by default, all of them). Call
+    /// it before taking any hit.
+    pub fn with_attribution(mut self, attribution: Attribution) -> Self {
+        self.attribution = attribution;
+        self
     }
 
     /// The simulated sites, in the order of [`TrafficConfig::sites`].
