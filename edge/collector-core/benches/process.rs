@@ -56,7 +56,9 @@ fn bench(c: &mut Criterion) {
     c.bench_function("classify_user_agent", |b| b.iter(|| classify_user_agent(black_box(CHROME))));
     let ip = "203.0.113.7".parse().unwrap();
     c.bench_function("visitor_hash", |b| {
-        b.iter(|| visitor_hash(black_box(&[7; 32]), black_box("example.com"), black_box(ip), black_box(CHROME)))
+        b.iter(|| {
+            visitor_hash(black_box(&[7; 32]), black_box("example.com"), black_box(ip), black_box(CHROME))
+        })
     });
 }
 

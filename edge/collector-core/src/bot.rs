@@ -10,8 +10,8 @@
 //! 2. **Patterns.** Case-insensitive substrings that never occur in browsers' user agents,
 //!    ported from the `isbot` project's list (Unlicense) with a few additions for headless
 //!    automation and monitoring. They are matched in one pass over the string through a
-//!    first-byte index built at compile time, so nothing is compiled or allocated at start-up
-//!    (the WASM component may be instantiated per request).
+//!    first-byte index and a second-byte filter built at compile time, so nothing is compiled
+//!    or allocated at start-up (the WASM component may be instantiated per request).
 //!
 //! Tested against `tests/fixtures/bots.txt` and `tests/fixtures/browsers.txt`.
 
@@ -181,6 +181,22 @@ const PATTERNS: &[(&str, u8)] = &[
 /// `FIRST_BYTE[b]..FIRST_BYTE[b + 1]` are the patterns starting with byte `b`.
 const FIRST_BYTE: [u16; 257] = first_byte_index(PATTERNS);
 
+/// For each first byte, a filter of the second bytes its patterns have (bit `b & 31`), so
+/// most positions of a user agent are passed over after one lookup.
+const SECOND_BYTE: [u32; 256] = second_byte_filter(PATTERNS);
+
+const fn second_byte_filter(patterns: &[(&str, u8)]) -> [u32; 256] {
+    let mut filter = [0u32; 256];
+    let mut index = 0;
+    while index < patterns.len() {
+        let bytes = patterns[index].0.as_bytes();
+        let first = bytes[0] as usize;
+        filter[first] |= if bytes.len() == 1 { u32::MAX } else { 1 << (bytes[1] & 31) };
+        index += 1;
+    }
+    filter
+}
+
 const fn first_byte_index(patterns: &[(&str, u8)]) -> [u16; 257] {
     let mut index = [0u16; 257];
     let mut byte = 0;
@@ -238,11 +254,11 @@ fn is_browser_shaped(lower: &str) -> bool {
 fn matches_pattern(bytes: &[u8]) -> bool {
     for at in 0..bytes.len() {
         let first = usize::from(bytes[at]);
-        let candidates = &PATTERNS[usize::from(FIRST_BYTE[first])..usize::from(FIRST_BYTE[first + 1])];
-        if candidates.is_empty() {
+        let second = bytes.get(at + 1).copied();
+        if SECOND_BYTE[first] & (1 << (second.unwrap_or(0) & 31)) == 0 {
             continue;
         }
-        let second = bytes.get(at + 1).copied();
+        let candidates = &PATTERNS[usize::from(FIRST_BYTE[first])..usize::from(FIRST_BYTE[first + 1])];
         for (pattern, flags) in candidates {
             let pattern = pattern.as_bytes();
             // Most candidates differ in their second byte: test it before comparing the rest.

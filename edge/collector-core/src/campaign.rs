@@ -49,19 +49,20 @@ pub(crate) enum ClickKind {
 }
 
 impl ClickId {
-    fn from_param(key: &str) -> Option<Self> {
+    /// The click id a lower-case parameter name is.
+    fn from_param(key: &[u8]) -> Option<Self> {
         Some(match key {
-            "gclid" | "gbraid" | "wbraid" => Self::Google,
-            "dclid" => Self::GoogleDisplay,
-            "msclkid" => Self::Microsoft,
-            "yclid" => Self::Yandex,
-            "fbclid" => Self::Facebook,
-            "ttclid" => Self::TikTok,
-            "twclid" => Self::Twitter,
-            "li_fat_id" => Self::LinkedIn,
-            "sccid" => Self::Snapchat,
-            "epik" => Self::Pinterest,
-            "rdt_cid" => Self::Reddit,
+            b"gclid" | b"gbraid" | b"wbraid" => Self::Google,
+            b"dclid" => Self::GoogleDisplay,
+            b"msclkid" => Self::Microsoft,
+            b"yclid" => Self::Yandex,
+            b"fbclid" => Self::Facebook,
+            b"ttclid" => Self::TikTok,
+            b"twclid" => Self::Twitter,
+            b"li_fat_id" => Self::LinkedIn,
+            b"sccid" => Self::Snapchat,
+            b"epik" => Self::Pinterest,
+            b"rdt_cid" => Self::Reddit,
             _ => return None,
         })
     }
@@ -128,18 +129,23 @@ impl Campaign {
         let mut source_param = None;
         let mut ref_param = None;
         for (raw_key, raw_value) in query_pairs(query) {
-            if raw_key.len() > 12 {
+            // Longer than any name below, even percent-encoded: skip without decoding.
+            if raw_key.len() > 36 {
                 continue;
             }
-            let key = decode_query_component(raw_key).to_ascii_lowercase();
-            let slot = match key.as_str() {
-                "utm_source" => &mut campaign.utm.source,
-                "utm_medium" => &mut campaign.utm.medium,
-                "utm_campaign" => &mut campaign.utm.campaign,
-                "utm_content" => &mut campaign.utm.content,
-                "utm_term" => &mut campaign.utm.term,
-                "source" => &mut source_param,
-                "ref" => &mut ref_param,
+            let decoded = decode_query_component(raw_key);
+            let mut lower = [0u8; 12];
+            let Some(key) = lower.get_mut(..decoded.len()) else { continue };
+            key.copy_from_slice(decoded.as_bytes());
+            key.make_ascii_lowercase();
+            let slot = match &*key {
+                b"utm_source" => &mut campaign.utm.source,
+                b"utm_medium" => &mut campaign.utm.medium,
+                b"utm_campaign" => &mut campaign.utm.campaign,
+                b"utm_content" => &mut campaign.utm.content,
+                b"utm_term" => &mut campaign.utm.term,
+                b"source" => &mut source_param,
+                b"ref" => &mut ref_param,
                 other => {
                     if let Some(click) = ClickId::from_param(other)
                         && campaign.click.is_none_or(|known| click.rank() > known.rank())
@@ -240,5 +246,8 @@ mod tests {
             assert_eq!(Campaign::from_query(Some(query)).click, Some(click), "{query}");
         }
         assert_eq!(Campaign::from_query(Some("igshid=abc&gclidx=1")).click, None);
+        assert_eq!(Campaign::from_query(Some("%67clid=abc")).click, Some(ClickId::Google), "encoded name");
+        let long = format!("{}=1&utm_source=x", "k".repeat(100));
+        assert_eq!(Campaign::from_query(Some(&long)).named_source(), Some("x"));
     }
 }

@@ -8,11 +8,10 @@ pub use hitkeep_protocol::limits::{
 /// Largest request body. The HTTP layer should stop reading after this many bytes (plus one,
 /// to tell "exactly at the limit" from "over it").
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
-/// Longest `url` as sent, query string and fragment included.
+/// Longest `url` as sent, query string and fragment included. (Referrers have no such
+/// limit: the client does not choose its referrer, so the stored `host/path` is cut to
+/// [`MAX_REFERRER_LEN`] instead.)
 pub const MAX_URL_LEN: usize = 2 * 1024;
-/// Referrers longer than this are not refused; the stored `host/path` is cut to
-/// [`MAX_REFERRER_LEN`] instead, because the client does not choose its referrer.
-pub const MAX_REFERRER_INPUT_LEN: usize = MAX_BODY_BYTES;
 /// Most sites one event may name in a comma-separated `domain`.
 pub const MAX_DOMAINS_PER_EVENT: usize = 16;
 /// User agents longer than this are taken for bots: real browsers send a few hundred bytes.

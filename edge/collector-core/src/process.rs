@@ -139,7 +139,8 @@ fn check_content_type(content_type: Option<&str>) -> Result<(), RequestError> {
 struct Page {
     hostname: String,
     path: String,
-    campaign: Campaign,
+    /// The query string, read for campaign parameters only if some site counts the event.
+    query: Option<String>,
 }
 
 impl Page {
@@ -154,7 +155,7 @@ impl Page {
             path.push('#');
             path.push_str(&decode_path_component(fragment));
         }
-        Ok(Self { hostname, path, campaign: Campaign::from_query(parts.query) })
+        Ok(Self { hostname, path, query: parts.query.map(str::to_owned) })
     }
 }
 
@@ -191,7 +192,8 @@ fn check_rules(
 /// when some site counts it.
 fn build_template(payload: &Payload, page: &Page, request: &RequestInfo<'_>) -> Hit {
     let referrer = payload.referrer.as_deref().and_then(|raw| parse_referrer(raw, &page.hostname));
-    let attribution = attribute(&page.campaign, referrer.as_ref());
+    let campaign = Campaign::from_query(page.query.as_deref());
+    let attribution = attribute(&campaign, referrer.as_ref());
     let agent = classify_user_agent(request.user_agent.unwrap_or(""));
     let kind = if payload.name == "pageview" { EventKind::Pageview } else { EventKind::Custom };
     Hit {
@@ -206,7 +208,7 @@ fn build_template(payload: &Payload, page: &Page, request: &RequestInfo<'_>) -> 
         referrer: referrer.map(|referrer| referrer.stored),
         source: attribution.source,
         channel: attribution.channel,
-        utm: page.campaign.utm.clone(),
+        utm: campaign.utm,
         country: request
             .geo
             .country

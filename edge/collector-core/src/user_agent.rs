@@ -95,8 +95,20 @@ fn product(name: &str) -> Option<(u8, &'static str, VersionFrom)> {
 fn is_tv_marker(word: &str) -> bool {
     matches!(
         word,
-        "SmartTV" | "SMART-TV" | "Smart-TV" | "SMARTTV" | "GoogleTV" | "AndroidTV" | "TV" | "BRAVIA" | "NetCast"
-            | "AppleTV" | "Roku" | "VIDAA" | "HbbTV" | "CrKey"
+        "SmartTV"
+            | "SMART-TV"
+            | "Smart-TV"
+            | "SMARTTV"
+            | "GoogleTV"
+            | "AndroidTV"
+            | "TV"
+            | "BRAVIA"
+            | "NetCast"
+            | "AppleTV"
+            | "Roku"
+            | "VIDAA"
+            | "HbbTV"
+            | "CrKey"
     ) || (word.starts_with("AFT") && word.len() > 3)
 }
 
@@ -142,20 +154,20 @@ struct Scan<'a> {
 impl<'a> Scan<'a> {
     fn new(user_agent: &'a str) -> Self {
         let mut scan = Self::default();
-        let words: Vec<&str> = user_agent
-            .split([' ', '(', ')', ';', '[', ']', ','])
-            .filter(|word| !word.is_empty())
-            .collect();
-        for (index, word) in words.iter().copied().enumerate() {
-            let next = words.get(index + 1).copied().unwrap_or("");
-            let previous = if index > 0 { words[index - 1] } else { "" };
-            scan.word(word, previous, next, words.get(index + 2).copied().unwrap_or(""));
+        let mut words = user_agent.split([' ', '(', ')', ';', '[', ']', ',']).filter(|word| !word.is_empty());
+        // A window over the words, so each sees its neighbours without collecting them.
+        let mut window = [words.next(), words.next(), words.next()];
+        let mut previous = "";
+        while let [Some(word), next, after_next] = window {
+            scan.word(word, previous, next.unwrap_or(""), after_next.unwrap_or(""));
             let mut segments = word.split('/');
             let mut name = segments.next().unwrap_or("");
             for value in segments {
                 scan.product(name, value, previous);
                 name = value;
             }
+            previous = word;
+            window = [next, after_next, words.next()];
         }
         scan
     }
@@ -386,7 +398,8 @@ fn operating_system(scan: &Scan<'_>) -> (Option<&'static str>, Option<String>, D
 fn ios_version(scan: &Scan<'_>) -> Option<String> {
     let reported = scan.os_number.and_then(major)?;
     if reported == "18" {
-        let webkit_version = scan.version_token.and_then(major).and_then(|version| version.parse::<u32>().ok());
+        let webkit_version =
+            scan.version_token.and_then(major).and_then(|version| version.parse::<u32>().ok());
         if let Some(version) = webkit_version.filter(|version| *version >= 26) {
             return Some(version.to_string());
         }

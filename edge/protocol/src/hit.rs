@@ -377,13 +377,13 @@ impl Hit {
         ] {
             check_optional(field, value, MAX_SHORT_FIELD_LEN)?;
         }
-        if let Some(country) = &self.country {
-            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(ValidationError::Invalid {
-                    field: "country",
-                    reason: "must be an upper-case ISO 3166-1 alpha-2 code",
-                });
-            }
+        if let Some(country) = &self.country
+            && (country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(ValidationError::Invalid {
+                field: "country",
+                reason: "must be an upper-case ISO 3166-1 alpha-2 code",
+            });
         }
         if self.props.len() > MAX_PROPS {
             return Err(ValidationError::TooMany { field: "props", count: self.props.len(), max: MAX_PROPS });
@@ -395,15 +395,13 @@ impl Hit {
                 return Err(ValidationError::Invalid { field: "props.key", reason: "keys must be unique" });
             }
         }
-        if let Some(revenue) = &self.revenue {
-            if revenue.currency.len() != MAX_CURRENCY_LEN
-                || !revenue.currency.bytes().all(|b| b.is_ascii_uppercase())
-            {
-                return Err(ValidationError::Invalid {
-                    field: "revenue.currency",
-                    reason: "must be an upper-case ISO 4217 code",
-                });
-            }
+        if let Some(revenue) = &self.revenue
+            && (revenue.currency.len() != MAX_CURRENCY_LEN || !revenue.currency.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(ValidationError::Invalid {
+                field: "revenue.currency",
+                reason: "must be an upper-case ISO 4217 code",
+            });
         }
         Ok(())
     }
