@@ -11,6 +11,15 @@ pub const ENVELOPE_VERSION: u32 = 1;
 /// The NATS subject edges publish batches to (as requests; the reply is an [`Ack`]).
 pub const INGEST_SUBJECT: &str = "hitkeep.ingest.v1";
 
+/// The NATS subject an edge sends a request to (empty payload) for its configuration: the
+/// JSON snapshot of sites, their privacy rules and the daily salts that
+/// `hitkeep_collector_core::Config::from_json` reads.
+pub const EDGE_CONFIG_SUBJECT: &str = "hitkeep.edge.config.v1";
+
+/// The aggregator publishes an empty message here whenever the edge configuration changes
+/// (a site was added or edited, the salt rotated); edges then request it again.
+pub const EDGE_CONFIG_CHANGED_SUBJECT: &str = "hitkeep.edge.config.v1.changed";
+
 /// The header that carries [`Batch::id`], as JetStream expects it for deduplication.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
