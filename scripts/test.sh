@@ -9,11 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# One target directory outside the clone, shared by every checkout and by CI: DuckDB's C++
-# takes about 25 minutes to build from cold, and only once per profile.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hitkeep-target}"
-
 missing=()
+
+# ccache: keeps DuckDB's C++ objects across rebuilds (see scripts/env.sh).
+if ! command -v ccache >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing ccache with apt-get" >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ccache >/dev/null || true
+fi
+. scripts/env.sh
 
 # Rust toolchain, components and targets named in rust-toolchain.toml.
 if ! command -v rustup >/dev/null; then

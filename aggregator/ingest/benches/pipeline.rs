@@ -13,7 +13,7 @@ use hitkeep_broker::{Broker, BrokerConfig};
 use hitkeep_ingest::{Ingestor, Pipeline, PipelineConfig, SiteDirectory, SystemClock};
 use hitkeep_protocol::{Ack, AckStatus, INGEST_SUBJECT, MSG_ID_HEADER};
 use hitkeep_store::Store;
-use hitkeep_traffic::{Traffic, TrafficConfig};
+use hitkeep_traffic::{Attribution, Traffic, TrafficConfig};
 
 const HITS_PER_BATCH: usize = 1_000;
 const IN_FLIGHT: usize = 32;
@@ -32,7 +32,7 @@ async fn run(hits: u64) {
         store.add_site(domain, "UTC").unwrap();
     }
     // Encode up front: the benchmark measures the pipeline, not the generator.
-    let payloads: Vec<(String, bytes::Bytes)> = hitkeep_traffic::batches(Traffic::new(config), "bench", HITS_PER_BATCH)
+    let payloads: Vec<(String, bytes::Bytes)> = hitkeep_traffic::batches(Traffic::new(config).with_attribution(Attribution::Landing), "bench", HITS_PER_BATCH)
         .map(|batch| (batch.id.clone(), batch.encode().into()))
         .collect();
     let payload_bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();

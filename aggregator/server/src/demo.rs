@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use hitkeep_ingest::{Incoming, Ingestor, ManualClock, ReplyTo, SiteDirectory};
 use hitkeep_store::Store;
-use hitkeep_traffic::{Traffic, TrafficConfig};
+use hitkeep_traffic::{Attribution, Traffic, TrafficConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// What a load did.
@@ -29,15 +29,18 @@ const BATCHES_PER_COMMIT: usize = 10;
 /// demo sites when missing.
 pub fn load(store: &Store, hits: u64, days: u32, seed: u64, show_progress: bool) -> anyhow::Result<LoadReport> {
     let config = TrafficConfig { seed, hits, days, end_ms: now_ms(), ..TrafficConfig::default() };
+    let start_ms = config.end_ms - i64::from(days) * 86_400_000;
+    // As an edge reports it: referrer and campaign on the landing pageview only.
+    let traffic = Traffic::new(config).with_attribution(Attribution::Landing);
     let existing: Vec<String> = store.sites()?.into_iter().map(|site| site.domain).collect();
-    for domain in &config.sites {
-        if !existing.contains(domain) {
-            store.add_site(domain, "Europe/Berlin")?;
+    for site in traffic.sites() {
+        if !existing.iter().any(|domain| domain == site.domain()) {
+            store.add_site(site.domain(), site.timezone())?;
         }
     }
     let sites = SiteDirectory::new(&store.sites()?);
     // The ingestor's clock follows the generated data, so sessions expire as they would have.
-    let clock = ManualClock::new(config.end_ms - i64::from(days) * 86_400_000);
+    let clock = ManualClock::new(start_ms);
     let mut ingestor = Ingestor::open(store, sites, Arc::new(clock.clone()), hitkeep_ingest::DEFAULT_SESSION_TIMEOUT_MS)?;
 
     let progress = if show_progress { ProgressBar::new(hits) } else { ProgressBar::hidden() };
@@ -48,7 +51,7 @@ pub fn load(store: &Store, hits: u64, days: u32, seed: u64, show_progress: bool)
     let started = Instant::now();
     let mut stored = 0u64;
     let edge = format!("demo-{seed}");
-    let mut batches = hitkeep_traffic::batches(Traffic::new(config), &edge, HITS_PER_BATCH).peekable();
+    let mut batches = hitkeep_traffic::batches(traffic, &edge, HITS_PER_BATCH).peekable();
     while batches.peek().is_some() {
         let group: Vec<Incoming> = batches
             .by_ref()

@@ -1,0 +1,247 @@
+//! What the component reads from a request before its body: the route, header values, the
+//! client's address and location as the host resolved them.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use hitkeep_collector_core::Geo;
+
+use crate::settings::Settings;
+
+/// The client's IP address, set by our host (which strips any client-sent `x-hitkeep-*`).
+pub const CLIENT_IP_HEADER: &str = "x-hitkeep-client-ip";
+/// The client's country (ISO 3166-1 alpha-2), from the host's GeoIP lookup.
+pub const GEO_COUNTRY_HEADER: &str = "x-hitkeep-geo-country";
+/// The client's region, from the host's GeoIP lookup.
+pub const GEO_REGION_HEADER: &str = "x-hitkeep-geo-region";
+/// The client's city, from the host's GeoIP lookup.
+pub const GEO_CITY_HEADER: &str = "x-hitkeep-geo-city";
+/// Spin's `host:port` of the client.
+pub const SPIN_CLIENT_ADDR_HEADER: &str = "spin-client-addr";
+
+/// A request's method, path and headers: everything but the body, which is read later and
+/// only when needed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Upper-case method.
+    pub method: String,
+    /// The path, without the query string.
+    pub path: String,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+impl RequestHead {
+    /// A head from what `wasi:http` gives: header names are lower-cased here.
+    pub fn new(method: &str, path_with_query: &str, headers: Vec<(String, Vec<u8>)>) -> Self {
+        let path = path_with_query.split(['?', '#']).next().unwrap_or("");
+        let path = if path.is_empty() { "/" } else { path };
+        let headers = headers.into_iter().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
+        Self { method: method.to_ascii_uppercase(), path: path.to_owned(), headers }
+    }
+
+    /// The first value of a header (`name` lower-case), trimmed, when it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        debug_assert_eq!(name, name.to_ascii_lowercase(), "header names are looked up lower-case");
+        let (_, value) = self.headers.iter().find(|(key, _)| key == name)?;
+        std::str::from_utf8(value).ok().map(str::trim)
+    }
+
+    /// The `content-length` the client declared, when it sent a valid one.
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length")?.parse().ok()
+    }
+}
+
+impl fmt::Debug for RequestHead {
+    /// Header names only: values hold the client's address and user agent.
+    fn fmt(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        formatter
+            .debug_struct("RequestHead")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &names)
+            .finish()
+    }
+}
+
+/// What a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/api/event` with any method but `OPTIONS` (only `POST` is accepted).
+    Event,
+    /// `OPTIONS /api/event`: the CORS preflight.
+    Preflight,
+    /// `GET` or `HEAD /healthz`.
+    Health,
+    /// `/healthz` with another method.
+    HealthMethodNotAllowed,
+    /// Anything else.
+    NotFound,
+}
+
+/// Routes a request by method and path.
+pub fn route(method: &str, path: &str) -> Route {
+    match (path, method) {
+        ("/api/event", "OPTIONS") => Route::Preflight,
+        ("/api/event", _) => Route::Event,
+        ("/healthz", "GET" | "HEAD") => Route::Health,
+        ("/healthz", _) => Route::HealthMethodNotAllowed,
+        _ => Route::NotFound,
+    }
+}
+
+/// Why the client's address is unknown: the host is misconfigured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// Neither header is there.
+    #[error("no client address: the host set neither {CLIENT_IP_HEADER} nor {SPIN_CLIENT_ADDR_HEADER}")]
+    Missing,
+    /// The header is there but is not an address.
+    #[error("the {0} header is not an ip address")]
+    Invalid(&'static str),
+}
+
+/// The client's address: `x-hitkeep-client-ip` from our host, else Spin's `spin-client-addr`.
+///
+/// With `trust_host_headers` off (Spin, where nothing strips client-sent headers),
+/// `x-hitkeep-client-ip` is ignored, since any client could set it.
+pub fn client_address(head: &RequestHead, trust_host_headers: bool) -> Result<IpAddr, AddressError> {
+    if trust_host_headers && let Some(value) = head.header(CLIENT_IP_HEADER) {
+        return parse_ip(value).ok_or(AddressError::Invalid(CLIENT_IP_HEADER));
+    }
+    let Some(value) = head.header(SPIN_CLIENT_ADDR_HEADER) else { return Err(AddressError::Missing) };
+    value
+        .parse::<SocketAddr>()
+        .map(|address| address.ip())
+        .ok()
+        .or_else(|| parse_ip(value))
+        .ok_or(AddressError::Invalid(SPIN_CLIENT_ADDR_HEADER))
+}
+
+fn parse_ip(value: &str) -> Option<IpAddr> {
+    let bare = value.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).unwrap_or(value);
+    bare.parse().ok()
+}
+
+/// The client's location: the host's `x-hitkeep-geo-*` headers (when trusted), else the
+/// country from the CDN header named in the settings. Cloudflare's `XX` (unknown) is no
+/// country; other values are checked by the collector core.
+pub fn geo<'a>(head: &'a RequestHead, settings: &Settings) -> Geo<'a> {
+    let host_header = |name| if settings.trust_host_headers { head.header(name) } else { None };
+    let present = |value: Option<&'a str>| value.filter(|value| !value.is_empty());
+    let cdn_country = || {
+        let name = settings.geo_country_header.as_deref()?;
+        present(head.header(name)).filter(|country| !country.eq_ignore_ascii_case("xx"))
+    };
+    Geo {
+        country: present(host_header(GEO_COUNTRY_HEADER)).or_else(cdn_country),
+        region: present(host_header(GEO_REGION_HEADER)),
+        city: present(host_header(GEO_CITY_HEADER)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(headers: &[(&str, &str)]) -> RequestHead {
+        let headers =
+            headers.iter().map(|(name, value)| (name.to_string(), value.as_bytes().to_vec())).collect();
+        RequestHead::new("post", "/api/event?x=1", headers)
+    }
+
+    fn settings(trust_host_headers: bool, geo_country_header: Option<&str>) -> Settings {
+        let mut settings = Settings::from_env(|_| None).unwrap();
+        settings.trust_host_headers = trust_host_headers;
+        settings.geo_country_header = geo_country_header.map(str::to_owned);
+        settings
+    }
+
+    #[test]
+    fn head_normalizes_method_path_and_header_names() {
+        let head = head(&[("User-Agent", " Mozilla/5.0 "), ("DNT", "1"), ("Content-Length", "12")]);
+        assert_eq!((head.method.as_str(), head.path.as_str()), ("POST", "/api/event"));
+        assert_eq!(head.header("user-agent"), Some("Mozilla/5.0"));
+        assert_eq!(head.header("dnt"), Some("1"));
+        assert_eq!(head.header("sec-gpc"), None);
+        assert_eq!(head.content_length(), Some(12));
+        assert_eq!(RequestHead::new("GET", "", Vec::new()).path, "/");
+    }
+
+    #[test]
+    fn debug_leaves_header_values_out() {
+        let head = head(&[(CLIENT_IP_HEADER, "203.0.113.9"), ("user-agent", "Mozilla/5.0 (X11)")]);
+        let debug = format!("{head:?}");
+        assert!(debug.contains(CLIENT_IP_HEADER), "{debug}");
+        assert!(!debug.contains("203.0.113.9") && !debug.contains("Mozilla"), "{debug}");
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("POST", "/api/event"), Route::Event);
+        assert_eq!(route("GET", "/api/event"), Route::Event);
+        assert_eq!(route("OPTIONS", "/api/event"), Route::Preflight);
+        assert_eq!(route("GET", "/healthz"), Route::Health);
+        assert_eq!(route("HEAD", "/healthz"), Route::Health);
+        assert_eq!(route("POST", "/healthz"), Route::HealthMethodNotAllowed);
+        assert_eq!(route("POST", "/api/event/"), Route::NotFound);
+        assert_eq!(route("GET", "/"), Route::NotFound);
+    }
+
+    #[test]
+    fn client_address_prefers_the_host_header() {
+        let both = head(&[(CLIENT_IP_HEADER, "203.0.113.9"), (SPIN_CLIENT_ADDR_HEADER, "10.0.0.1:5000")]);
+        assert_eq!(client_address(&both, true), Ok("203.0.113.9".parse().unwrap()));
+        let v6 = head(&[(CLIENT_IP_HEADER, "[2001:db8::1]")]);
+        assert_eq!(client_address(&v6, true), Ok("2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn client_address_falls_back_to_spin() {
+        let spin = head(&[(SPIN_CLIENT_ADDR_HEADER, "[2001:db8::2]:443")]);
+        assert_eq!(client_address(&spin, true), Ok("2001:db8::2".parse().unwrap()));
+        let spin_v4 = head(&[(SPIN_CLIENT_ADDR_HEADER, "198.51.100.4:61000")]);
+        assert_eq!(client_address(&spin_v4, true), Ok("198.51.100.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn untrusted_host_headers_are_ignored() {
+        let spoofed = head(&[(CLIENT_IP_HEADER, "203.0.113.9"), (SPIN_CLIENT_ADDR_HEADER, "10.0.0.1:5000")]);
+        assert_eq!(client_address(&spoofed, false), Ok("10.0.0.1".parse().unwrap()));
+        let only_spoofed = head(&[(CLIENT_IP_HEADER, "203.0.113.9")]);
+        assert_eq!(client_address(&only_spoofed, false), Err(AddressError::Missing));
+    }
+
+    #[test]
+    fn client_address_errors() {
+        assert_eq!(client_address(&head(&[]), true), Err(AddressError::Missing));
+        assert_eq!(
+            client_address(&head(&[(CLIENT_IP_HEADER, "unknown")]), true),
+            Err(AddressError::Invalid(CLIENT_IP_HEADER))
+        );
+        assert_eq!(
+            client_address(&head(&[(SPIN_CLIENT_ADDR_HEADER, "nope")]), true),
+            Err(AddressError::Invalid(SPIN_CLIENT_ADDR_HEADER))
+        );
+    }
+
+    #[test]
+    fn geo_from_host_headers_then_cdn() {
+        let request = head(&[
+            (GEO_COUNTRY_HEADER, "de"),
+            (GEO_REGION_HEADER, "Berlin"),
+            (GEO_CITY_HEADER, "Berlin"),
+            ("cf-ipcountry", "FR"),
+        ]);
+        let host = geo(&request, &settings(true, Some("cf-ipcountry")));
+        assert_eq!((host.country, host.region, host.city), (Some("de"), Some("Berlin"), Some("Berlin")));
+        let untrusted = geo(&request, &settings(false, Some("cf-ipcountry")));
+        assert_eq!((untrusted.country, untrusted.region, untrusted.city), (Some("FR"), None, None));
+        let cdn_only = head(&[("cf-ipcountry", "NL"), (GEO_COUNTRY_HEADER, "")]);
+        assert_eq!(geo(&cdn_only, &settings(true, Some("cf-ipcountry"))).country, Some("NL"));
+        assert_eq!(geo(&cdn_only, &settings(true, None)).country, None);
+        let unknown = head(&[("cf-ipcountry", "XX")]);
+        assert_eq!(geo(&unknown, &settings(true, Some("cf-ipcountry"))).country, None);
+    }
+}
