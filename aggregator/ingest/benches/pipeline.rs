@@ -19,7 +19,8 @@ const HITS_PER_BATCH: usize = 1_000;
 const IN_FLIGHT: usize = 32;
 
 fn main() {
-    let hits: u64 = std::env::var("HITKEEP_BENCH_HITS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
+    let hits: u64 =
+        std::env::var("HITKEEP_BENCH_HITS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(run(hits));
 }
@@ -27,25 +28,31 @@ fn main() {
 async fn run(hits: u64) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open_dir(dir.path()).unwrap());
-    let config = TrafficConfig { seed: 42, hits, days: 30, end_ms: 1_767_225_600_000, ..TrafficConfig::default() };
+    let config =
+        TrafficConfig { seed: 42, hits, days: 30, end_ms: 1_767_225_600_000, ..TrafficConfig::default() };
     for domain in &config.sites {
         store.add_site(domain, "UTC").unwrap();
     }
     // Encode up front: the benchmark measures the pipeline, not the generator.
-    let payloads: Vec<(String, bytes::Bytes)> = hitkeep_traffic::batches(Traffic::new(config).with_attribution(Attribution::Landing), "bench", HITS_PER_BATCH)
-        .map(|batch| (batch.id.clone(), batch.encode().into()))
-        .collect();
+    let payloads: Vec<(String, bytes::Bytes)> = hitkeep_traffic::batches(
+        Traffic::new(config).with_attribution(Attribution::Landing),
+        "bench",
+        HITS_PER_BATCH,
+    )
+    .map(|batch| (batch.id.clone(), batch.encode().into()))
+    .collect();
     let payload_bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
 
-    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".parse().unwrap(), ..BrokerConfig::default() })
-        .await
-        .unwrap();
-    let connect = || {
-        async_nats::ConnectOptions::new().subscription_capacity(65_536).connect(broker.client_url())
-    };
+    let broker =
+        Broker::start(BrokerConfig { listen: "127.0.0.1:0".parse().unwrap(), ..BrokerConfig::default() })
+            .await
+            .unwrap();
+    let connect =
+        || async_nats::ConnectOptions::new().subscription_capacity(65_536).connect(broker.client_url());
     let sites = SiteDirectory::new(&store.sites().unwrap());
     let ingestor = Ingestor::open(&store, sites, Arc::new(SystemClock), 30 * 60_000).unwrap();
-    let pipeline = Pipeline::start(ingestor, Some(connect().await.unwrap()), PipelineConfig::default()).await.unwrap();
+    let pipeline =
+        Pipeline::start(ingestor, Some(connect().await.unwrap()), PipelineConfig::default()).await.unwrap();
 
     let edge = connect().await.unwrap();
     let started = Instant::now();
@@ -83,7 +90,10 @@ async fn run(hits: u64) {
     let p99 = latencies[latencies.len() * 99 / 100];
     println!("pipeline: {stored} hits in {:.2} s", elapsed.as_secs_f64());
     println!("  throughput      {:>12.0} hits/s", stored as f64 / elapsed.as_secs_f64());
-    println!("  batch ack p99   {:>12.1} ms  ({HITS_PER_BATCH} hits per batch, {IN_FLIGHT} in flight)", p99.as_secs_f64() * 1e3);
+    println!(
+        "  batch ack p99   {:>12.1} ms  ({HITS_PER_BATCH} hits per batch, {IN_FLIGHT} in flight)",
+        p99.as_secs_f64() * 1e3
+    );
     println!("  wire size       {:>12.0} bytes/hit (JSON envelope)", payload_bytes as f64 / stored as f64);
     println!("  database        {:>12.1} bytes/hit ({db_bytes} bytes)", db_bytes as f64 / stored as f64);
 }

@@ -175,7 +175,8 @@ impl Ingestor {
         let mut dead_letters = Vec::new();
         for hit in &batch.hits {
             if let Err(error) = hit.validate() {
-                metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "invalid_hit").increment(1);
+                metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "invalid_hit")
+                    .increment(1);
                 dead_letters.push(DeadLetter {
                     batch_id: Some(batch.id.clone()),
                     edge: Some(batch.edge.clone()),
@@ -187,18 +188,29 @@ impl Ingestor {
             }
             let Some(&site_id) = sites.get(&hit.domain) else {
                 // The site was removed after the edge accepted the hit.
-                metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "unknown_site").increment(1);
+                metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "unknown_site")
+                    .increment(1);
                 continue;
             };
             let assigned = self.sessions.assign(site_id, hit.visitor, hit.visitor_prev, hit.ts);
-            events.push(NewEvent { hit, site_id, visitor_id: assigned.visitor_id, session_id: assigned.session_id });
+            events.push(NewEvent {
+                hit,
+                site_id,
+                visitor_id: assigned.visitor_id,
+                session_id: assigned.session_id,
+            });
         }
         BatchWrite { id: &batch.id, edge: &batch.edge, events, dead_letters }
     }
 
     /// Parks a batch that cannot be written in the dead-letter table. `None` when even that
     /// failed: the batch then stays unacked and its edge will send it again.
-    fn dead_letter_batch(&mut self, batch: &Batch, error: &hitkeep_store::Error, now_ms: i64) -> Option<AckStatus> {
+    fn dead_letter_batch(
+        &mut self,
+        batch: &Batch,
+        error: &hitkeep_store::Error,
+        now_ms: i64,
+    ) -> Option<AckStatus> {
         tracing::error!(%error, batch_id = %batch.id, "batch cannot be written; dead-lettering it");
         let letter = DeadLetter {
             batch_id: Some(batch.id.clone()),
@@ -222,7 +234,24 @@ impl Ingestor {
     /// Stores an undecodable payload as a dead letter and acks it as rejected.
     fn reject_undecodable(&mut self, error: &DecodeError, payload: &[u8], now_ms: i64) -> Option<Ack> {
         let batch_id = Batch::probe_id(payload);
-        tracing::warn!(reason = error.code(), batch_id = batch_id.as_deref().unwrap_or("-"), "rejected batch");
+        if let Some(id) = &batch_id {
+            match self.writer.known_batches([id.as_str()]) {
+                Ok(known) if !known.is_empty() => {
+                    metrics::counter!("hitkeep_ingest_batches_total", "status" => "duplicate").increment(1);
+                    return Some(ack(id, AckStatus::Duplicate, 0, 0, None));
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "cannot look up a batch id; leaving the batch unacked");
+                    return None;
+                }
+            }
+        }
+        tracing::warn!(
+            reason = error.code(),
+            batch_id = batch_id.as_deref().unwrap_or("-"),
+            "rejected batch"
+        );
         let letter = DeadLetter {
             batch_id: batch_id.clone(),
             edge: None,

@@ -35,11 +35,6 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into() }
     }
-
-    /// 503: the service cannot take the request now.
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-    }
 }
 
 impl From<hitkeep_store::Error> for ApiError {
@@ -48,7 +43,9 @@ impl From<hitkeep_store::Error> for ApiError {
         match &error {
             E::SiteExists(_) => Self::new(StatusCode::CONFLICT, "site_exists", error.to_string()),
             E::SiteNotFound(_) => Self::new(StatusCode::NOT_FOUND, "site_not_found", error.to_string()),
-            E::Invalid { field: "domain", .. } => Self::new(StatusCode::BAD_REQUEST, "invalid_domain", error.to_string()),
+            E::Invalid { field: "domain", .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_domain", error.to_string())
+            }
             E::Invalid { field: "timezone", .. } => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_timezone", error.to_string())
             }

@@ -109,7 +109,9 @@ impl std::fmt::Debug for Config {
 /// `nats://user:pass@host` without the credentials.
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}<redacted>{}", &url[..scheme_end + 3], &url[at..]),
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}<redacted>{}", &url[..scheme_end + 3], &url[at..])
+        }
         _ => url.to_string(),
     }
 }
@@ -139,7 +141,11 @@ pub enum ConfigError {
 }
 
 /// Builds the configuration from its layers. `flags` holds only the flags actually given.
-pub fn load(file: Option<&Path>, flags: impl Serialize, env: &[(String, String)]) -> Result<Config, ConfigError> {
+pub fn load(
+    file: Option<&Path>,
+    flags: impl Serialize,
+    env: &[(String, String)],
+) -> Result<Config, ConfigError> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(file) = file {
         if !file.exists() {
@@ -150,7 +156,9 @@ pub fn load(file: Option<&Path>, flags: impl Serialize, env: &[(String, String)]
     // `HITKEEP_CONFIG` names the file itself and `HITKEEP_LOG` is read by the logger setup.
     let env_pairs: Vec<(String, String)> = env
         .iter()
-        .filter_map(|(key, value)| key.strip_prefix("HITKEEP_").map(|rest| (rest.to_ascii_lowercase(), value.clone())))
+        .filter_map(|(key, value)| {
+            key.strip_prefix("HITKEEP_").map(|rest| (rest.to_ascii_lowercase(), value.clone()))
+        })
         .filter(|(key, _)| key != "config")
         .collect();
     for (key, value) in env_pairs {
@@ -181,7 +189,9 @@ impl Config {
             return Err(ConfigError::Conflict("nats_user and nats_password go together".into()));
         }
         if self.nats_token.is_some() && self.nats_user.is_some() {
-            return Err(ConfigError::Conflict("use either nats_token or nats_user/nats_password, not both".into()));
+            return Err(ConfigError::Conflict(
+                "use either nats_token or nats_user/nats_password, not both".into(),
+            ));
         }
         if self.nats_tls_cert.is_some() != self.nats_tls_key.is_some() {
             return Err(ConfigError::Conflict("nats_tls_cert and nats_tls_key go together".into()));
@@ -196,13 +206,20 @@ impl Config {
     }
 }
 
-fn resolve_secret(key: &'static str, value: &mut Option<String>, file: &Option<PathBuf>) -> Result<(), ConfigError> {
+fn resolve_secret(
+    key: &'static str,
+    value: &mut Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<(), ConfigError> {
     let Some(path) = file else { return Ok(()) };
     if value.is_some() {
         return Err(ConfigError::Conflict(format!("set {key} or {key}_file, not both")));
     }
-    let secret = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::SecretFile { key, path: path.clone(), source })?;
+    let secret = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+        key,
+        path: path.clone(),
+        source,
+    })?;
     *value = Some(secret.trim_end_matches(['\r', '\n']).to_string());
     Ok(())
 }
@@ -232,8 +249,13 @@ mod tests {
     fn layers_override_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hitkeep.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:1111\"\ndata_dir = \"/from/file\"\ndemo = true\n").unwrap();
-        let vars = env(&[("HITKEEP_LISTEN", "127.0.0.1:2222"), ("HITKEEP_SESSION_TIMEOUT_MINUTES", "45"), ("PATH", "/bin")]);
+        std::fs::write(&file, "listen = \"127.0.0.1:1111\"\ndata_dir = \"/from/file\"\ndemo = true\n")
+            .unwrap();
+        let vars = env(&[
+            ("HITKEEP_LISTEN", "127.0.0.1:2222"),
+            ("HITKEEP_SESSION_TIMEOUT_MINUTES", "45"),
+            ("PATH", "/bin"),
+        ]);
         let config = load(Some(&file), Flags::default(), &vars).unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/from/file"));
         assert_eq!(config.listen.to_string(), "127.0.0.1:2222");
@@ -253,7 +275,10 @@ mod tests {
         assert!(error.contains("lisen"), "{error}");
         let error = load(None, Flags::default(), &env(&[("HITKEEP_DATADIR", "/x")])).unwrap_err().to_string();
         assert!(error.contains("datadir"), "{error}");
-        assert!(matches!(load(Some(&dir.path().join("nope.toml")), Flags::default(), &[]), Err(ConfigError::MissingFile(_))));
+        assert!(matches!(
+            load(Some(&dir.path().join("nope.toml")), Flags::default(), &[]),
+            Err(ConfigError::MissingFile(_))
+        ));
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub async fn serve(
     if path.exists() {
         std::fs::remove_file(&path).with_context(|| format!("removing stale {}", path.display()))?;
     }
-    let listener = UnixListener::bind(&path).with_context(|| format!("binding control socket {}", path.display()))?;
+    let listener =
+        UnixListener::bind(&path).with_context(|| format!("binding control socket {}", path.display()))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     let app = control_app(state);
     Ok(tokio::spawn(async move {

@@ -27,7 +27,13 @@ const BATCHES_PER_COMMIT: usize = 10;
 
 /// Generates `hits` hits over `days` days ending now, with `seed`, into `store`; creates the
 /// demo sites when missing.
-pub fn load(store: &Store, hits: u64, days: u32, seed: u64, show_progress: bool) -> anyhow::Result<LoadReport> {
+pub fn load(
+    store: &Store,
+    hits: u64,
+    days: u32,
+    seed: u64,
+    show_progress: bool,
+) -> anyhow::Result<LoadReport> {
     let config = TrafficConfig { seed, hits, days, end_ms: now_ms(), ..TrafficConfig::default() };
     let start_ms = config.end_ms - i64::from(days) * 86_400_000;
     // As an edge reports it: referrer and campaign on the landing pageview only.
@@ -41,7 +47,8 @@ pub fn load(store: &Store, hits: u64, days: u32, seed: u64, show_progress: bool)
     let sites = SiteDirectory::new(&store.sites()?);
     // The ingestor's clock follows the generated data, so sessions expire as they would have.
     let clock = ManualClock::new(start_ms);
-    let mut ingestor = Ingestor::open(store, sites, Arc::new(clock.clone()), hitkeep_ingest::DEFAULT_SESSION_TIMEOUT_MS)?;
+    let mut ingestor =
+        Ingestor::open(store, sites, Arc::new(clock.clone()), hitkeep_ingest::DEFAULT_SESSION_TIMEOUT_MS)?;
 
     let progress = if show_progress { ProgressBar::new(hits) } else { ProgressBar::hidden() };
     progress.set_style(

@@ -24,6 +24,15 @@ pub struct AppState {
     pub sites: SiteDirectory,
     /// Reports whether the process can take traffic.
     pub readiness: Arc<dyn Readiness>,
+    /// The edges' configuration, announced again when sites change.
+    pub edge_config: Arc<crate::edge::EdgeConfigSource>,
+}
+
+impl AppState {
+    fn sites_changed(&self, all: &[Site]) {
+        self.sites.replace(all);
+        self.edge_config.notify_changed();
+    }
 }
 
 /// Something that knows whether the process is ready (NATS connected, pipeline running).
@@ -69,9 +78,10 @@ async fn healthz() -> impl IntoResponse {
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.readiness.check() {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready" }))),
-        Err(reason) => {
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "not_ready", "reason": reason })))
-        }
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "not_ready", "reason": reason })),
+        ),
     }
 }
 
@@ -127,17 +137,20 @@ async fn add_site(
         Ok::<_, hitkeep_store::Error>((site, store.sites()?))
     })
     .await??;
-    state.sites.replace(&all);
+    state.sites_changed(&all);
     Ok((StatusCode::CREATED, Json(site.into())))
 }
 
-async fn remove_site(State(state): State<AppState>, Path(domain): Path<String>) -> Result<Json<SiteView>, ApiError> {
+async fn remove_site(
+    State(state): State<AppState>,
+    Path(domain): Path<String>,
+) -> Result<Json<SiteView>, ApiError> {
     let store = state.store.clone();
     let (site, all) = tokio::task::spawn_blocking(move || {
         let site = store.remove_site(&domain)?;
         Ok::<_, hitkeep_store::Error>((site, store.sites()?))
     })
     .await??;
-    state.sites.replace(&all);
+    state.sites_changed(&all);
     Ok(Json(site.into()))
 }

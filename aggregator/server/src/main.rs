@@ -5,7 +5,9 @@ mod cli;
 mod config;
 mod control;
 mod demo;
+mod edge;
 mod http;
+mod salts;
 mod serve;
 mod sites;
 

@@ -29,7 +29,7 @@ impl Readiness for NatsReadiness {
     fn check(&self) -> Result<(), String> {
         match self.client.connection_state() {
             async_nats::connection::State::Connected => Ok(()),
-            state => Err(format!("nats is {state}")),
+            state => Err(format!("nats is {state:?}")),
         }
     }
 }
@@ -69,7 +69,8 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let (broker, nats_url) = match &config.nats_url {
         Some(url) => (None, url.clone()),
         None => {
-            let broker = Broker::start(broker_config(&config)?).await.context("starting the embedded NATS broker")?;
+            let broker =
+                Broker::start(broker_config(&config)?).await.context("starting the embedded NATS broker")?;
             tracing::info!(addr = %broker.local_addr(), "embedded nats broker listening");
             let url = broker.client_url();
             (Some(broker), url)
@@ -81,14 +82,20 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let timeout_ms = i64::from(config.session_timeout_minutes) * 60_000;
     let ingestor = {
         let (store, sites) = (store.clone(), sites.clone());
-        tokio::task::spawn_blocking(move || Ingestor::open(&store, sites, Arc::new(SystemClock), timeout_ms)).await??
+        tokio::task::spawn_blocking(move || Ingestor::open(&store, sites, Arc::new(SystemClock), timeout_ms))
+            .await??
     };
     let pipeline = Pipeline::start(ingestor, Some(client.clone()), PipelineConfig::default()).await?;
 
+    let edge_config =
+        Arc::new(crate::edge::EdgeConfigSource::new(store.clone(), &data_dir, Arc::new(SystemClock)));
+    edge_config.snapshot().context("building the edge configuration")?;
+    let edge_service = tokio::spawn(crate::edge::serve(client.clone(), edge_config.clone(), cancel.clone()));
     let state = AppState {
         store: store.clone(),
         sites: sites.clone(),
         readiness: Arc::new(NatsReadiness { client: client.clone() }),
+        edge_config,
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -97,10 +104,17 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let http_addr = listener.local_addr()?;
     tracing::info!(addr = %http_addr, "http listening");
     let runtime_file = write_runtime_file(&data_dir, http_addr, &nats_url)?;
-    let served = axum::serve(listener, crate::http::app(state)).with_graceful_shutdown(cancel.clone().cancelled_owned()).await;
+    let served = axum::serve(listener, crate::http::app(state))
+        .with_graceful_shutdown(cancel.clone().cancelled_owned())
+        .await;
 
     tracing::info!("draining");
     cancel.cancel();
+    match edge_service.await {
+        Ok(Err(error)) => tracing::warn!(%error, "edge configuration service failed"),
+        Err(error) => tracing::warn!(%error, "edge configuration service panicked"),
+        Ok(Ok(())) => {}
+    }
     pipeline.shutdown().await;
     if let Err(error) = tokio::time::timeout(Duration::from_secs(5), client.drain()).await {
         tracing::warn!(%error, "nats client did not drain in time");
@@ -119,7 +133,11 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
 /// directory): its pid and the addresses it actually bound, which matters with port 0.
 pub const RUNTIME_FILE: &str = "hitkeep.runtime.json";
 
-fn write_runtime_file(data_dir: &std::path::Path, http: std::net::SocketAddr, nats_url: &str) -> anyhow::Result<std::path::PathBuf> {
+fn write_runtime_file(
+    data_dir: &std::path::Path,
+    http: std::net::SocketAddr,
+    nats_url: &str,
+) -> anyhow::Result<std::path::PathBuf> {
     let path = data_dir.join(RUNTIME_FILE);
     let nats = nats_url.rsplit_once('@').map_or(nats_url.to_string(), |(scheme_and_credentials, host)| {
         let scheme = scheme_and_credentials.split("://").next().unwrap_or("nats");

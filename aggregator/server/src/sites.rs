@@ -28,7 +28,9 @@ async fn remote(client: &ControlClient, command: SiteCommand) -> anyhow::Result<
             let body = serde_json::json!({ "domain": domain, "timezone": timezone });
             added(&client.call(hyper::Method::POST, "/control/sites", Some(body)).await?)
         }
-        SiteCommand::List { json } => listing(&client.call(hyper::Method::GET, "/control/sites", None).await?, json)?,
+        SiteCommand::List { json } => {
+            listing(&client.call::<Vec<SiteView>>(hyper::Method::GET, "/control/sites", None).await?, json)?
+        }
         SiteCommand::Remove { domain } => {
             let uri = format!("/control/sites/{}", percent_encode_segment(&domain));
             removed(&client.call(hyper::Method::DELETE, &uri, None).await?)

@@ -9,7 +9,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Another process holds the database file open for writing.
-    #[error("database {path} is in use by another process (is `hitkeep serve` running on this data directory?)")]
+    #[error(
+        "database {path} is in use by another process (is `hitkeep serve` running on this data directory?)"
+    )]
     Locked {
         /// The database file.
         path: PathBuf,

@@ -105,7 +105,8 @@ impl EventWriter {
 
     /// The ids among `ids` that were committed before.
     pub fn known_batches<'i>(&self, ids: impl IntoIterator<Item = &'i str>) -> Result<HashSet<String>> {
-        let mut statement = self.conn.prepare_cached("SELECT count(*) FROM ingested_batches WHERE batch_id = ?")?;
+        let mut statement =
+            self.conn.prepare_cached("SELECT count(*) FROM ingested_batches WHERE batch_id = ?")?;
         let mut known = HashSet::new();
         for id in ids {
             let count: u64 = statement.query_row([id], |row| row.get(0))?;
@@ -162,7 +163,12 @@ impl EventWriter {
             "INSERT INTO ingested_batches (batch_id, edge, received_at, hits) VALUES (?, ?, ?, ?)",
         )?;
         for batch in batches {
-            remember.execute(params![batch.id, batch.edge, Millis(received_at_ms), batch.events.len() as u32])?;
+            remember.execute(params![
+                batch.id,
+                batch.edge,
+                Millis(received_at_ms),
+                batch.events.len() as u32
+            ])?;
             for letter in &batch.dead_letters {
                 insert_dead_letter(&self.conn, letter, received_at_ms)?;
             }
@@ -218,7 +224,8 @@ impl EventWriter {
 
     /// The highest session id in use (0 when there is none).
     pub fn max_session_id(&self) -> Result<u64> {
-        let max: Option<u64> = self.conn.query_row("SELECT max(session_id) FROM events", [], |row| row.get(0))?;
+        let max: Option<u64> =
+            self.conn.query_row("SELECT max(session_id) FROM events", [], |row| row.get(0))?;
         Ok(max.unwrap_or(0))
     }
 
@@ -287,7 +294,14 @@ pub(crate) fn counts(conn: &Connection) -> Result<StoreCounts> {
         "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM event_props),
                 (SELECT count(*) FROM ingested_batches), (SELECT count(*) FROM dead_letters)",
         [],
-        |row| Ok(StoreCounts { events: row.get(0)?, props: row.get(1)?, batches: row.get(2)?, dead_letters: row.get(3)? }),
+        |row| {
+            Ok(StoreCounts {
+                events: row.get(0)?,
+                props: row.get(1)?,
+                batches: row.get(2)?,
+                dead_letters: row.get(3)?,
+            })
+        },
     )?)
 }
 
@@ -334,10 +348,8 @@ mod tests {
         let store = Store::open_dir(dir.path()).unwrap();
         let mut writer = store.event_writer().unwrap();
         let hits = [hit(T0), hit(T0 + 1000)];
-        let events = hits
-            .iter()
-            .map(|hit| NewEvent { hit, site_id: 1, visitor_id: 7, session_id: 42 })
-            .collect();
+        let events =
+            hits.iter().map(|hit| NewEvent { hit, site_id: 1, visitor_id: 7, session_id: 42 }).collect();
         let letter = DeadLetter {
             batch_id: Some("b-1".into()),
             edge: Some("e".into()),

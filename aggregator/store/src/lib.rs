@@ -20,7 +20,7 @@ use duckdb::Connection;
 
 pub use error::{Error, Result};
 pub use events::{BatchWrite, DeadLetter, EventWriter, NewEvent, SessionSeed, StoreCounts};
-pub use sites::{Site, normalize_domain, validate_timezone};
+pub use sites::{Site, SiteRules, normalize_domain, validate_timezone};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "hitkeep.db";

@@ -24,10 +24,25 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE SEQUENCE site_id_seq START 1;
     CREATE TABLE sites (
-        id          UINTEGER PRIMARY KEY,
-        domain      VARCHAR NOT NULL UNIQUE,
-        timezone    VARCHAR NOT NULL,
-        created_at  TIMESTAMP NOT NULL
+        id                  UINTEGER PRIMARY KEY,
+        domain              VARCHAR NOT NULL UNIQUE,
+        timezone            VARCHAR NOT NULL,
+        created_at          TIMESTAMP NOT NULL,
+        -- Privacy rules the edges apply (lists are newline-separated).
+        honor_dnt           BOOLEAN NOT NULL DEFAULT true,
+        honor_gpc           BOOLEAN NOT NULL DEFAULT true,
+        excluded_ip_ranges  VARCHAR NOT NULL DEFAULT '',
+        excluded_paths      VARCHAR NOT NULL DEFAULT '',
+        allowed_hostnames   VARCHAR NOT NULL DEFAULT ''
+    );
+    CREATE SEQUENCE edge_token_id_seq START 1;
+    -- Tokens that edges without NATS (Spin) present to the batch endpoint. Only a SHA-256
+    -- digest is kept: the tokens are 256 random bits, so a fast hash is enough.
+    CREATE TABLE edge_tokens (
+        id            UINTEGER PRIMARY KEY DEFAULT nextval('edge_token_id_seq'),
+        name          VARCHAR NOT NULL UNIQUE,
+        token_sha256  BLOB NOT NULL UNIQUE,
+        created_at    TIMESTAMP NOT NULL
     );
     CREATE TABLE events (
         site_id          UINTEGER NOT NULL,
@@ -147,8 +162,11 @@ mod tests {
     fn refuses_a_newer_schema() {
         let conn = Connection::open_in_memory().unwrap();
         migrate(&conn).unwrap();
-        conn.execute("INSERT INTO schema_migrations VALUES (?, current_timestamp::TIMESTAMP)", [latest_version() + 1])
-            .unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (?, current_timestamp::TIMESTAMP)",
+            [latest_version() + 1],
+        )
+        .unwrap();
         assert!(matches!(migrate(&conn), Err(Error::SchemaTooNew { .. })));
     }
 }

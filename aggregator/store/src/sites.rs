@@ -15,7 +15,60 @@ pub struct Site {
     pub timezone: String,
     /// When it was added, in milliseconds since the epoch (UTC).
     pub created_at_ms: i64,
+    /// The privacy rules edges apply to its hits.
+    pub rules: SiteRules,
 }
+
+/// Privacy rules of a site, applied at the edge before a hit is counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteRules {
+    /// Drop hits from browsers that send `DNT: 1`.
+    pub honor_dnt: bool,
+    /// Drop hits from browsers that send `Sec-GPC: 1`.
+    pub honor_gpc: bool,
+    /// Client addresses or CIDR ranges whose hits are dropped (the office, say).
+    pub excluded_ip_ranges: Vec<String>,
+    /// Path patterns whose hits are dropped (`/admin/**`).
+    pub excluded_paths: Vec<String>,
+    /// Host name patterns that count; empty means any (`*.example.com`).
+    pub allowed_hostnames: Vec<String>,
+}
+
+impl Default for SiteRules {
+    fn default() -> Self {
+        Self {
+            honor_dnt: true,
+            honor_gpc: true,
+            excluded_ip_ranges: Vec::new(),
+            excluded_paths: Vec::new(),
+            allowed_hostnames: Vec::new(),
+        }
+    }
+}
+
+const MAX_RULES: usize = 100;
+const MAX_RULE_LEN: usize = 256;
+
+fn join_rules(field: &'static str, rules: &[String]) -> Result<String> {
+    if rules.len() > MAX_RULES {
+        return Err(Error::Invalid { field, reason: format!("at most {MAX_RULES} entries") });
+    }
+    for rule in rules {
+        if rule.trim().is_empty() || rule.len() > MAX_RULE_LEN || rule.contains(['\n', '\r']) {
+            return Err(Error::Invalid {
+                field,
+                reason: format!("entries are 1 to {MAX_RULE_LEN} characters on one line"),
+            });
+        }
+    }
+    Ok(rules.iter().map(|rule| rule.trim()).collect::<Vec<_>>().join("\n"))
+}
+
+fn split_rules(joined: String) -> Vec<String> {
+    joined.lines().filter(|line| !line.is_empty()).map(str::to_string).collect()
+}
+
+const SITE_COLUMNS: &str = "id, domain, timezone, epoch_ms(created_at), honor_dnt, honor_gpc, excluded_ip_ranges, excluded_paths, allowed_hostnames";
 
 /// Lower-cases a domain and checks that it is a host name (no scheme, path or port).
 pub fn normalize_domain(domain: &str) -> Result<String> {
@@ -62,9 +115,11 @@ impl Store {
             return Err(Error::SiteExists(domain));
         }
         let site = conn.query_row(
-            "INSERT INTO sites (id, domain, timezone, created_at)
-             VALUES (nextval('site_id_seq'), ?, ?, current_timestamp::TIMESTAMP)
-             RETURNING id, domain, timezone, epoch_ms(created_at)",
+            &format!(
+                "INSERT INTO sites (id, domain, timezone, created_at)
+                 VALUES (nextval('site_id_seq'), ?, ?, current_timestamp::TIMESTAMP)
+                 RETURNING {SITE_COLUMNS}"
+            ),
             params![domain, timezone],
             site_from_row,
         )?;
@@ -75,8 +130,7 @@ impl Store {
     /// Every site, by domain.
     pub fn sites(&self) -> Result<Vec<Site>> {
         let conn = self.conn();
-        let mut statement =
-            conn.prepare("SELECT id, domain, timezone, epoch_ms(created_at) FROM sites ORDER BY domain")?;
+        let mut statement = conn.prepare(&format!("SELECT {SITE_COLUMNS} FROM sites ORDER BY domain"))?;
         let sites = statement.query_map([], site_from_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(sites)
     }
@@ -86,12 +140,34 @@ impl Store {
         let domain = normalize_domain(domain)?;
         self.conn()
             .query_row(
-                "SELECT id, domain, timezone, epoch_ms(created_at) FROM sites WHERE domain = ?",
+                &format!("SELECT {SITE_COLUMNS} FROM sites WHERE domain = ?"),
                 [&domain],
                 site_from_row,
             )
             .optional()?
             .ok_or(Error::SiteNotFound(domain))
+    }
+
+    /// Replaces a site's privacy rules.
+    pub fn set_site_rules(&self, domain: &str, rules: &SiteRules) -> Result<Site> {
+        let site = self.site(domain)?;
+        let excluded_ip_ranges = join_rules("excluded_ip_ranges", &rules.excluded_ip_ranges)?;
+        let excluded_paths = join_rules("excluded_paths", &rules.excluded_paths)?;
+        let allowed_hostnames = join_rules("allowed_hostnames", &rules.allowed_hostnames)?;
+        self.conn().execute(
+            "UPDATE sites SET honor_dnt = ?, honor_gpc = ?, excluded_ip_ranges = ?, excluded_paths = ?,
+                              allowed_hostnames = ?
+             WHERE id = ?",
+            params![
+                rules.honor_dnt,
+                rules.honor_gpc,
+                excluded_ip_ranges,
+                excluded_paths,
+                allowed_hostnames,
+                site.id
+            ],
+        )?;
+        self.site(&site.domain)
     }
 
     /// Removes a site and every event recorded for it, in one transaction.
@@ -118,7 +194,19 @@ impl Store {
 }
 
 fn site_from_row(row: &duckdb::Row<'_>) -> duckdb::Result<Site> {
-    Ok(Site { id: row.get(0)?, domain: row.get(1)?, timezone: row.get(2)?, created_at_ms: row.get(3)? })
+    Ok(Site {
+        id: row.get(0)?,
+        domain: row.get(1)?,
+        timezone: row.get(2)?,
+        created_at_ms: row.get(3)?,
+        rules: SiteRules {
+            honor_dnt: row.get(4)?,
+            honor_gpc: row.get(5)?,
+            excluded_ip_ranges: split_rules(row.get(6)?),
+            excluded_paths: split_rules(row.get(7)?),
+            allowed_hostnames: split_rules(row.get(8)?),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -129,8 +217,15 @@ mod tests {
     fn normalizes_domains() {
         assert_eq!(normalize_domain(" Example.COM. ").unwrap(), "example.com");
         assert_eq!(normalize_domain("shop.example.co.uk").unwrap(), "shop.example.co.uk");
-        for bad in ["", "https://example.com", "example.com/blog", "example.com:8080", "a..b", "-a.com", "ex ample.com"]
-        {
+        for bad in [
+            "",
+            "https://example.com",
+            "example.com/blog",
+            "example.com:8080",
+            "a..b",
+            "-a.com",
+            "ex ample.com",
+        ] {
             assert!(normalize_domain(bad).is_err(), "{bad}");
         }
     }
@@ -155,6 +250,17 @@ mod tests {
         assert_eq!(domains, ["example.com", "other.org"]);
         store.remove_site("example.com").unwrap();
         assert!(matches!(store.remove_site("example.com"), Err(Error::SiteNotFound(_))));
+        assert_eq!(other.rules, SiteRules::default());
+        let rules = SiteRules {
+            honor_dnt: false,
+            excluded_paths: vec!["/admin/**".into(), " /preview/* ".into()],
+            ..SiteRules::default()
+        };
+        let updated = store.set_site_rules("other.org", &rules).unwrap();
+        assert!(!updated.rules.honor_dnt);
+        assert_eq!(updated.rules.excluded_paths, ["/admin/**", "/preview/*"]);
+        let bad = SiteRules { allowed_hostnames: vec!["a\nb".into()], ..SiteRules::default() };
+        assert!(store.set_site_rules("other.org", &bad).is_err());
         // Ids are never reused.
         let again = store.add_site("example.com", "UTC").unwrap();
         assert!(again.id > other.id);

@@ -396,7 +396,8 @@ impl Hit {
             }
         }
         if let Some(revenue) = &self.revenue
-            && (revenue.currency.len() != MAX_CURRENCY_LEN || !revenue.currency.bytes().all(|b| b.is_ascii_uppercase()))
+            && (revenue.currency.len() != MAX_CURRENCY_LEN
+                || !revenue.currency.bytes().all(|b| b.is_ascii_uppercase()))
         {
             return Err(ValidationError::Invalid {
                 field: "revenue.currency",

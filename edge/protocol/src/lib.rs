@@ -20,7 +20,7 @@ mod hit;
 pub mod limits;
 
 pub use batch::{
-    Ack, AckStatus, Batch, DecodeError, EDGE_CONFIG_CHANGED_SUBJECT, EDGE_CONFIG_SUBJECT, ENVELOPE_VERSION, INGEST_SUBJECT,
-    MSG_ID_HEADER,
+    Ack, AckStatus, Batch, DecodeError, EDGE_CONFIG_CHANGED_SUBJECT, EDGE_CONFIG_SUBJECT, ENVELOPE_VERSION,
+    INGEST_SUBJECT, MSG_ID_HEADER,
 };
 pub use hit::{Channel, Device, EventKind, Hit, Revenue, Utm, ValidationError};
