@@ -21,6 +21,6 @@ pub mod limits;
 
 pub use batch::{
     Ack, AckStatus, Batch, DecodeError, EDGE_CONFIG_CHANGED_SUBJECT, EDGE_CONFIG_SUBJECT, ENVELOPE_VERSION,
-    INGEST_SUBJECT, MSG_ID_HEADER,
+    INGEST_SUBJECT, MSG_ID_HEADER, is_valid_id,
 };
 pub use hit::{Channel, Device, EventKind, Hit, Revenue, Utm, ValidationError};
