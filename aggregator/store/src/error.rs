@@ -38,6 +38,12 @@ pub enum Error {
     /// No site with that domain.
     #[error("site {0} does not exist")]
     SiteNotFound(String),
+    /// An edge token with that name exists already.
+    #[error("edge token {0} already exists")]
+    TokenExists(String),
+    /// No edge token with that name.
+    #[error("edge token {0} does not exist")]
+    TokenNotFound(String),
     /// Input that breaks a rule of the store.
     #[error("invalid {field}: {reason}")]
     Invalid {

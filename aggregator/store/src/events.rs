@@ -1,13 +1,21 @@
 //! The ingest side of the store: appending hits, batch-id deduplication, dead letters, and
 //! the session state the pipeline rebuilds after a restart.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 
 use duckdb::types::{TimeUnit, ToSqlOutput, Value};
+use std::sync::Arc;
+
+use duckdb::arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt8Builder,
+    UInt32Builder, UInt64Builder,
+};
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{Connection, ToSql, params};
 use hitkeep_protocol::Hit;
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// One hit, sessionized and ready to store.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +98,47 @@ impl ToSql for Millis {
 /// The ingest pipeline's handle on the database: its own connection, used by one task.
 pub struct EventWriter {
     conn: Connection,
+    batch_ids: BatchIdIndex,
+}
+
+/// The remembered batch ids, in memory as 64-bit hashes so that deduplication never scans
+/// `ingested_batches` (a lookup by a bound parameter does not use DuckDB's index, and the
+/// table holds every batch of the dedupe window). A hash match is confirmed in the table, so
+/// a collision can cost a query, never a lost batch.
+#[derive(Default)]
+struct BatchIdIndex {
+    hashes: HashSet<u64>,
+    /// `(received_at_ms, hash)` in the order the ids were remembered, for pruning.
+    order: VecDeque<(i64, u64)>,
+}
+
+impl BatchIdIndex {
+    fn hash(id: &str) -> u64 {
+        let mut hasher = std::hash::DefaultHasher::new();
+        id.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn may_contain(&self, id: &str) -> bool {
+        self.hashes.contains(&Self::hash(id))
+    }
+
+    fn insert(&mut self, id: &str, received_at_ms: i64) {
+        let hash = Self::hash(id);
+        if self.hashes.insert(hash) {
+            self.order.push_back((received_at_ms, hash));
+        }
+    }
+
+    fn prune(&mut self, before_ms: i64) {
+        while let Some(&(received_at_ms, hash)) = self.order.front() {
+            if received_at_ms >= before_ms {
+                break;
+            }
+            self.order.pop_front();
+            self.hashes.remove(&hash);
+        }
+    }
 }
 
 impl std::fmt::Debug for EventWriter {
@@ -99,17 +148,29 @@ impl std::fmt::Debug for EventWriter {
 }
 
 impl EventWriter {
-    pub(crate) fn new(conn: Connection) -> Self {
-        Self { conn }
+    pub(crate) fn new(conn: Connection) -> Result<Self> {
+        let mut batch_ids = BatchIdIndex::default();
+        {
+            let mut statement = conn.prepare(
+                "SELECT batch_id, epoch_ms(received_at) FROM ingested_batches ORDER BY received_at",
+            )?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                batch_ids.insert(&id, row.get(1)?);
+            }
+        }
+        Ok(Self { conn, batch_ids })
     }
 
     /// The ids among `ids` that were committed before.
     pub fn known_batches<'i>(&self, ids: impl IntoIterator<Item = &'i str>) -> Result<HashSet<String>> {
-        let mut statement =
-            self.conn.prepare_cached("SELECT count(*) FROM ingested_batches WHERE batch_id = ?")?;
         let mut known = HashSet::new();
-        for id in ids {
-            let count: u64 = statement.query_row([id], |row| row.get(0))?;
+        for id in ids.into_iter().filter(|id| self.batch_ids.may_contain(id)) {
+            let count: u64 = self
+                .conn
+                .prepare_cached("SELECT count(*) FROM ingested_batches WHERE batch_id = ?")?
+                .query_row([id], |row| row.get(0))?;
             if count > 0 {
                 known.insert(id.to_string());
             }
@@ -124,6 +185,9 @@ impl EventWriter {
         match self.write_all(batches, received_at_ms) {
             Ok(()) => {
                 self.conn.execute_batch("COMMIT")?;
+                for batch in batches {
+                    self.batch_ids.insert(batch.id, received_at_ms);
+                }
                 Ok(())
             }
             Err(error) => {
@@ -136,28 +200,22 @@ impl EventWriter {
     }
 
     fn write_all(&self, batches: &[BatchWrite<'_>], received_at_ms: i64) -> Result<()> {
-        let mut events = self.conn.appender("events")?;
-        let mut props = self.conn.appender("event_props")?;
-        for batch in batches {
-            for event in &batch.events {
-                append_event(&mut events, event)?;
-                for (key, value) in &event.hit.props {
-                    props.append_row(params![
-                        event.site_id,
-                        Millis(event.hit.ts),
-                        event.visitor_id,
-                        event.session_id,
-                        event.hit.name,
-                        key,
-                        value,
-                    ])?;
-                }
+        // Rows go in column by column (Arrow arrays into DuckDB data chunks): several times
+        // faster than binding 27 values per row through the row appender.
+        let events = batches.iter().flat_map(|batch| &batch.events);
+        let rows = events.clone().count();
+        if rows > 0 {
+            let mut columns = EventColumns::with_capacity(rows);
+            let mut props = PropColumns::default();
+            for event in events {
+                columns.push(event);
+                props.push(event);
+            }
+            self.conn.appender("events")?.append_record_batch(columns.finish()?)?;
+            if props.len > 0 {
+                self.conn.appender("event_props")?.append_record_batch(props.finish()?)?;
             }
         }
-        events.flush()?;
-        props.flush()?;
-        drop(events);
-        drop(props);
 
         let mut remember = self.conn.prepare_cached(
             "INSERT INTO ingested_batches (batch_id, edge, received_at, hits) VALUES (?, ?, ?, ?)",
@@ -194,6 +252,9 @@ impl EventWriter {
         match written {
             Ok(()) => {
                 self.conn.execute_batch("COMMIT")?;
+                if let Some(id) = &letter.batch_id {
+                    self.batch_ids.insert(id, received_at_ms);
+                }
                 Ok(())
             }
             Err(error) => {
@@ -230,8 +291,11 @@ impl EventWriter {
     }
 
     /// Forgets batch ids received before `before_ms`; returns how many.
-    pub fn prune_batch_ids(&self, before_ms: i64) -> Result<usize> {
-        Ok(self.conn.execute("DELETE FROM ingested_batches WHERE received_at < ?", [Millis(before_ms)])?)
+    pub fn prune_batch_ids(&mut self, before_ms: i64) -> Result<usize> {
+        let deleted =
+            self.conn.execute("DELETE FROM ingested_batches WHERE received_at < ?", [Millis(before_ms)])?;
+        self.batch_ids.prune(before_ms);
+        Ok(deleted)
     }
 
     /// Writes the write-ahead log into the database file.
@@ -241,43 +305,180 @@ impl EventWriter {
     }
 }
 
-fn append_event(appender: &mut duckdb::Appender<'_>, event: &NewEvent<'_>) -> Result<()> {
-    let hit = event.hit;
-    let (revenue_micros, revenue_currency) = match &hit.revenue {
-        Some(revenue) => (Some(revenue.amount_micros), Some(revenue.currency.as_str())),
-        None => (None, None),
-    };
-    // The order is the column order of `events` in the schema.
-    appender.append_row(params![
-        event.site_id,
-        Millis(hit.ts),
-        event.visitor_id,
-        event.session_id,
-        hit.kind.code(),
-        hit.name,
-        hit.hostname,
-        hit.path,
-        hit.referrer,
-        hit.source,
-        hit.channel.code(),
-        hit.utm.source,
-        hit.utm.medium,
-        hit.utm.campaign,
-        hit.utm.content,
-        hit.utm.term,
-        hit.country,
-        hit.region,
-        hit.city,
-        hit.browser,
-        hit.browser_version,
-        hit.os,
-        hit.os_version,
-        hit.device.code(),
-        revenue_micros,
-        revenue_currency,
-        hit.interactive,
-    ])?;
-    Ok(())
+/// The columns of `events`, in schema order, being filled for one append.
+struct EventColumns {
+    site_id: UInt32Builder,
+    ts: TimestampMicrosecondBuilder,
+    visitor_id: UInt64Builder,
+    session_id: UInt64Builder,
+    kind: UInt8Builder,
+    name: StringBuilder,
+    hostname: StringBuilder,
+    path: StringBuilder,
+    referrer: StringBuilder,
+    source: StringBuilder,
+    channel: UInt8Builder,
+    utm: [StringBuilder; 5],
+    country: StringBuilder,
+    region: StringBuilder,
+    city: StringBuilder,
+    browser: StringBuilder,
+    browser_version: StringBuilder,
+    os: StringBuilder,
+    os_version: StringBuilder,
+    device: UInt8Builder,
+    revenue_micros: Int64Builder,
+    revenue_currency: StringBuilder,
+    interactive: BooleanBuilder,
+}
+
+fn strings(rows: usize) -> StringBuilder {
+    StringBuilder::with_capacity(rows, rows * 8)
+}
+
+impl EventColumns {
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            site_id: UInt32Builder::with_capacity(rows),
+            ts: TimestampMicrosecondBuilder::with_capacity(rows),
+            visitor_id: UInt64Builder::with_capacity(rows),
+            session_id: UInt64Builder::with_capacity(rows),
+            kind: UInt8Builder::with_capacity(rows),
+            name: strings(rows),
+            hostname: strings(rows),
+            path: strings(rows),
+            referrer: strings(rows),
+            source: strings(rows),
+            channel: UInt8Builder::with_capacity(rows),
+            utm: std::array::from_fn(|_| strings(rows)),
+            country: strings(rows),
+            region: strings(rows),
+            city: strings(rows),
+            browser: strings(rows),
+            browser_version: strings(rows),
+            os: strings(rows),
+            os_version: strings(rows),
+            device: UInt8Builder::with_capacity(rows),
+            revenue_micros: Int64Builder::with_capacity(rows),
+            revenue_currency: strings(rows),
+            interactive: BooleanBuilder::with_capacity(rows),
+        }
+    }
+
+    fn push(&mut self, event: &NewEvent<'_>) {
+        let hit = event.hit;
+        self.site_id.append_value(event.site_id);
+        self.ts.append_value(hit.ts * 1000);
+        self.visitor_id.append_value(event.visitor_id);
+        self.session_id.append_value(event.session_id);
+        self.kind.append_value(hit.kind.code());
+        self.name.append_value(&hit.name);
+        self.hostname.append_value(&hit.hostname);
+        self.path.append_value(&hit.path);
+        self.referrer.append_option(hit.referrer.as_deref());
+        self.source.append_option(hit.source.as_deref());
+        self.channel.append_value(hit.channel.code());
+        let utm = &hit.utm;
+        for (column, value) in
+            self.utm.iter_mut().zip([&utm.source, &utm.medium, &utm.campaign, &utm.content, &utm.term])
+        {
+            column.append_option(value.as_deref());
+        }
+        self.country.append_option(hit.country.as_deref());
+        self.region.append_option(hit.region.as_deref());
+        self.city.append_option(hit.city.as_deref());
+        self.browser.append_option(hit.browser.as_deref());
+        self.browser_version.append_option(hit.browser_version.as_deref());
+        self.os.append_option(hit.os.as_deref());
+        self.os_version.append_option(hit.os_version.as_deref());
+        self.device.append_value(hit.device.code());
+        self.revenue_micros.append_option(hit.revenue.as_ref().map(|revenue| revenue.amount_micros));
+        self.revenue_currency.append_option(hit.revenue.as_ref().map(|revenue| revenue.currency.as_str()));
+        self.interactive.append_value(hit.interactive);
+    }
+
+    fn finish(mut self) -> Result<RecordBatch> {
+        let [utm_source, utm_medium, utm_campaign, utm_content, utm_term] =
+            self.utm.map(|mut b| column(b.finish()));
+        record_batch(vec![
+            ("site_id", column(self.site_id.finish())),
+            ("ts", column(self.ts.finish())),
+            ("visitor_id", column(self.visitor_id.finish())),
+            ("session_id", column(self.session_id.finish())),
+            ("kind", column(self.kind.finish())),
+            ("name", column(self.name.finish())),
+            ("hostname", column(self.hostname.finish())),
+            ("path", column(self.path.finish())),
+            ("referrer", column(self.referrer.finish())),
+            ("source", column(self.source.finish())),
+            ("channel", column(self.channel.finish())),
+            ("utm_source", utm_source),
+            ("utm_medium", utm_medium),
+            ("utm_campaign", utm_campaign),
+            ("utm_content", utm_content),
+            ("utm_term", utm_term),
+            ("country", column(self.country.finish())),
+            ("region", column(self.region.finish())),
+            ("city", column(self.city.finish())),
+            ("browser", column(self.browser.finish())),
+            ("browser_version", column(self.browser_version.finish())),
+            ("os", column(self.os.finish())),
+            ("os_version", column(self.os_version.finish())),
+            ("device", column(self.device.finish())),
+            ("revenue_micros", column(self.revenue_micros.finish())),
+            ("revenue_currency", column(self.revenue_currency.finish())),
+            ("interactive", column(self.interactive.finish())),
+        ])
+    }
+}
+
+/// The columns of `event_props`, in schema order.
+#[derive(Default)]
+struct PropColumns {
+    len: usize,
+    site_id: UInt32Builder,
+    ts: TimestampMicrosecondBuilder,
+    visitor_id: UInt64Builder,
+    session_id: UInt64Builder,
+    name: StringBuilder,
+    key: StringBuilder,
+    value: StringBuilder,
+}
+
+impl PropColumns {
+    fn push(&mut self, event: &NewEvent<'_>) {
+        for (key, value) in &event.hit.props {
+            self.len += 1;
+            self.site_id.append_value(event.site_id);
+            self.ts.append_value(event.hit.ts * 1000);
+            self.visitor_id.append_value(event.visitor_id);
+            self.session_id.append_value(event.session_id);
+            self.name.append_value(&event.hit.name);
+            self.key.append_value(key);
+            self.value.append_value(value);
+        }
+    }
+
+    fn finish(mut self) -> Result<RecordBatch> {
+        record_batch(vec![
+            ("site_id", column(self.site_id.finish())),
+            ("ts", column(self.ts.finish())),
+            ("visitor_id", column(self.visitor_id.finish())),
+            ("session_id", column(self.session_id.finish())),
+            ("name", column(self.name.finish())),
+            ("key", column(self.key.finish())),
+            ("value", column(self.value.finish())),
+        ])
+    }
+}
+
+fn column(array: impl Array + 'static) -> ArrayRef {
+    Arc::new(array)
+}
+
+fn record_batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
+    RecordBatch::try_from_iter(columns)
+        .map_err(|error| Error::Invalid { field: "append batch", reason: error.to_string() })
 }
 
 fn insert_dead_letter(conn: &Connection, letter: &DeadLetter, received_at_ms: i64) -> Result<()> {
@@ -368,6 +569,59 @@ mod tests {
             [SessionSeed { site_id: 1, visitor_id: 7, session_id: 42, last_ts_ms: T0 + 1000 }]
         );
         assert!(writer.recent_sessions(T0 + 2000).unwrap().is_empty());
+
+        // Every column lands where the schema says (rows go in column by column).
+        type Row = (i64, u8, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
+        let row: Row = store
+            .conn()
+            .query_row(
+                "SELECT epoch_ms(ts), kind, name, path, utm_campaign, utm_source, city, os_version
+                 FROM events ORDER BY ts LIMIT 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                },
+            )
+            .unwrap();
+        let expected: Row = (
+            T0,
+            EventKind::Custom.code(),
+            "Purchase".into(),
+            "/checkout".into(),
+            Some("launch".into()),
+            None,
+            Some("Berlin".into()),
+            None,
+        );
+        assert_eq!(row, expected);
+        let money: (i64, String, bool, u8, u8) = store
+            .conn()
+            .query_row(
+                "SELECT revenue_micros, revenue_currency, interactive, channel, device FROM events LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(money, (49_000_000, "EUR".into(), true, Channel::Referral.code(), Device::Desktop.code()));
+        let props: Vec<(String, String, u64)> = store
+            .conn()
+            .prepare("SELECT key, value, session_id FROM event_props ORDER BY ts, key")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(props[0], ("plan".into(), "pro".into(), 42));
+        assert_eq!(props[1], ("seats".into(), "3".into(), 42));
     }
 
     #[test]
@@ -410,6 +664,7 @@ mod tests {
         assert_eq!(store.counts().unwrap().batches, 1);
         assert_eq!(writer.known_batches(["bad-1"]).unwrap().len(), 1);
         assert_eq!(writer.prune_batch_ids(T0 + 1).unwrap(), 1);
+        assert!(writer.known_batches(["bad-1"]).unwrap().is_empty());
     }
 
     #[test]
@@ -424,5 +679,8 @@ mod tests {
         }
         let store = Store::open_dir(dir.path()).unwrap();
         assert_eq!(store.counts().unwrap().events, 1);
+        // The batch-id index is rebuilt from the table.
+        let writer = store.event_writer().unwrap();
+        assert_eq!(writer.known_batches(["b", "c"]).unwrap(), HashSet::from(["b".to_string()]));
     }
 }

@@ -8,6 +8,7 @@
 //! names are constants of this crate, never derived from input; schema changes are
 //! numbered migrations, applied in order at open (see [`schema`]).
 
+mod edge_tokens;
 mod error;
 mod events;
 pub mod schema;
@@ -18,12 +19,15 @@ use std::sync::Mutex;
 
 use duckdb::Connection;
 
+pub use edge_tokens::{EdgeToken, MAX_EDGE_TOKEN_NAME_LEN, validate_edge_token_name};
 pub use error::{Error, Result};
 pub use events::{BatchWrite, DeadLetter, EventWriter, NewEvent, SessionSeed, StoreCounts};
 pub use sites::{Site, SiteRules, normalize_domain, validate_timezone};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "hitkeep.db";
+
+const CHECKPOINT_THRESHOLD: &str = "SET checkpoint_threshold = '128MB'";
 
 /// An open Hitkeep database.
 ///
@@ -54,6 +58,11 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path).map_err(|e| Error::from_open(path, e))?;
         schema::migrate(&conn)?;
+        // DuckDB checkpoints when the write-ahead log passes this size. Its 16 MB default
+        // recompresses the open row groups every few thousand batches, which costs a quarter
+        // of ingest throughput and leaves them less well compressed (measured: 130k vs 168k
+        // hits/s, 39 vs 29 bytes/hit). A larger log only lengthens crash recovery by seconds.
+        conn.execute_batch(CHECKPOINT_THRESHOLD)?;
         Ok(Self { path: path.to_path_buf(), conn: Mutex::new(conn) })
     }
 
@@ -71,7 +80,7 @@ impl Store {
     /// A writer for the ingest path, on its own connection.
     pub fn event_writer(&self) -> Result<EventWriter> {
         let conn = self.conn().try_clone()?;
-        Ok(EventWriter::new(conn))
+        EventWriter::new(conn)
     }
 
     /// Writes the write-ahead log into the database file.
