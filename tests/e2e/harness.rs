@@ -180,3 +180,150 @@ pub fn hits_in(batches: &[Batch]) -> u64 {
 pub fn open_store(data_dir: &Path) -> hitkeep_store::Store {
     hitkeep_store::Store::open_dir(data_dir).expect("opening the database after the server stopped")
 }
+
+/// A minimal HTTP/1.1 request: status, response headers (lower-case names) and body.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+/// The value of a response header.
+pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The `hitkeep-edge` binary built for this workspace.
+pub fn edge_bin() -> PathBuf {
+    let bin = hitkeep_bin().with_file_name("hitkeep-edge");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p hitkeep-edge` (or cargo test --workspace)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `hitkeep-edge`.
+pub struct Edge {
+    child: Option<Child>,
+    pub http: SocketAddr,
+    log: PathBuf,
+}
+
+impl Edge {
+    /// Starts `hitkeep-edge` on `data_dir` (port 0), publishing to `nats_url`.
+    pub fn start(data_dir: &Path, nats_url: &str, extra: &[&str]) -> Self {
+        use std::io::BufRead;
+        std::fs::create_dir_all(data_dir).unwrap();
+        let log = data_dir.join(format!(
+            "edge-{}.log",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        ));
+        let mut child = Command::new(edge_bin())
+            .args(["--listen", "127.0.0.1:0", "--nats-url", nats_url, "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawning hitkeep-edge");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let Some(addr) = line.trim().strip_prefix("hitkeep-edge listening on http://") else {
+            let _ = child.kill();
+            panic!(
+                "hitkeep-edge did not start ({line:?}):\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        Self { http: addr.parse().unwrap(), child: Some(child), log }
+    }
+
+    /// The edge's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A metric's value from `/metrics` (0 when absent).
+    pub fn metric(&self, name: &str) -> f64 {
+        let (_, body) = http_get(self.http, "/metrics");
+        body.lines()
+            .filter(|line| line.starts_with(name) && line[name.len()..].starts_with([' ', '{']))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Waits until every hit the edge accepted has been cut into a batch (the batcher holds
+    /// hits for at most 500 ms) and every spooled batch is acked.
+    pub fn wait_drained(&self, timeout: Duration) {
+        std::thread::sleep(Duration::from_millis(1_000));
+        let deadline = Instant::now() + timeout;
+        loop {
+            let spooled = self.metric("hitkeep_edge_batches_spooled_total");
+            if self.metric("hitkeep_edge_batches_acked_total") > 0.0
+                && self.metric("hitkeep_edge_spool_files") == 0.0
+                && self.metric("hitkeep_edge_batches_acked_total") >= spooled
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the edge did not drain its spool:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(&mut self) {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let status = child.wait().unwrap();
+        assert!(status.success(), "hitkeep-edge exited with {status}:\n{}", self.log());
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

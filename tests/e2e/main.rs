@@ -4,6 +4,7 @@
 //! The binary is the one cargo built for this workspace (`cargo test --workspace` builds it,
 //! since the `hitkeep` package has integration tests of its own).
 
+mod edge;
 mod harness;
 mod ingest;
 mod serve;

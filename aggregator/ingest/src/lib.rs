@@ -23,6 +23,6 @@ mod sites;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ingestor::{Incoming, Ingestor, ReplyTo};
-pub use pipeline::{Pipeline, PipelineConfig, PipelineError};
+pub use pipeline::{Pipeline, PipelineConfig, PipelineError, Submitter};
 pub use sessions::{Assignment, DEFAULT_SESSION_TIMEOUT_MS, SessionTracker};
 pub use sites::SiteDirectory;

@@ -97,10 +97,13 @@ impl Pipeline {
     /// Submits one payload (from the HTTP batch endpoint) and waits for its ack. `None` when
     /// the pipeline is shutting down or could not make the batch durable.
     pub async fn submit(&self, payload: bytes::Bytes) -> Option<Ack> {
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        let incoming = Incoming::decode(payload, ReplyTo::Channel(sender));
-        self.intake.send(incoming).await.ok()?;
-        receiver.await.ok()
+        submit(&self.intake, payload).await
+    }
+
+    /// A handle that submits payloads without keeping the pipeline alive: once
+    /// [`Pipeline::shutdown`] has begun, its submissions answer `None`.
+    pub fn submitter(&self) -> Submitter {
+        Submitter { intake: self.intake.downgrade() }
     }
 
     /// Batches waiting for the writer.
@@ -125,6 +128,26 @@ impl Pipeline {
         }
         tracing::info!("ingest pipeline stopped");
     }
+}
+
+/// Submits payloads to a running pipeline (see [`Pipeline::submitter`]).
+#[derive(Debug, Clone)]
+pub struct Submitter {
+    intake: mpsc::WeakSender<Incoming>,
+}
+
+impl Submitter {
+    /// Like [`Pipeline::submit`].
+    pub async fn submit(&self, payload: bytes::Bytes) -> Option<Ack> {
+        submit(&self.intake.upgrade()?, payload).await
+    }
+}
+
+async fn submit(intake: &mpsc::Sender<Incoming>, payload: bytes::Bytes) -> Option<Ack> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let incoming = Incoming::decode(payload, ReplyTo::Channel(sender));
+    intake.send(incoming).await.ok()?;
+    receiver.await.ok()
 }
 
 async fn receive_loop(

@@ -49,6 +49,11 @@ impl From<hitkeep_store::Error> for ApiError {
             E::Invalid { field: "timezone", .. } => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_timezone", error.to_string())
             }
+            E::TokenExists(_) => Self::new(StatusCode::CONFLICT, "token_exists", error.to_string()),
+            E::TokenNotFound(_) => Self::new(StatusCode::NOT_FOUND, "token_not_found", error.to_string()),
+            E::Invalid { field: "token_name", .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_token_name", error.to_string())
+            }
             E::Invalid { .. } => Self::new(StatusCode::BAD_REQUEST, "invalid_input", error.to_string()),
             _ => {
                 tracing::error!(%error, "store error");

@@ -31,8 +31,38 @@ pub enum Command {
         #[command(subcommand)]
         command: SiteCommand,
     },
+    /// Issue, list or revoke the tokens of edges that post batches over HTTP (Spin).
+    EdgeToken {
+        /// Data directory.
+        #[arg(long, env = "HITKEEP_DATA_DIR", default_value = "./hitkeep-data")]
+        data_dir: PathBuf,
+        /// What to do with tokens.
+        #[command(subcommand)]
+        command: EdgeTokenCommand,
+    },
     /// Load deterministic synthetic traffic into a data directory.
     Demo(DemoArgs),
+}
+
+/// `hitkeep edge-token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EdgeTokenCommand {
+    /// Make a token and print its secret (once).
+    Add {
+        /// A name for the edge that will use it (`spin-eu`).
+        name: String,
+    },
+    /// List tokens (names and dates; secrets are not kept).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token: edges using it are refused from now on.
+    Remove {
+        /// The token's name.
+        name: String,
+    },
 }
 
 /// `hitkeep site` subcommands.
@@ -91,6 +121,10 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub demo: bool,
+    /// MaxMind-format database (`.mmdb`) for visitors' country, region and city.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip_db: Option<PathBuf>,
     /// Log level filter.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -53,6 +53,15 @@ pub struct Config {
     pub nats_max_payload: usize,
     /// Visit inactivity timeout, in minutes.
     pub session_timeout_minutes: u32,
+    /// Collect events on this process's HTTP port (`/api/event`) with the embedded edge
+    /// host; turn off when only separate edges collect.
+    pub collect: bool,
+    /// Proxies (CIDR ranges) in front of this process whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// MaxMind-format database (`.mmdb`) for visitors' country, region and city.
+    pub geoip_db: Option<PathBuf>,
+    /// Header a trusted CDN sets to the visitor's country (`cf-ipcountry`).
+    pub geo_country_header: Option<String>,
     /// Load demo traffic into an empty database at start.
     pub demo: bool,
     /// Log level filter (`info`, `debug`, `hitkeep=debug,info`...).
@@ -77,6 +86,10 @@ impl Default for Config {
             nats_tls_key: None,
             nats_max_payload: 1024 * 1024,
             session_timeout_minutes: 30,
+            collect: true,
+            trusted_proxies: Vec::new(),
+            geoip_db: None,
+            geo_country_header: None,
             demo: false,
             log_level: "info".into(),
             log_format: LogFormat::Text,
@@ -99,6 +112,10 @@ impl std::fmt::Debug for Config {
             .field("nats_tls_cert", &self.nats_tls_cert)
             .field("nats_max_payload", &self.nats_max_payload)
             .field("session_timeout_minutes", &self.session_timeout_minutes)
+            .field("collect", &self.collect)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("geoip_db", &self.geoip_db)
+            .field("geo_country_header", &self.geo_country_header)
             .field("demo", &self.demo)
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)

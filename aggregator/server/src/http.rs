@@ -3,17 +3,22 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use hitkeep_ingest::SiteDirectory;
+use hitkeep_edge::EdgeHandle;
+use hitkeep_ingest::{SiteDirectory, Submitter};
 use hitkeep_store::{Site, Store};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 
 use crate::api_error::ApiError;
+use crate::edge_api::{NewToken, TokenView};
 
 /// What handlers share.
 #[derive(Clone, Debug)]
@@ -26,6 +31,10 @@ pub struct AppState {
     pub readiness: Arc<dyn Readiness>,
     /// The edges' configuration, announced again when sites change.
     pub edge_config: Arc<crate::edge::EdgeConfigSource>,
+    /// The ingest pipeline, for batches posted over HTTP.
+    pub ingest: Option<Submitter>,
+    /// The embedded edge host that serves `/api/event`, when it runs in this process.
+    pub edge: Option<EdgeHandle>,
 }
 
 impl AppState {
@@ -60,6 +69,13 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/event", post(event).options(event))
+        .route("/api/edge/config", get(crate::edge_api::config))
+        .route(
+            "/api/edge/batch",
+            post(crate::edge_api::batch)
+                .layer(DefaultBodyLimit::max(hitkeep_protocol::limits::MAX_BATCH_BYTES)),
+        )
         .with_state(state)
 }
 
@@ -68,7 +84,68 @@ pub fn control_app(state: AppState) -> Router {
     Router::new()
         .route("/control/sites", get(list_sites).post(add_site))
         .route("/control/sites/{domain}", axum::routing::delete(remove_site))
+        .route("/control/edge-tokens", get(list_tokens).post(add_token))
+        .route("/control/edge-tokens/{name}", axum::routing::delete(remove_token))
         .with_state(state)
+}
+
+/// `POST|OPTIONS /api/event`: handed to the embedded edge host (the collector component),
+/// which applies its own body and header limits.
+async fn event(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> Response {
+    match &state.edge {
+        Some(edge) => edge.handle(request, peer).await.map(Body::new),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this aggregator does not collect events itself; send them to an edge",
+        )
+        .into_response(),
+    }
+}
+
+async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let store = state.store.clone();
+    let tokens = tokio::task::spawn_blocking(move || store.edge_tokens()).await??;
+    Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
+}
+
+async fn add_token(
+    State(state): State<AppState>,
+    Json(new): Json<NewToken>,
+) -> Result<(StatusCode, Json<TokenView>), ApiError> {
+    let store = state.store.clone();
+    let token = tokio::task::spawn_blocking(move || crate::edge_api::create(&store, &new.name)).await??;
+    Ok((StatusCode::CREATED, Json(token)))
+}
+
+async fn remove_token(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<TokenView>, ApiError> {
+    let store = state.store.clone();
+    let token = tokio::task::spawn_blocking(move || store.remove_edge_token(&name)).await??;
+    Ok(Json(token.into()))
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC for a time in ms since the epoch.
+pub fn format_utc(ms: i64) -> String {
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let minutes = ms_of_day / 60_000;
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", minutes / 60, minutes % 60)
 }
 
 async fn healthz() -> impl IntoResponse {

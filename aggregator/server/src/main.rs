@@ -6,6 +6,7 @@ mod config;
 mod control;
 mod demo;
 mod edge;
+mod edge_api;
 mod http;
 mod salts;
 mod serve;
@@ -32,6 +33,10 @@ fn main() -> anyhow::Result<()> {
         Command::Site { data_dir, command } => {
             init_logging("warn", LogFormat::Text)?;
             runtime.block_on(sites::run(&data_dir, command))
+        }
+        Command::EdgeToken { data_dir, command } => {
+            init_logging("warn", LogFormat::Text)?;
+            runtime.block_on(edge_api::run_cli(&data_dir, command))
         }
         Command::Demo(args) => {
             init_logging("warn", LogFormat::Text)?;

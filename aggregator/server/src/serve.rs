@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hitkeep_broker::{Auth, Broker, BrokerConfig, TlsConfig, UserPass};
+use hitkeep_edge::{EdgeConfig, EdgeHost, NatsAuth};
 use hitkeep_ingest::{Ingestor, Pipeline, PipelineConfig, SiteDirectory, SystemClock};
 use hitkeep_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -91,11 +92,22 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         Arc::new(crate::edge::EdgeConfigSource::new(store.clone(), &data_dir, Arc::new(SystemClock)));
     edge_config.snapshot().context("building the edge configuration")?;
     let edge_service = tokio::spawn(crate::edge::serve(client.clone(), edge_config.clone(), cancel.clone()));
+    let edge = if config.collect {
+        let edge = EdgeHost::start(embedded_edge_config(&config, &nats_url)?)
+            .await
+            .context("starting the embedded edge collector")?;
+        tracing::info!("collecting events on /api/event with the embedded edge");
+        Some(edge)
+    } else {
+        None
+    };
     let state = AppState {
         store: store.clone(),
         sites: sites.clone(),
         readiness: Arc::new(NatsReadiness { client: client.clone() }),
         edge_config,
+        ingest: Some(pipeline.submitter()),
+        edge: edge.clone(),
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -104,12 +116,16 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let http_addr = listener.local_addr()?;
     tracing::info!(addr = %http_addr, "http listening");
     let runtime_file = write_runtime_file(&data_dir, http_addr, &nats_url)?;
-    let served = axum::serve(listener, crate::http::app(state))
-        .with_graceful_shutdown(cancel.clone().cancelled_owned())
-        .await;
+    let app = crate::http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned()).await;
 
     tracing::info!("draining");
     cancel.cancel();
+    if let Some(edge) = edge {
+        // Publishes what the embedded edge holds while the pipeline still takes it; what
+        // is left stays in its spool for the next start.
+        edge.shutdown(Duration::from_secs(5)).await;
+    }
     match edge_service.await {
         Ok(Err(error)) => tracing::warn!(%error, "edge configuration service failed"),
         Err(error) => tracing::warn!(%error, "edge configuration service panicked"),
@@ -148,6 +164,42 @@ fn write_runtime_file(
     std::fs::write(&temporary, serde_json::to_vec_pretty(&body)?)?;
     std::fs::rename(&temporary, &path)?;
     Ok(path)
+}
+
+/// The embedded edge: the same host `hitkeep-edge` runs, talking to this process's NATS
+/// (the embedded broker or the external server), spooling under `data_dir/edge`.
+fn embedded_edge_config(config: &Config, nats_url: &str) -> anyhow::Result<EdgeConfig> {
+    let mut edge = EdgeConfig::new("local", config.data_dir.join("edge"));
+    edge.nats.url = nats_url.to_string();
+    edge.nats.auth = match (&config.nats_token, &config.nats_user, &config.nats_password) {
+        (Some(token), _, _) => NatsAuth::Token(token.clone()),
+        (None, Some(user), Some(password)) => {
+            NatsAuth::UserPassword { user: user.clone(), password: password.clone() }
+        }
+        _ => NatsAuth::None,
+    };
+    edge.nats.tls_ca = config.nats_tls_cert.clone();
+    edge.trusted_proxies = config
+        .trusted_proxies
+        .iter()
+        .map(|range| {
+            let range = range.trim();
+            range
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| range.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("trusted_proxies: {range:?} is not an IP address or CIDR range"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    edge.geoip_db = config.geoip_db.clone();
+    edge.geo_country_header = config
+        .geo_country_header
+        .as_deref()
+        .map(|name| {
+            name.parse::<http::HeaderName>()
+                .with_context(|| format!("geo_country_header: {name:?} is not a header name"))
+        })
+        .transpose()?;
+    Ok(edge)
 }
 
 fn broker_config(config: &Config) -> anyhow::Result<BrokerConfig> {

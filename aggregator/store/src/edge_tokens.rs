@@ -119,7 +119,7 @@ mod tests {
         assert!(matches!(store.add_edge_token("bad name", &[9; 32]), Err(Error::Invalid { .. })));
         assert_eq!(store.edge_token_by_digest(&[7; 32]).unwrap(), Some(token.clone()));
         assert_eq!(store.edge_token_by_digest(&[8; 32]).unwrap(), None);
-        assert_eq!(store.edge_tokens().unwrap(), [token.clone()]);
+        assert_eq!(store.edge_tokens().unwrap(), std::slice::from_ref(&token));
         assert_eq!(store.remove_edge_token("spin-eu").unwrap(), token);
         assert_eq!(store.edge_token_by_digest(&[7; 32]).unwrap(), None);
         assert!(matches!(store.remove_edge_token("spin-eu"), Err(Error::TokenNotFound(_))));

@@ -221,16 +221,19 @@ fn forward(batch: &Batch, settings: &Settings, host: &mut impl Host) -> Result<(
         response_limit: SINK_RESPONSE_LIMIT,
     };
     let inbound = host.send(outbound)?;
-    if !(200..300).contains(&inbound.status) {
-        return Err(format!("sink answered status={}", inbound.status));
-    }
-    // A rejected batch is durable (dead-lettered): retrying cannot help, so the browser still
-    // gets its 202, but the operator should hear of it.
+    // A rejected batch is durable (dead-lettered; the aggregator's batch endpoint answers it
+    // with 422): retrying cannot help, so the browser still gets its 202, but the operator
+    // should hear of it.
     if let Ok(ack) = Ack::decode(&inbound.body)
         && ack.status == AckStatus::Rejected
+        && ((200..300).contains(&inbound.status) || inbound.status == 422)
     {
         let reason = ack.error.as_deref().unwrap_or("unknown");
         host.log(&format!("batch rejected by the aggregator: batch={} error={reason}", batch.id));
+        return Ok(());
+    }
+    if !(200..300).contains(&inbound.status) {
+        return Err(format!("sink answered status={}", inbound.status));
     }
     Ok(())
 }
@@ -565,11 +568,23 @@ mod tests {
             dropped: 1,
             error: Some("invalid_id".into()),
         };
+        // The aggregator's HTTP batch endpoint answers 422; a NATS-side sink may say 200.
+        for status in [200, 422] {
+            let mut host = FakeHost::new()
+                .with_body(&pageview("example.com"))
+                .with_response(Ok(Inbound { status, body: ack.encode() }));
+            assert_eq!(handle(&post(&[]), &mut host).status, 202);
+            assert!(
+                host.logs[0].contains("rejected") && host.logs[0].contains("invalid_id"),
+                "{:?}",
+                host.logs
+            );
+        }
+        // A 422 without a rejected ack is a failure like any other.
         let mut host = FakeHost::new()
             .with_body(&pageview("example.com"))
-            .with_response(Ok(Inbound { status: 200, body: ack.encode() }));
-        assert_eq!(handle(&post(&[]), &mut host).status, 202);
-        assert!(host.logs[0].contains("rejected") && host.logs[0].contains("invalid_id"), "{:?}", host.logs);
+            .with_response(Ok(Inbound { status: 422, body: b"{}".to_vec() }));
+        assert_eq!(handle(&post(&[]), &mut host).status, 503);
     }
 
     #[test]

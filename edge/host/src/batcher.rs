@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hitkeep_protocol::ENVELOPE_VERSION;
-use hitkeep_protocol::limits::{MAX_BATCH_BYTES, MAX_BATCH_HITS, MAX_ID_LEN};
+use hitkeep_protocol::limits::{MAX_BATCH_BYTES, MAX_BATCH_HITS};
+use hitkeep_protocol::{ENVELOPE_VERSION, is_valid_id};
 use tokio::sync::Notify;
 
 use crate::config::BatchConfig;
@@ -25,13 +25,6 @@ use crate::spool::Spool;
 const ENVELOPE_BYTES: usize = 256;
 /// Room kept under NATS's 1 MiB `max_payload` for the message headers.
 const NATS_HEADER_ROOM: usize = 8 * 1024;
-
-/// True for a valid batch id or edge name (the rule of `hitkeep_protocol`'s envelope).
-pub(crate) fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
 
 /// Names batches: `{edge}-{boot}-{seq}`.
 #[derive(Debug)]

@@ -160,7 +160,7 @@ fn parse_name(name: &str) -> Option<(u64, &str)> {
     if boot.is_empty() || seq.is_empty() || !boot.bytes().chain(seq.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
-    crate::batcher::is_valid_id(id).then_some(())?;
+    hitkeep_protocol::is_valid_id(id).then_some(())?;
     Some((boot.parse().ok()?, id))
 }
 

@@ -1,0 +1,376 @@
+//! Events through the collector component: `hitkeep serve` alone (the embedded edge), and
+//! `hitkeep serve` with a separate `hitkeep-edge` through the embedded broker and through
+//! Debian's `nats-server`; an aggregator outage under load; `kill -9` of the edge; the HTTP
+//! batch endpoint with edge tokens; and no IP address or user agent anywhere in what is kept.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+const SITE: &str = "edge-e2e.example";
+/// A real browser's user agent with a marker that must never be stored or logged.
+const MARKER: &str = "hkmarker";
+
+fn user_agent(i: u64) -> String {
+    format!(
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+         Chrome/131.0.0.0 Safari/537.36 {MARKER}{i:06}"
+    )
+}
+
+/// A documentation-range address (RFC 5737) per visitor.
+fn ip(i: u64) -> String {
+    format!("198.51.100.{}", 1 + i % 250)
+}
+
+fn add_site(data_dir: &Path) {
+    let out = run_cli(&["site", "--data-dir", data_dir.to_str().unwrap(), "add", SITE]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A config file that trusts the loopback proxy (the test) for `X-Forwarded-For`.
+fn trusting_config(data_dir: &Path) -> String {
+    let path = data_dir.join("hitkeep.toml");
+    std::fs::write(&path, "trusted_proxies = [\"127.0.0.1/32\"]\n").unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Posts pageview `i` to `/api/event`; returns status and the drop reason header.
+fn send_event(addr: std::net::SocketAddr, i: u64) -> (u16, Option<String>) {
+    let body = format!(
+        r#"{{"n":"pageview","u":"https://{SITE}/docs/page-{}?utm_source=e2e","d":"{SITE}","r":"https://www.google.com/"}}"#,
+        i % 40
+    );
+    let (ua, ip) = (user_agent(i), ip(i));
+    let headers =
+        [("Content-Type", "text/plain"), ("User-Agent", ua.as_str()), ("X-Forwarded-For", ip.as_str())];
+    let (status, headers, _) = http_request(addr, "POST", "/api/event", &headers, body.as_bytes());
+    (status, header(&headers, "x-hitkeep-dropped").map(str::to_string))
+}
+
+/// Sends `n` events and asserts each was accepted (202, not dropped).
+fn send_events(addr: std::net::SocketAddr, range: std::ops::Range<u64>) {
+    for i in range {
+        let (status, dropped) = send_event(addr, i);
+        assert_eq!((status, dropped), (202, None), "event {i}");
+    }
+}
+
+/// Every stored row and every log, searched for what must never be kept.
+fn assert_no_personal_data(data_dir: &Path, logs: &[String]) {
+    let needles: Vec<String> =
+        vec![MARKER.to_string(), "198.51.100.".to_string(), "Chrome/131.0.0.0".to_string()];
+    // The raw bytes of every file the process wrote (database, WAL, spools, logs)...
+    for entry in walk(data_dir) {
+        let bytes = std::fs::read(&entry).unwrap();
+        for needle in &needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|window| window == needle.as_bytes()),
+                "{} holds {needle:?}",
+                entry.display()
+            );
+        }
+    }
+    for log in logs {
+        for needle in &needles {
+            assert!(!log.contains(needle.as_str()), "a log holds {needle:?}:\n{log}");
+        }
+    }
+    // ...and, since DuckDB compresses strings, every row of every table as text.
+    let db = duckdb::Connection::open(data_dir.join("hitkeep.db")).unwrap();
+    for table in ["events", "event_props", "dead_letters", "ingested_batches"] {
+        for needle in &needles {
+            let found: u64 = db
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} t WHERE t::VARCHAR LIKE '%' || ? || '%'"),
+                    [needle],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            assert_eq!(found, 0, "{table} holds {needle:?}");
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.extension().is_none_or(|ext| ext != "toml") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn stored_events(data_dir: &Path) -> u64 {
+    open_store(data_dir).counts().unwrap().events
+}
+
+#[test]
+fn serve_alone_collects_events_and_keeps_no_ip_or_user_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    add_site(dir.path());
+    let config = trusting_config(dir.path());
+    let mut server = Server::start(dir.path(), &["--config", &config]);
+
+    send_events(server.http, 0..300);
+    // Dropped hits still answer 202, with the reason in a header.
+    let bot =
+        [("Content-Type", "text/plain"), ("User-Agent", "Googlebot/2.1 (+http://www.google.com/bot.html)")];
+    let body = format!(r#"{{"n":"pageview","u":"https://{SITE}/","d":"{SITE}"}}"#);
+    let (status, headers, _) = http_request(server.http, "POST", "/api/event", &bot, body.as_bytes());
+    assert_eq!((status, header(&headers, "x-hitkeep-dropped")), (202, Some("bot")));
+    let ua = user_agent(0);
+    let browser = [("Content-Type", "text/plain"), ("User-Agent", ua.as_str())];
+    let unknown = r#"{"n":"pageview","u":"https://unknown.example/","d":"unknown.example"}"#;
+    let (status, headers, _) = http_request(server.http, "POST", "/api/event", &browser, unknown.as_bytes());
+    assert_eq!((status, header(&headers, "x-hitkeep-dropped")), (202, Some("unknown_site")));
+    // Bad input: a clear error.
+    let (status, _, body) = http_request(server.http, "POST", "/api/event", &browser, b"{not json");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid"), "{body}");
+    // CORS preflight.
+    let (status, headers, _) = http_request(
+        server.http,
+        "OPTIONS",
+        "/api/event",
+        &[("Origin", "https://edge-e2e.example"), ("Access-Control-Request-Method", "POST")],
+        b"",
+    );
+    assert!(status == 204 || status == 200, "{status}");
+    assert!(header(&headers, "access-control-allow-origin").is_some(), "{headers:?}");
+
+    server.stop();
+    assert_eq!(stored_events(dir.path()), 300);
+    assert_no_personal_data(dir.path(), &[server.log()]);
+}
+
+#[test]
+fn edge_tokens_guard_the_http_batch_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    add_site(dir.path());
+    let data_dir = dir.path().to_str().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    let out = run_cli(&["edge-token", "--data-dir", data_dir, "add", "spin-eu"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let secret =
+        stdout.lines().find(|line| line.starts_with("hke_")).expect("the secret is printed").to_string();
+    let bearer = format!("Bearer {secret}");
+    let auth = [("Content-Type", "application/json"), ("Authorization", bearer.as_str())];
+
+    let batches = traffic_batches(SITE, 3, 600, 200, "spin-eu");
+    let payload = batches[0].encode();
+    let (status, _, body) = http_request(
+        server.http,
+        "POST",
+        "/api/edge/batch",
+        &[("Content-Type", "application/json")],
+        &payload,
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("unauthorized"));
+    let wrong = [("Content-Type", "application/json"), ("Authorization", "Bearer hke_0000")];
+    assert_eq!(http_request(server.http, "POST", "/api/edge/batch", &wrong, &payload).0, 401);
+    let text = [("Content-Type", "text/plain"), ("Authorization", bearer.as_str())];
+    assert_eq!(http_request(server.http, "POST", "/api/edge/batch", &text, &payload).0, 415);
+
+    for batch in &batches {
+        let (status, _, body) = http_request(server.http, "POST", "/api/edge/batch", &auth, &batch.encode());
+        assert_eq!(status, 200, "{body}");
+        let ack = hitkeep_protocol::Ack::decode(body.as_bytes()).unwrap();
+        assert_eq!(ack.status, hitkeep_protocol::AckStatus::Stored);
+        assert_eq!(ack.stored as usize, batch.hits.len());
+    }
+    // Resent: acked as a duplicate, stored once.
+    let (status, _, body) = http_request(server.http, "POST", "/api/edge/batch", &auth, &payload);
+    assert_eq!(status, 200);
+    assert!(body.contains("duplicate"), "{body}");
+    // Garbage: dead-lettered, 422 with a machine-readable reason.
+    let (status, _, body) = http_request(server.http, "POST", "/api/edge/batch", &auth, b"{\"v\":9}");
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("rejected"), "{body}");
+    // Too large: refused before it is read.
+    let huge = vec![b' '; 2 * 1024 * 1024];
+    assert_eq!(http_request(server.http, "POST", "/api/edge/batch", &auth, &huge).0, 413);
+
+    // The configuration (sites and salts) for Spin edges.
+    let (status, headers, body) = http_request(server.http, "GET", "/api/edge/config", &auth, b"");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(header(&headers, "cache-control"), Some("no-store"));
+    assert!(body.contains(SITE) && body.contains("salts"), "{body}");
+    assert_eq!(http_request(server.http, "GET", "/api/edge/config", &[], b"").0, 401);
+
+    // Revoked: refused from then on. The token list never shows a secret.
+    let out = run_cli(&["edge-token", "--data-dir", data_dir, "list", "--json"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("spin-eu") && !listed.contains("hke_"), "{listed}");
+    let out = run_cli(&["edge-token", "--data-dir", data_dir, "remove", "spin-eu"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(http_request(server.http, "GET", "/api/edge/config", &auth, b"").0, 401);
+
+    server.stop();
+    assert!(!server.log().contains(&secret), "the token reached the log");
+    let counts = open_store(dir.path()).counts().unwrap();
+    assert_eq!(counts.events, hits_in(&batches));
+    assert_eq!(counts.dead_letters, 1);
+}
+
+fn separate_edge_stores_exactly_once(server_args: &[&str], nats_override: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (agg_dir, edge_dir) = (dir.path().join("aggregator"), dir.path().join("edge"));
+    std::fs::create_dir_all(&agg_dir).unwrap();
+    add_site(&agg_dir);
+    let mut server = Server::start(&agg_dir, server_args);
+    let nats_url = nats_override.map_or(server.nats_url.clone(), str::to_string);
+    let mut edge = Edge::start(&edge_dir, &nats_url, &["--trusted-proxy", "127.0.0.1/32"]);
+    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+    send_events(edge.http, 0..500);
+    edge.wait_drained(Duration::from_secs(60));
+    edge.stop();
+    server.stop();
+    assert_eq!(stored_events(&agg_dir), 500);
+    assert_no_personal_data(&agg_dir, &[server.log(), edge.log()]);
+    let edge_files: Vec<_> = walk(&edge_dir.join("spool"));
+    assert!(edge_files.is_empty(), "the spool kept {edge_files:?}");
+}
+
+#[test]
+fn a_separate_edge_through_the_embedded_broker() {
+    separate_edge_stores_exactly_once(&[], None);
+}
+
+#[test]
+fn a_separate_edge_through_debian_nats_server() {
+    let port = free_port();
+    let mut nats_server = NatsServer::start(port);
+    let url = format!("nats://127.0.0.1:{port}");
+    separate_edge_stores_exactly_once(&["--nats-url", &url], Some(&url));
+    nats_server.stop();
+}
+
+/// Debian's `nats-server` on a port.
+struct NatsServer(Child);
+
+impl NatsServer {
+    fn start(port: u16) -> Self {
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server is not installed: apt-get install nats-server (scripts/test.sh does)");
+        wait_until(
+            Duration::from_secs(10),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "nats-server listens",
+        );
+        Self(child)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_aggregator_down_for_60_seconds_under_load_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agg_dir, edge_dir) = (dir.path().join("aggregator"), dir.path().join("edge"));
+    std::fs::create_dir_all(&agg_dir).unwrap();
+    add_site(&agg_dir);
+    // A fixed broker port, so that the edge finds the restarted aggregator where it was.
+    let nats_listen = format!("127.0.0.1:{}", free_port());
+    let mut server = Server::start(&agg_dir, &["--nats-listen", &nats_listen]);
+    let edge = Edge::start(&edge_dir, &format!("nats://{nats_listen}"), &["--trusted-proxy", "127.0.0.1/32"]);
+    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+
+    // Steady load from another thread: ~100 events/s, every one answered 202.
+    let (running, sent) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicU64::new(0)));
+    let load = {
+        let (running, sent, addr) = (running.clone(), sent.clone(), edge.http);
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while running.load(Ordering::SeqCst) {
+                let (status, dropped) = send_event(addr, i);
+                assert_eq!((status, dropped), (202, None), "event {i} during the outage");
+                i += 1;
+                sent.store(i, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    server.stop();
+    let before_outage = sent.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(60));
+    let during_outage = sent.load(Ordering::SeqCst) - before_outage;
+    assert!(during_outage > 1_000, "the edge kept accepting during the outage ({during_outage})");
+    assert!(edge.metric("hitkeep_edge_spool_files") > 0.0, "the outage's hits wait in the spool");
+    let mut server = Server::start(&agg_dir, &["--nats-listen", &nats_listen]);
+    std::thread::sleep(Duration::from_secs(3));
+    running.store(false, Ordering::SeqCst);
+    load.join().unwrap();
+    let total = sent.load(Ordering::SeqCst);
+    edge.wait_drained(Duration::from_secs(120));
+    server.stop();
+    assert_eq!(stored_events(&agg_dir), total, "every accepted hit stored exactly once");
+}
+
+#[test]
+fn an_edge_killed_with_kill_9_replays_its_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agg_dir, edge_dir) = (dir.path().join("aggregator"), dir.path().join("edge"));
+    std::fs::create_dir_all(&agg_dir).unwrap();
+    add_site(&agg_dir);
+    let nats_listen = format!("127.0.0.1:{}", free_port());
+    let nats_url = format!("nats://{nats_listen}");
+    let mut server = Server::start(&agg_dir, &["--nats-listen", &nats_listen]);
+    let mut edge = Edge::start(&edge_dir, &nats_url, &["--trusted-proxy", "127.0.0.1/32"]);
+    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+    send_events(edge.http, 0..200);
+    edge.wait_drained(Duration::from_secs(60));
+
+    // With the aggregator away, what the edge accepts waits in its spool; then kill -9.
+    server.stop();
+    send_events(edge.http, 200..600);
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert!(edge.metric("hitkeep_edge_spool_files") > 0.0);
+    edge.kill9();
+
+    let mut server = Server::start(&agg_dir, &["--nats-listen", &nats_listen]);
+    let mut edge = Edge::start(&edge_dir, &nats_url, &["--trusted-proxy", "127.0.0.1/32"]);
+    assert!(edge.log().contains("replaying the spool"), "{}", edge.log());
+    wait_until(
+        Duration::from_secs(30),
+        || http_get(edge.http, "/readyz").0 == 200,
+        "the edge is ready again",
+    );
+    send_events(edge.http, 600..700);
+    edge.wait_drained(Duration::from_secs(60));
+    edge.stop();
+    server.stop();
+    assert_eq!(stored_events(&agg_dir), 700, "nothing lost, nothing doubled");
+}
