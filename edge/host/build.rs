@@ -36,7 +36,13 @@ fn main() {
             prebuilt
         }
         None => {
-            for watched in ["edge/collector", "edge/collector-core/src", "edge/protocol/src", "Cargo.lock"] {
+            for watched in [
+                "edge/collector",
+                "edge/collector-core/src",
+                "edge/protocol/src",
+                "tracker/dist/hk.js",
+                "Cargo.lock",
+            ] {
                 println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
             }
             build_component(

@@ -40,6 +40,21 @@ pub enum Command {
         #[command(subcommand)]
         command: EdgeTokenCommand,
     },
+    /// Print a site's newest stored events, to check that its tracking works.
+    Events {
+        /// Data directory.
+        #[arg(long, env = "HITKEEP_DATA_DIR", default_value = "./hitkeep-data")]
+        data_dir: PathBuf,
+        /// The site's domain.
+        #[arg(long)]
+        site: String,
+        /// How many, newest first (at most 10,000).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Load deterministic synthetic traffic into a data directory.
     Demo(DemoArgs),
 }

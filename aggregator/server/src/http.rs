@@ -70,13 +70,29 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/event", post(event).options(event))
+        .route("/hk.js", get(event).head(event))
         .route("/api/edge/config", get(crate::edge_api::config))
         .route(
             "/api/edge/batch",
             post(crate::edge_api::batch)
                 .layer(DefaultBodyLimit::max(hitkeep_protocol::limits::MAX_BATCH_BYTES)),
         )
+        .fallback(fallback)
         .with_state(state)
+}
+
+/// The pinned tracker URLs (`/hk.<version>.js`) go to the collector like `/hk.js`; anything
+/// else is a JSON 404.
+async fn fallback(
+    state: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/hk.") && path.ends_with(".js") {
+        return event(state, peer, request).await;
+    }
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response()
 }
 
 /// The control router, served only on the data directory's socket.
@@ -84,13 +100,14 @@ pub fn control_app(state: AppState) -> Router {
     Router::new()
         .route("/control/sites", get(list_sites).post(add_site))
         .route("/control/sites/{domain}", axum::routing::delete(remove_site))
+        .route("/control/events", get(crate::events::list))
         .route("/control/edge-tokens", get(list_tokens).post(add_token))
         .route("/control/edge-tokens/{name}", axum::routing::delete(remove_token))
         .with_state(state)
 }
 
-/// `POST|OPTIONS /api/event`: handed to the embedded edge host (the collector component),
-/// which applies its own body and header limits.
+/// `POST|OPTIONS /api/event` and `GET /hk.js`: handed to the embedded edge host (the
+/// collector component), which applies its own body and header limits.
 async fn event(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

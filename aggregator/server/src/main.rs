@@ -7,6 +7,7 @@ mod control;
 mod demo;
 mod edge;
 mod edge_api;
+mod events;
 mod http;
 mod salts;
 mod serve;
@@ -37,6 +38,10 @@ fn main() -> anyhow::Result<()> {
         Command::EdgeToken { data_dir, command } => {
             init_logging("warn", LogFormat::Text)?;
             runtime.block_on(edge_api::run_cli(&data_dir, command))
+        }
+        Command::Events { data_dir, site, limit, json } => {
+            init_logging("warn", LogFormat::Text)?;
+            runtime.block_on(events::run(&data_dir, site, limit, json))
         }
         Command::Demo(args) => {
             init_logging("warn", LogFormat::Text)?;

@@ -11,6 +11,7 @@
 mod edge_tokens;
 mod error;
 mod events;
+mod recent;
 pub mod schema;
 mod sites;
 
@@ -22,6 +23,7 @@ use duckdb::Connection;
 pub use edge_tokens::{EdgeToken, MAX_EDGE_TOKEN_NAME_LEN, validate_edge_token_name};
 pub use error::{Error, Result};
 pub use events::{BatchWrite, DeadLetter, EventWriter, NewEvent, SessionSeed, StoreCounts};
+pub use recent::{MAX_RECENT_EVENTS, StoredEvent};
 pub use sites::{Site, SiteRules, normalize_domain, validate_timezone};
 
 /// The database file's name inside the data directory.

@@ -92,7 +92,12 @@ pub fn handle(head: &RequestHead, host: &mut impl Host) -> Reply {
         Route::Event => event(head, host).with_cors(),
         Route::Preflight => Reply::preflight(),
         Route::Health => Reply::health(head.method == "HEAD"),
-        Route::HealthMethodNotAllowed => Reply::method_not_allowed("GET, HEAD"),
+        Route::HealthMethodNotAllowed | Route::ScriptMethodNotAllowed => {
+            Reply::method_not_allowed("GET, HEAD")
+        }
+        Route::Script => {
+            crate::script::serve(&head.path, head.method == "HEAD", head.header("if-none-match"))
+        }
         Route::NotFound => Reply::not_found(),
     }
 }

@@ -20,6 +20,7 @@
 mod handler;
 mod reply;
 mod request;
+pub mod script;
 mod settings;
 
 #[cfg(target_arch = "wasm32")]

@@ -25,6 +25,21 @@ impl Reply {
         Self { status, headers: Vec::new(), body: Vec::new() }
     }
 
+    /// A bodiless reply (`304`).
+    pub fn status(status: u16) -> Self {
+        Self::empty(status)
+    }
+
+    /// A reply with a body of this content type.
+    pub fn body(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Self { status, headers: vec![("content-type", content_type.to_owned())], body }
+    }
+
+    /// `302 Found` to `location`.
+    pub fn redirect(location: &str) -> Self {
+        Self::empty(302).with_header("location", location)
+    }
+
     fn json(status: u16, value: &serde_json::Value) -> Self {
         let body = serde_json::to_vec(value).expect("a json value always serializes");
         Self { status, headers: vec![("content-type", "application/json".to_owned())], body }

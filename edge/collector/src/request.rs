@@ -76,6 +76,10 @@ pub enum Route {
     Health,
     /// `/healthz` with another method.
     HealthMethodNotAllowed,
+    /// `GET` or `HEAD` of the tracker: `/hk.js` or `/hk.<version>.js`.
+    Script,
+    /// A tracker path with another method.
+    ScriptMethodNotAllowed,
     /// Anything else.
     NotFound,
 }
@@ -87,6 +91,8 @@ pub fn route(method: &str, path: &str) -> Route {
         ("/api/event", _) => Route::Event,
         ("/healthz", "GET" | "HEAD") => Route::Health,
         ("/healthz", _) => Route::HealthMethodNotAllowed,
+        (path, "GET" | "HEAD") if crate::script::is_script_path(path) => Route::Script,
+        (path, _) if crate::script::is_script_path(path) => Route::ScriptMethodNotAllowed,
         _ => Route::NotFound,
     }
 }
