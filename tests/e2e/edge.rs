@@ -374,3 +374,52 @@ fn an_edge_killed_with_kill_9_replays_its_spool() {
     server.stop();
     assert_eq!(stored_events(&agg_dir), 700, "nothing lost, nothing doubled");
 }
+
+#[test]
+fn site_rules_change_what_the_running_edge_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    add_site(dir.path());
+    let data_dir = dir.path().to_str().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    let ua = user_agent(1);
+    let body = format!(r#"{{"n":"pageview","u":"https://{SITE}/admin/users","d":"{SITE}"}}"#);
+    let dnt = [("Content-Type", "text/plain"), ("User-Agent", ua.as_str()), ("DNT", "1")];
+    let post = || {
+        let (status, headers, _) = http_request(server.http, "POST", "/api/event", &dnt, body.as_bytes());
+        assert_eq!(status, 202);
+        header(&headers, "x-hitkeep-dropped").map(str::to_string)
+    };
+    assert_eq!(post().as_deref(), Some("dnt"), "sites honour Do-Not-Track by default");
+
+    let rules = |args: &[&str]| {
+        let mut all = vec!["site", "--data-dir", data_dir, "rules", SITE];
+        all.extend_from_slice(args);
+        let out = run_cli(&all);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = rules(&["--honor-dnt", "false"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("honor DNT         false"), "{out}");
+    // The change reaches the embedded edge through the configuration notice.
+    wait_until(Duration::from_secs(10), || post().is_none(), "the edge stops dropping DNT hits");
+
+    let (ok, out) = rules(&["--exclude-path", "/admin/**"]);
+    assert!(ok, "{out}");
+    wait_until(
+        Duration::from_secs(10),
+        || post().as_deref() == Some("excluded_path"),
+        "the edge drops the excluded path",
+    );
+    let (ok, out) = rules(&["--exclude-ip", "not-an-ip"]);
+    assert!(!ok && out.contains("invalid_rule"), "{out}");
+    let (ok, out) = rules(&["--json"]);
+    assert!(ok, "{out}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["honor_dnt"], false);
+    assert_eq!(shown["excluded_paths"][0], "/admin/**");
+    assert_eq!(shown["excluded_ip_ranges"].as_array().unwrap().len(), 0, "a refused rule changes nothing");
+    server.stop();
+}

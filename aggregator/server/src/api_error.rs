@@ -31,6 +31,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The message, with its code: `message (code)`.
+    pub fn message(&self) -> String {
+        format!("{} ({})", self.message, self.code)
+    }
+
     /// An error with this status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into() }

@@ -102,6 +102,31 @@ pub enum SiteCommand {
         /// The domain.
         domain: String,
     },
+    /// Show or change a site's privacy rules, applied by every edge before a hit counts.
+    /// Without options, prints them. A list option replaces that whole list; give it once
+    /// with an empty value (`--exclude-ip ''`) to empty it.
+    Rules {
+        /// The domain.
+        domain: String,
+        /// Drop hits from browsers that send `DNT: 1` (default true).
+        #[arg(long)]
+        honor_dnt: Option<bool>,
+        /// Drop hits from browsers that send `Sec-GPC: 1` (default true).
+        #[arg(long)]
+        honor_gpc: Option<bool>,
+        /// An address or CIDR range whose hits are dropped (repeatable).
+        #[arg(long = "exclude-ip")]
+        exclude_ip: Option<Vec<String>>,
+        /// A path pattern whose hits are dropped, `*` within a segment, `**` across (repeatable).
+        #[arg(long = "exclude-path")]
+        exclude_path: Option<Vec<String>>,
+        /// A host name pattern that counts, e.g. `*.example.com`; none means any (repeatable).
+        #[arg(long = "allow-hostname")]
+        allow_hostname: Option<Vec<String>>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Flags of `hitkeep serve`. Only flags given on the command line override the config file

@@ -48,7 +48,7 @@ impl EdgeConfigSource {
 
 /// A site as edges see it. Rules were checked when they were set; a rule that no longer
 /// parses is an error here rather than a silently dropped rule.
-fn site_settings(site: &Site) -> anyhow::Result<SiteSettings> {
+pub(crate) fn site_settings(site: &Site) -> anyhow::Result<SiteSettings> {
     fn parse_all<T: std::str::FromStr>(site: &Site, field: &str, rules: &[String]) -> anyhow::Result<Vec<T>>
     where
         T::Err: std::fmt::Display,

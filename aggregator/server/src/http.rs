@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use hitkeep_edge::EdgeHandle;
 use hitkeep_ingest::{SiteDirectory, Submitter};
-use hitkeep_store::{Site, Store};
+use hitkeep_store::{Site, SiteRules, Store};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +100,7 @@ pub fn control_app(state: AppState) -> Router {
     Router::new()
         .route("/control/sites", get(list_sites).post(add_site))
         .route("/control/sites/{domain}", axum::routing::delete(remove_site))
+        .route("/control/sites/{domain}/rules", axum::routing::put(put_rules))
         .route("/control/events", get(crate::events::list))
         .route("/control/edge-tokens", get(list_tokens).post(add_token))
         .route("/control/edge-tokens/{name}", axum::routing::delete(remove_token))
@@ -192,12 +193,83 @@ pub struct SiteView {
     pub timezone: String,
     /// Creation time, ms since the epoch.
     pub created_at_ms: i64,
+    /// Its privacy rules.
+    pub rules: RulesView,
 }
 
 impl From<Site> for SiteView {
     fn from(site: Site) -> Self {
-        Self { domain: site.domain, timezone: site.timezone, created_at_ms: site.created_at_ms }
+        Self {
+            domain: site.domain,
+            timezone: site.timezone,
+            created_at_ms: site.created_at_ms,
+            rules: site.rules.into(),
+        }
     }
+}
+
+/// A site's privacy rules as the API shows and takes them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RulesView {
+    /// Drop hits from browsers sending `DNT: 1`.
+    pub honor_dnt: bool,
+    /// Drop hits from browsers sending `Sec-GPC: 1`.
+    pub honor_gpc: bool,
+    /// Addresses or CIDR ranges whose hits are dropped.
+    pub excluded_ip_ranges: Vec<String>,
+    /// Path patterns whose hits are dropped (`/admin/**`).
+    pub excluded_paths: Vec<String>,
+    /// Host name patterns that count (`*.example.com`); empty: any.
+    pub allowed_hostnames: Vec<String>,
+}
+
+impl From<SiteRules> for RulesView {
+    fn from(rules: SiteRules) -> Self {
+        Self {
+            honor_dnt: rules.honor_dnt,
+            honor_gpc: rules.honor_gpc,
+            excluded_ip_ranges: rules.excluded_ip_ranges,
+            excluded_paths: rules.excluded_paths,
+            allowed_hostnames: rules.allowed_hostnames,
+        }
+    }
+}
+
+impl From<RulesView> for SiteRules {
+    fn from(rules: RulesView) -> Self {
+        Self {
+            honor_dnt: rules.honor_dnt,
+            honor_gpc: rules.honor_gpc,
+            excluded_ip_ranges: rules.excluded_ip_ranges,
+            excluded_paths: rules.excluded_paths,
+            allowed_hostnames: rules.allowed_hostnames,
+        }
+    }
+}
+
+/// Checks rules with the edge's own parsers and stores them.
+pub fn set_rules(store: &Store, domain: &str, rules: RulesView) -> Result<Site, ApiError> {
+    let mut site = store.site(domain)?;
+    site.rules = rules.into();
+    crate::edge::site_settings(&site)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, "invalid_rule", error.to_string()))?;
+    Ok(store.set_site_rules(&site.domain, &site.rules)?)
+}
+
+async fn put_rules(
+    State(state): State<AppState>,
+    Path(domain): Path<String>,
+    Json(rules): Json<RulesView>,
+) -> Result<Json<SiteView>, ApiError> {
+    let store = state.store.clone();
+    let (site, all) = tokio::task::spawn_blocking(move || {
+        let site = set_rules(&store, &domain, rules)?;
+        Ok::<_, ApiError>((site, store.sites()?))
+    })
+    .await??;
+    state.sites_changed(&all);
+    Ok(Json(site.into()))
 }
 
 /// Body of a site creation.

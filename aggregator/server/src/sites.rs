@@ -1,4 +1,4 @@
-//! `hitkeep site add|list|remove`: through a running server's control socket when there is
+//! `hitkeep site add|list|remove|rules`: through a running server's control socket when there is
 //! one, else directly on the database file.
 
 use std::path::Path;
@@ -7,7 +7,7 @@ use hitkeep_store::Store;
 
 use crate::cli::SiteCommand;
 use crate::control::ControlClient;
-use crate::http::SiteView;
+use crate::http::{RulesView, SiteView};
 
 /// Runs a site command against the data directory.
 pub async fn run(data_dir: &Path, command: SiteCommand) -> anyhow::Result<()> {
@@ -35,7 +35,83 @@ async fn remote(client: &ControlClient, command: SiteCommand) -> anyhow::Result<
             let uri = format!("/control/sites/{}", percent_encode_segment(&domain));
             removed(&client.call(hyper::Method::DELETE, &uri, None).await?)
         }
+        SiteCommand::Rules {
+            domain,
+            honor_dnt,
+            honor_gpc,
+            exclude_ip,
+            exclude_path,
+            allow_hostname,
+            json,
+        } => {
+            let domain = hitkeep_store::normalize_domain(&domain)?;
+            let sites = client.call::<Vec<SiteView>>(hyper::Method::GET, "/control/sites", None).await?;
+            let site = sites
+                .into_iter()
+                .find(|site| site.domain == domain)
+                .ok_or_else(|| anyhow::anyhow!("site {domain} does not exist (site_not_found)"))?;
+            let changes = RuleChanges { honor_dnt, honor_gpc, exclude_ip, exclude_path, allow_hostname };
+            let site = match changes.apply(site.rules.clone()) {
+                Some(rules) => {
+                    let uri = format!("/control/sites/{}/rules", percent_encode_segment(&domain));
+                    client.call(hyper::Method::PUT, &uri, Some(serde_json::to_value(rules)?)).await?
+                }
+                None => site,
+            };
+            rules_text(&site, json)?
+        }
     })
+}
+
+/// The options of `hitkeep site rules`: each one given replaces that rule.
+struct RuleChanges {
+    honor_dnt: Option<bool>,
+    honor_gpc: Option<bool>,
+    exclude_ip: Option<Vec<String>>,
+    exclude_path: Option<Vec<String>>,
+    allow_hostname: Option<Vec<String>>,
+}
+
+impl RuleChanges {
+    /// The changed rules, or `None` when nothing was asked to change.
+    fn apply(self, mut rules: RulesView) -> Option<RulesView> {
+        let list =
+            |values: Vec<String>| values.into_iter().filter(|value| !value.trim().is_empty()).collect();
+        let mut changed = false;
+        if let Some(value) = self.honor_dnt {
+            (rules.honor_dnt, changed) = (value, true);
+        }
+        if let Some(value) = self.honor_gpc {
+            (rules.honor_gpc, changed) = (value, true);
+        }
+        if let Some(values) = self.exclude_ip {
+            (rules.excluded_ip_ranges, changed) = (list(values), true);
+        }
+        if let Some(values) = self.exclude_path {
+            (rules.excluded_paths, changed) = (list(values), true);
+        }
+        if let Some(values) = self.allow_hostname {
+            (rules.allowed_hostnames, changed) = (list(values), true);
+        }
+        changed.then_some(rules)
+    }
+}
+
+fn rules_text(site: &SiteView, json: bool) -> anyhow::Result<String> {
+    if json {
+        return Ok(serde_json::to_string_pretty(&site.rules)? + "\n");
+    }
+    let list = |values: &[String]| if values.is_empty() { "-".to_string() } else { values.join(" ") };
+    let rules = &site.rules;
+    Ok(format!(
+        "{}\n  honor DNT         {}\n  honor GPC         {}\n  excluded IPs      {}\n  excluded paths    {}\n  allowed hostnames {}\n",
+        site.domain,
+        rules.honor_dnt,
+        rules.honor_gpc,
+        list(&rules.excluded_ip_ranges),
+        list(&rules.excluded_paths),
+        list(&rules.allowed_hostnames),
+    ))
 }
 
 fn local(store: &Store, command: SiteCommand) -> anyhow::Result<String> {
@@ -46,6 +122,25 @@ fn local(store: &Store, command: SiteCommand) -> anyhow::Result<String> {
             listing(&sites, json)?
         }
         SiteCommand::Remove { domain } => removed(&store.remove_site(&domain)?.into()),
+        SiteCommand::Rules {
+            domain,
+            honor_dnt,
+            honor_gpc,
+            exclude_ip,
+            exclude_path,
+            allow_hostname,
+            json,
+        } => {
+            let site: SiteView = store.site(&domain)?.into();
+            let changes = RuleChanges { honor_dnt, honor_gpc, exclude_ip, exclude_path, allow_hostname };
+            let site = match changes.apply(site.rules.clone()) {
+                Some(rules) => crate::http::set_rules(store, &domain, rules)
+                    .map_err(|error| anyhow::anyhow!("{}", error.message()))?
+                    .into(),
+                None => site,
+            };
+            rules_text(&site, json)?
+        }
     })
 }
 

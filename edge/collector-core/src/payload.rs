@@ -2,8 +2,9 @@
 //!
 //! Long and short field names are both accepted, as the Plausible tracker sends the short
 //! ones: `name`/`n`, `url`/`u`, `domain`/`d`, `referrer`/`r`, `props`/`p`/`m`/`meta`,
-//! `revenue`/`$`, `interactive`/`i`, `hashMode`/`h`. Other fields (such as the tracker's
-//! screen width `w`) are ignored.
+//! `revenue`/`$`, `interactive`/`i`, `hashMode`/`h`, and for Plausible's `engagement` events
+//! `scroll_depth`/`sd` and `engagement_time`/`e`. Other fields (such as the tracker's screen
+//! width `w`) are ignored.
 
 use std::fmt;
 
@@ -40,6 +41,10 @@ pub struct Payload {
     pub interactive: bool,
     /// The site routes with the URL fragment (`#/about`), so the fragment is part of the page.
     pub hash_mode: bool,
+    /// How far down the page the visitor scrolled, in percent (engagement events).
+    pub scroll_depth: Option<u8>,
+    /// How long the page was in the foreground, in milliseconds (engagement events).
+    pub engagement_ms: Option<u64>,
 }
 
 /// Parses and checks a request body.
@@ -78,6 +83,8 @@ enum Field {
     Revenue,
     Interactive,
     HashMode,
+    ScrollDepth,
+    EngagementTime,
     Ignored,
 }
 
@@ -92,6 +99,8 @@ impl Field {
             "revenue" | "$" => Self::Revenue,
             "interactive" | "i" => Self::Interactive,
             "hashMode" | "h" => Self::HashMode,
+            "scroll_depth" | "sd" => Self::ScrollDepth,
+            "engagement_time" | "e" => Self::EngagementTime,
             _ => Self::Ignored,
         }
     }
@@ -106,6 +115,8 @@ impl Field {
             Self::Revenue => "revenue",
             Self::Interactive => "interactive",
             Self::HashMode => "hashMode",
+            Self::ScrollDepth => "scroll_depth",
+            Self::EngagementTime => "engagement_time",
             Self::Ignored => "",
         }
     }
@@ -139,6 +150,8 @@ struct RawPayload {
     revenue: Option<Value>,
     interactive: Option<Value>,
     hash_mode: Option<Value>,
+    scroll_depth: Option<Value>,
+    engagement_time: Option<Value>,
 }
 
 /// Deserializes the top-level object, keeping a precise [`RequestError`] aside when a field
@@ -173,6 +186,8 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
                 Field::Revenue => raw.revenue.is_some(),
                 Field::Interactive => raw.interactive.is_some(),
                 Field::HashMode => raw.hash_mode.is_some(),
+                Field::ScrollDepth => raw.scroll_depth.is_some(),
+                Field::EngagementTime => raw.engagement_time.is_some(),
                 Field::Ignored => false,
             };
             if already_seen {
@@ -188,6 +203,8 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
                 Field::Revenue => raw.revenue = Some(map.next_value()?),
                 Field::Interactive => raw.interactive = Some(map.next_value()?),
                 Field::HashMode => raw.hash_mode = Some(map.next_value()?),
+                Field::ScrollDepth => raw.scroll_depth = Some(map.next_value()?),
+                Field::EngagementTime => raw.engagement_time = Some(map.next_value()?),
                 Field::Props => {
                     let props = map.next_value_seed(PropsSeed { stash: &mut *self.stash, nested: false })?;
                     raw.props_count = props.count;
@@ -401,7 +418,24 @@ impl RawPayload {
             revenue,
             interactive: flag(self.interactive, "interactive", true)?,
             hash_mode: flag(self.hash_mode, "hashMode", false)?,
+            scroll_depth: count(self.scroll_depth, "scroll_depth", 100)?.map(|depth| depth as u8),
+            engagement_ms: count(self.engagement_time, "engagement_time", MAX_ENGAGEMENT_MS)?,
         })
+    }
+}
+
+/// A day: longer "engagement" is a tab left open, not attention.
+const MAX_ENGAGEMENT_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// A non-negative whole number, clamped to `max` (`null` is absent).
+fn count(value: Option<Value>, field: &'static str, max: u64) -> Result<Option<u64>, RequestError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) => match number.as_f64() {
+            Some(n) if n >= 0.0 && n.is_finite() => Ok(Some((n as u64).min(max))),
+            _ => Err(RequestError::InvalidField { field, reason: "must be a non-negative number" }),
+        },
+        Some(_) => Err(RequestError::InvalidField { field, reason: "must be a number" }),
     }
 }
 
@@ -569,6 +603,10 @@ mod tests {
     fn flags_must_be_booleans_or_numbers() {
         assert!(with("h", Value::from(true)).unwrap().hash_mode);
         assert!(!with("i", Value::from(0)).unwrap().interactive);
+        assert_eq!(with("sd", Value::from(250)).unwrap().scroll_depth, Some(100));
+        assert_eq!(with("e", Value::from(679)).unwrap().engagement_ms, Some(679));
+        assert_eq!(with("e", Value::from(-1)).unwrap_err().field(), Some("engagement_time"));
+        assert_eq!(with("sd", Value::from("x")).unwrap_err().field(), Some("scroll_depth"));
         assert_eq!(with("i", Value::from("false")).unwrap_err().field(), Some("interactive"));
         assert_eq!(with("referrer", Value::from(1)).unwrap_err().field(), Some("referrer"));
     }

@@ -195,7 +195,23 @@ fn build_template(payload: &Payload, page: &Page, request: &RequestInfo<'_>) -> 
     let campaign = Campaign::from_query(page.query.as_deref());
     let attribution = attribute(&campaign, referrer.as_ref());
     let agent = classify_user_agent(request.user_agent.unwrap_or(""));
-    let kind = if payload.name == "pageview" { EventKind::Pageview } else { EventKind::Custom };
+    let kind = match payload.name.as_str() {
+        "pageview" => EventKind::Pageview,
+        "engagement" => EventKind::Engagement,
+        _ => EventKind::Custom,
+    };
+    // Plausible's tracker reports time on page and scroll depth as an `engagement` event when
+    // a page is left or hidden: kept as its own kind (never a goal, never ends a bounce), its
+    // two measures as properties.
+    let (props, interactive) = if kind == EventKind::Engagement {
+        let measures = [
+            payload.scroll_depth.map(|depth| ("scroll_depth".to_owned(), depth.to_string())),
+            payload.engagement_ms.map(|ms| ("engagement_ms".to_owned(), ms.to_string())),
+        ];
+        (measures.into_iter().flatten().collect(), false)
+    } else {
+        (payload.props.clone(), payload.interactive)
+    };
     Hit {
         ts: request.now_ms,
         domain: String::new(),
@@ -222,10 +238,10 @@ fn build_template(payload: &Payload, page: &Page, request: &RequestInfo<'_>) -> 
         os: agent.os.map(str::to_owned),
         os_version: agent.os_version,
         device: agent.device,
-        props: payload.props.clone(),
+        props,
         // Revenue belongs to goals; a pageview carrying it is a tracker mistake.
         revenue: if kind == EventKind::Custom { payload.revenue.clone() } else { None },
-        interactive: payload.interactive,
+        interactive,
     }
 }
 

@@ -132,6 +132,28 @@ fn a_custom_event_keeps_props_and_revenue() {
 }
 
 #[test]
+fn plausible_engagement_is_its_own_kind() {
+    // What @plausible-analytics/tracker 0.4 sends when a page is left or hidden.
+    let outcome = request(
+        r#"{"n":"engagement","sd":100,"d":"example.com","u":"https://example.com/article","e":679,"v":36,
+            "p":{"author":"x"}}"#,
+    )
+    .run()
+    .unwrap();
+    let hit = &outcome.hits[0];
+    assert_eq!((hit.kind, hit.name.as_str()), (EventKind::Engagement, "engagement"));
+    assert!(!hit.interactive, "leaving a page does not end a bounce");
+    assert_eq!(
+        hit.props,
+        vec![
+            ("scroll_depth".to_string(), "100".to_string()),
+            ("engagement_ms".to_string(), "679".to_string())
+        ]
+    );
+    assert_eq!(hit.validate(), Ok(()));
+}
+
+#[test]
 fn hash_mode_keeps_the_fragment() {
     let routed = request(
         r##"{"n":"pageview","u":"https://example.com/#/settings/profile?tab=2","d":"example.com","h":1}"##,

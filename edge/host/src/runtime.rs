@@ -146,9 +146,13 @@ impl ComponentRuntime {
         config.epoch_interruption(true);
         // Per-request instantiation must be cheap: the pooling allocator keeps instance slots
         // (memories, tables, fiber stacks) mapped and reuses them; copy-on-write memory
-        // images make a fresh instance's data segments free. Slots are reset with madvise
-        // rather than kept resident and cleared by hand: measured, the clearing (the guest
-        // dirties most of its 1.1 MiB) cost more than the page faults it saves.
+        // images make a fresh instance's data segments free. The first 2 MiB of a memory
+        // slot and 128 KiB of a fiber stack are kept resident and cleared with memset
+        // instead of madvise: madvise makes the kernel flush the TLBs of every core running
+        // this process (IPIs were the top of the profile), and the faults that follow cost
+        // more than the memset. Measured in-process, sequential: 330 -> 240 µs per request.
+        // (`pagemap_scan`, clearing only dirty pages, saved CPU but lowered throughput under
+        // concurrency here; left off.)
         let concurrency = limits.max_concurrency.max(1);
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(concurrency)
@@ -160,7 +164,8 @@ impl ComponentRuntime {
             .max_memories_per_component(2)
             .max_tables_per_component(4)
             .max_memory_size(limits.max_memory_bytes)
-            .linear_memory_keep_resident(0)
+            .linear_memory_keep_resident(2 * 1024 * 1024)
+            .async_stack_keep_resident(128 * 1024)
             .table_keep_resident(64 * 1024);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.memory_init_cow(true);

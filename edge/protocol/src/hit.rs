@@ -13,6 +13,9 @@ pub enum EventKind {
     Pageview = 0,
     /// A custom event, named by `name` (goals, outbound clicks, downloads, 404s...).
     Custom = 1,
+    /// Time on page and scroll depth, reported when a page is left (Plausible's `engagement`
+    /// event; `name` is `engagement`, props `scroll_depth` and `engagement_ms`).
+    Engagement = 2,
 }
 
 impl EventKind {
@@ -26,6 +29,7 @@ impl EventKind {
         match code {
             0 => Some(Self::Pageview),
             1 => Some(Self::Custom),
+            2 => Some(Self::Engagement),
             _ => None,
         }
     }
