@@ -423,3 +423,57 @@ fn site_rules_change_what_the_running_edge_counts() {
     assert_eq!(shown["excluded_ip_ranges"].as_array().unwrap().len(), 0, "a refused rule changes nothing");
     server.stop();
 }
+
+/// Spin's way, on the unmodified component under `wasmtime serve -Scli`: the configuration
+/// fetched from the aggregator's `/api/edge/config` and every batch posted to
+/// `/api/edge/batch`, both with a real edge token, the client address from
+/// `spin-client-addr`.
+#[test]
+fn a_collector_on_a_generic_wasi_http_host_posts_to_the_batch_endpoint() {
+    use crate::collector_support::{Serve, component};
+
+    let dir = tempfile::tempdir().unwrap();
+    add_site(dir.path());
+    let data_dir = dir.path().to_str().unwrap();
+    let out = run_cli(&["edge-token", "--data-dir", data_dir, "add", "spin-e2e"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let secret =
+        String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("hke_")).unwrap().to_string();
+    let mut server = Server::start(dir.path(), &[]);
+    let base = format!("http://{}", server.http);
+    let collector = Serve::start(
+        component(),
+        &[
+            ("HITKEEP_CONFIG_URL", format!("{base}/api/edge/config")),
+            ("HITKEEP_SINK_URL", format!("{base}/api/edge/batch")),
+            ("HITKEEP_EDGE_TOKEN", secret.clone()),
+            ("HITKEEP_TRUST_HOST_HEADERS", "false".to_owned()),
+            ("HITKEEP_EDGE_NAME", "spin-e2e".to_owned()),
+        ],
+    );
+    for i in 0..50 {
+        let body = format!(r#"{{"n":"pageview","u":"https://{SITE}/spin/{i}","d":"{SITE}"}}"#);
+        let (ua, addr) = (user_agent(i), format!("{}:40000", ip(i)));
+        let headers = [
+            ("Content-Type", "text/plain"),
+            ("User-Agent", ua.as_str()),
+            ("spin-client-addr", addr.as_str()),
+        ];
+        let (status, headers, body) =
+            http_request(collector.address, "POST", "/api/event", &headers, body.as_bytes());
+        assert_eq!(
+            (status, header(&headers, "x-hitkeep-dropped")),
+            (202, None),
+            "{body}\n{}",
+            collector.logs()
+        );
+    }
+    // The component serves the tracker too.
+    let (status, _, script) = http_request(collector.address, "GET", "/hk.js", &[], b"");
+    assert_eq!(status, 200);
+    assert!(script.contains("sendBeacon"));
+    server.stop();
+    assert_eq!(stored_events(dir.path()), 50, "each event posted as its own batch, stored once");
+    assert_no_personal_data(dir.path(), &[server.log()]);
+    assert!(!collector.logs().contains(&secret), "the token reached the component's log");
+}

@@ -4,6 +4,10 @@
 //! The binary is the one cargo built for this workspace (`cargo test --workspace` builds it,
 //! since the `hitkeep` package has integration tests of its own).
 
+/// The collector's own test support: building the component, finding the `wasmtime` CLI,
+/// `wasmtime serve`.
+#[path = "../../edge/collector/tests/support/mod.rs"]
+mod collector_support;
 mod edge;
 mod harness;
 mod ingest;
