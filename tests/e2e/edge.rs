@@ -356,7 +356,7 @@ fn an_edge_killed_with_kill_9_replays_its_spool() {
     // With the aggregator away, what the edge accepts waits in its spool; then kill -9.
     server.stop();
     send_events(edge.http, 200..600);
-    std::thread::sleep(Duration::from_millis(1_500));
+    edge.wait_spooled(Duration::from_secs(30));
     assert!(edge.metric("hitkeep_edge_spool_files") > 0.0);
     edge.kill9();
 

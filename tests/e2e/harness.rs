@@ -284,21 +284,25 @@ impl Edge {
             .sum()
     }
 
-    /// Waits until every hit the edge accepted has been cut into a batch (the batcher holds
-    /// hits for at most 500 ms) and every spooled batch is acked.
-    pub fn wait_drained(&self, timeout: Duration) {
-        std::thread::sleep(Duration::from_millis(1_000));
+    /// Waits until every hit this process accepted is in the spool (the batcher holds hits
+    /// for up to 500 ms).
+    pub fn wait_spooled(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        loop {
-            let spooled = self.metric("hitkeep_edge_batches_spooled_total");
-            if self.metric("hitkeep_edge_batches_acked_total") > 0.0
-                && self.metric("hitkeep_edge_spool_files") == 0.0
-                && self.metric("hitkeep_edge_batches_acked_total") >= spooled
-            {
-                return;
-            }
+        while self.metric("hitkeep_edge_hits_spooled_total") < self.metric("hitkeep_edge_hits_accepted_total")
+        {
+            assert!(Instant::now() < deadline, "the edge did not spool what it accepted:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until every hit this process accepted is spooled and the spool (replayed
+    /// batches of an earlier process included) is empty: every batch acked.
+    pub fn wait_drained(&self, timeout: Duration) {
+        self.wait_spooled(timeout);
+        let deadline = Instant::now() + timeout;
+        while self.metric("hitkeep_edge_spool_files") > 0.0 {
             assert!(Instant::now() < deadline, "the edge did not drain its spool:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 

@@ -233,6 +233,7 @@ async fn spool_batch(
 ) -> Option<crate::spool::SpoolEntry> {
     let (seq, id) = ids.next();
     let payload = Arc::new(encode_batch(&id, &ids.edge, &hits));
+    let count = hits.len() as u64;
     drop(hits);
     let mut attempts = 0u32;
     loop {
@@ -243,6 +244,7 @@ async fn spool_batch(
         match written {
             Ok(Ok(entry)) => {
                 metrics::counter!(m::BATCHES_SPOOLED).increment(1);
+                metrics::counter!(m::HITS_SPOOLED).increment(count);
                 return Some(entry);
             }
             Ok(Err(error)) => {

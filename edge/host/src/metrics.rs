@@ -28,6 +28,9 @@ pub const SPOOL_FULL: &str = "hitkeep_edge_spool_full_total";
 pub const SPOOL_FULL_HITS: &str = "hitkeep_edge_spool_full_hits_total";
 /// Batches written to the spool.
 pub const BATCHES_SPOOLED: &str = "hitkeep_edge_batches_spooled_total";
+/// Hits written to the spool; equal to the hits accepted once the batcher holds none (what
+/// a `kill -9` would lose is the difference).
+pub const HITS_SPOOLED: &str = "hitkeep_edge_hits_spooled_total";
 /// Spool write failures (the batch is kept in memory and written again).
 pub const SPOOL_ERRORS: &str = "hitkeep_edge_spool_errors_total";
 /// Files in the spool.
@@ -66,6 +69,7 @@ pub fn describe() {
     describe_counter!(SPOOL_FULL, "posted batches refused because the spool was full");
     describe_counter!(SPOOL_FULL_HITS, "hits refused because the spool was full");
     describe_counter!(BATCHES_SPOOLED, "batches written to the spool");
+    describe_counter!(HITS_SPOOLED, "hits written to the spool");
     describe_counter!(SPOOL_ERRORS, "spool write failures");
     describe_gauge!(SPOOL_FILES, "batch files in the spool");
     describe_gauge!(SPOOL_BYTES, metrics::Unit::Bytes, "bytes in the spool");
