@@ -477,3 +477,64 @@ fn a_collector_on_a_generic_wasi_http_host_posts_to_the_batch_endpoint() {
     assert_no_personal_data(dir.path(), &[server.log()]);
     assert!(!collector.logs().contains(&secret), "the token reached the component's log");
 }
+
+/// Enrichment plugins in `hitkeep serve`: the example URL normalizer from `--plugins-dir`
+/// collapses ids in stored paths, a prop scrubber configured in the TOML file removes an
+/// e-mail address from a property; and `hitkeep plugin check` reports on a plugin file.
+#[test]
+fn serve_runs_enrichment_plugins_on_collected_events() {
+    let dir = tempfile::tempdir().unwrap();
+    add_site(dir.path());
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(hitkeep_plugins::fixtures::URL_NORMALIZER, plugins.join("url-normalizer.wasm")).unwrap();
+    let config = dir.path().join("hitkeep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins]\n[[plugins.plugins]]\nname = \"scrubber\"\npath = {:?}\n",
+            hitkeep_plugins::fixtures::PROP_SCRUBBER
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start(
+        dir.path(),
+        &["--config", config.to_str().unwrap(), "--plugins-dir", plugins.to_str().unwrap()],
+    );
+    assert!(server.log().contains("enrichment plugins loaded"), "{}", server.log());
+    let ua = user_agent(3);
+    let headers = [("Content-Type", "text/plain"), ("User-Agent", ua.as_str())];
+    let body = format!(
+        r#"{{"n":"Signup","u":"https://{SITE}/users/4711/orders/9f86d081884c7d659a2feaa0c55ad015","d":"{SITE}",
+            "p":{{"contact":"jane.doe@example.org","plan":"pro"}}}}"#
+    );
+    let (status, _, answer) = http_request(server.http, "POST", "/api/event", &headers, body.as_bytes());
+    assert_eq!(status, 202, "{answer}");
+    server.stop();
+    let events = open_store(dir.path()).recent_events(SITE, 10).unwrap();
+    assert_eq!(events.len(), 1);
+    let hit = &events[0].hit;
+    assert_eq!(hit.path, "/users/:id/orders/:hash");
+    assert!(!format!("{:?}", hit.props).contains("jane.doe@example.org"), "{:?}", hit.props);
+    assert!(hit.props.contains(&("plan".to_string(), "pro".to_string())), "{:?}", hit.props);
+
+    let out = run_cli(&["plugin", "check", hitkeep_plugins::fixtures::URL_NORMALIZER]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("hitkeep:plugin/enricher@0.1.0: ok") && report.contains("changed"), "{report}");
+    // A plugin that traps on a sample fails its check; samples can come from a file.
+    let mut boom = hitkeep_plugins::sample_hits().remove(0);
+    boom.path = "/boom".into();
+    let samples = dir.path().join("samples.jsonl");
+    std::fs::write(&samples, serde_json::to_string(&boom).unwrap() + "\n").unwrap();
+    let out = run_cli(&[
+        "plugin",
+        "check",
+        hitkeep_plugins::fixtures::PANICKER,
+        "--samples",
+        samples.to_str().unwrap(),
+    ]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    assert!(report.contains("FAILED (trap)") || report.contains("FAILED"), "{report}");
+}

@@ -3,7 +3,10 @@
 //! hit after the run.
 //!
 //! `cargo bench -p hitkeep-ingest --bench pipeline` (set `HITKEEP_BENCH_HITS` to change the
-//! number of hits, default 2,000,000).
+//! number of hits, default 2,000,000). `HITKEEP_BENCH_PLUGINS=noop` runs every batch through
+//! the trivial enrichment plugin (every event unchanged), to measure what plugins cost in the
+//! pipeline; `url-normalizer`, `prop-scrubber`, `campaign-mapper` or `examples` (all three)
+//! run the example plugins instead.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +14,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use hitkeep_broker::{Broker, BrokerConfig};
 use hitkeep_ingest::{Ingestor, Pipeline, PipelineConfig, SiteDirectory, SystemClock};
+use hitkeep_plugins::{PluginConfig, Plugins, PluginsConfig, fixtures};
 use hitkeep_protocol::{Ack, AckStatus, INGEST_SUBJECT, MSG_ID_HEADER};
 use hitkeep_store::Store;
 use hitkeep_traffic::{Attribution, Traffic, TrafficConfig};
@@ -25,7 +29,33 @@ fn main() {
     runtime.block_on(run(hits));
 }
 
+/// The plugins `HITKEEP_BENCH_PLUGINS` names, if any.
+fn plugins() -> Option<Arc<Plugins>> {
+    let choice = std::env::var("HITKEEP_BENCH_PLUGINS").ok().filter(|choice| !choice.is_empty())?;
+    let entries = match choice.as_str() {
+        "noop" => vec![PluginConfig::new("noop", fixtures::NOOP)],
+        "url-normalizer" => vec![PluginConfig::new("url-normalizer", fixtures::URL_NORMALIZER)],
+        "prop-scrubber" => vec![PluginConfig::new("prop-scrubber", fixtures::PROP_SCRUBBER)],
+        "campaign-mapper" => vec![
+            PluginConfig::new("campaign-mapper", fixtures::CAMPAIGN_MAPPER).settings(serde_json::json!({"rules": [
+                {"when": {"utm_source": "newsletter*"}, "set": {"channel": "email", "utm_campaign": "newsletter"}}
+            ]})),
+        ],
+        "examples" => vec![
+            PluginConfig::new("url-normalizer", fixtures::URL_NORMALIZER),
+            PluginConfig::new("campaign-mapper", fixtures::CAMPAIGN_MAPPER)
+                .settings(serde_json::json!({"rules": [{"when": {"utm_source": "x"}, "set": {"channel": "email"}}]})),
+            PluginConfig::new("prop-scrubber", fixtures::PROP_SCRUBBER),
+        ],
+        other => panic!("HITKEEP_BENCH_PLUGINS={other}: expected noop, url-normalizer, prop-scrubber, campaign-mapper or examples"),
+    };
+    let config = PluginsConfig { reload_interval_ms: 0, ..PluginsConfig::from_plugins(entries) };
+    println!("plugins: {choice}");
+    Some(Arc::new(Plugins::load(config).expect("plugins load")))
+}
+
 async fn run(hits: u64) {
+    let plugins = tokio::task::spawn_blocking(plugins).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open_dir(dir.path()).unwrap());
     let config =
@@ -51,8 +81,8 @@ async fn run(hits: u64) {
         || async_nats::ConnectOptions::new().subscription_capacity(65_536).connect(broker.client_url());
     let sites = SiteDirectory::new(&store.sites().unwrap());
     let ingestor = Ingestor::open(&store, sites, Arc::new(SystemClock), 30 * 60_000).unwrap();
-    let pipeline =
-        Pipeline::start(ingestor, Some(connect().await.unwrap()), PipelineConfig::default()).await.unwrap();
+    let config = PipelineConfig { plugins, ..PipelineConfig::default() };
+    let pipeline = Pipeline::start(ingestor, Some(connect().await.unwrap()), config).await.unwrap();
 
     let edge = connect().await.unwrap();
     let started = Instant::now();

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use hitkeep_plugins::{FailedHit, Plugins};
 use hitkeep_protocol::{Ack, AckStatus, Batch, DecodeError};
 use hitkeep_store::{BatchWrite, DeadLetter, EventWriter, NewEvent, Store};
 use tokio::sync::oneshot;
@@ -44,6 +45,63 @@ impl Incoming {
     /// Hits in the batch (0 when it did not decode).
     pub fn hits(&self) -> usize {
         self.batch.as_ref().map_or(0, |batch| batch.hits.len())
+    }
+}
+
+/// A batch after the enrichment plugins ran on it (or without plugins: nothing to add).
+#[derive(Debug)]
+pub struct Enriched {
+    /// The batch, its hits as the plugins left them.
+    pub incoming: Incoming,
+    /// Hits a plugin failed on under the `dead_letter` policy, taken out of the batch: they
+    /// are stored as dead letters (reason `plugin_failed`) in the batch's transaction.
+    pub failed: Vec<FailedHit>,
+    /// Hits the plugins dropped on purpose.
+    pub dropped: u32,
+}
+
+impl From<Incoming> for Enriched {
+    fn from(incoming: Incoming) -> Self {
+        Self { incoming, failed: Vec::new(), dropped: 0 }
+    }
+}
+
+impl Enriched {
+    /// Runs `plugins` on a decoded batch. Blocks for as long as the plugins' deadlines allow:
+    /// call it on a blocking thread.
+    pub fn new(mut incoming: Incoming, plugins: &Plugins) -> Self {
+        let Ok(batch) = &mut incoming.batch else { return Self::from(incoming) };
+        let report = plugins.apply(&mut batch.hits);
+        if !report.failed.is_empty() || report.passed > 0 {
+            // The plugin host logged each failed call already.
+            tracing::debug!(
+                batch_id = %batch.id,
+                dead_lettered = report.failed.len(),
+                passed_unchanged = report.passed,
+                "enrichment plugins failed on some hits"
+            );
+        }
+        Self { incoming, failed: report.failed, dropped: u32::try_from(report.dropped).unwrap_or(u32::MAX) }
+    }
+
+    /// Hits that reach the writer (0 when the batch did not decode).
+    pub fn hits(&self) -> usize {
+        self.incoming.hits()
+    }
+}
+
+/// A decoded batch on its way into a transaction, with what the plugins took out of it.
+struct Fresh {
+    batch: Batch,
+    failed: Vec<FailedHit>,
+    dropped: u32,
+}
+
+impl Fresh {
+    /// Hits the edge sent: those left, those dropped and those failed.
+    fn sent(&self) -> u32 {
+        let sent = self.batch.hits.len() + self.failed.len();
+        u32::try_from(sent).unwrap_or(u32::MAX).saturating_add(self.dropped)
     }
 }
 
@@ -91,13 +149,20 @@ impl Ingestor {
     /// Stores a group of batches and returns each one's ack with its destination. A batch
     /// missing from the result could not be made durable and must not be acked.
     pub fn ingest(&mut self, group: Vec<Incoming>) -> Vec<(ReplyTo, Ack)> {
+        self.ingest_enriched(group.into_iter().map(Enriched::from).collect())
+    }
+
+    /// [`Ingestor::ingest`] for batches the enrichment plugins ran on: the hits they failed
+    /// on are stored as dead letters with their batch, and the ones they dropped count as
+    /// dropped in the ack.
+    pub fn ingest_enriched(&mut self, group: Vec<Enriched>) -> Vec<(ReplyTo, Ack)> {
         let now_ms = self.clock.now_ms();
         self.sweep(now_ms);
         let mut acks = Vec::with_capacity(group.len());
         let mut decoded = Vec::with_capacity(group.len());
-        for incoming in group {
+        for Enriched { incoming, failed, dropped } in group {
             match incoming.batch {
-                Ok(batch) => decoded.push((batch, incoming.reply)),
+                Ok(batch) => decoded.push((Fresh { batch, failed, dropped }, incoming.reply)),
                 Err((error, payload)) => {
                     if let Some(ack) = self.reject_undecodable(&error, &payload, now_ms) {
                         acks.push((incoming.reply, ack));
@@ -109,7 +174,8 @@ impl Ingestor {
             return acks;
         }
 
-        let known = match self.writer.known_batches(decoded.iter().map(|(batch, _)| batch.id.as_str())) {
+        let known = match self.writer.known_batches(decoded.iter().map(|(fresh, _)| fresh.batch.id.as_str()))
+        {
             Ok(known) => known,
             Err(error) => {
                 tracing::error!(%error, "cannot look up batch ids; leaving the group unacked");
@@ -120,9 +186,10 @@ impl Ingestor {
         let mut fresh = Vec::with_capacity(decoded.len());
         let mut replies = Vec::with_capacity(decoded.len());
         for (batch, reply) in decoded {
-            if known.contains(&batch.id) || !seen.insert(batch.id.clone()) {
+            let id = &batch.batch.id;
+            if known.contains(id) || !seen.insert(id.clone()) {
                 metrics::counter!("hitkeep_ingest_batches_total", "status" => "duplicate").increment(1);
-                acks.push((reply, ack(&batch.id, AckStatus::Duplicate, 0, 0, None)));
+                acks.push((reply, ack(id, AckStatus::Duplicate, 0, 0, None)));
             } else {
                 fresh.push(batch);
                 replies.push(reply);
@@ -149,18 +216,22 @@ impl Ingestor {
         };
         metrics::histogram!("hitkeep_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
 
-        for ((write, outcome), (batch, reply)) in writes.iter().zip(outcomes).zip(fresh.iter().zip(replies)) {
+        for ((write, outcome), (fresh, reply)) in writes.iter().zip(outcomes).zip(fresh.iter().zip(replies)) {
             let stored = write.events.len() as u32;
-            let dropped = batch.hits.len() as u32 - stored;
+            let dropped = fresh.sent() - stored;
             match outcome {
                 Some(AckStatus::Stored) => {
                     metrics::counter!("hitkeep_ingest_batches_total", "status" => "stored").increment(1);
                     metrics::counter!("hitkeep_ingest_hits_total").increment(u64::from(stored));
-                    acks.push((reply, ack(&batch.id, AckStatus::Stored, stored, dropped, None)));
+                    if fresh.dropped > 0 {
+                        metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "plugin_dropped")
+                            .increment(u64::from(fresh.dropped));
+                    }
+                    acks.push((reply, ack(&fresh.batch.id, AckStatus::Stored, stored, dropped, None)));
                 }
                 Some(status) => {
                     let error = Some("write_failed".to_string());
-                    acks.push((reply, ack(&batch.id, status, 0, batch.hits.len() as u32, error)));
+                    acks.push((reply, ack(&fresh.batch.id, status, 0, fresh.sent(), error)));
                 }
                 None => {}
             }
@@ -168,11 +239,23 @@ impl Ingestor {
         acks
     }
 
-    /// Validates, resolves and sessionizes the hits of one batch.
-    fn prepare<'b>(&mut self, batch: &'b Batch) -> BatchWrite<'b> {
+    /// Validates, resolves and sessionizes the hits of one batch, and dead-letters the ones
+    /// the plugins failed on.
+    fn prepare<'b>(&mut self, fresh: &'b Fresh) -> BatchWrite<'b> {
+        let batch = &fresh.batch;
         let sites = self.sites.snapshot();
         let mut events = Vec::with_capacity(batch.hits.len());
-        let mut dead_letters = Vec::new();
+        let mut dead_letters = Vec::with_capacity(fresh.failed.len());
+        for failed in &fresh.failed {
+            metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "plugin_failed").increment(1);
+            dead_letters.push(DeadLetter {
+                batch_id: Some(batch.id.clone()),
+                edge: Some(batch.edge.clone()),
+                reason: "plugin_failed".into(),
+                detail: format!("plugin `{}` failed ({}): {}", failed.plugin, failed.kind, failed.detail),
+                payload: serde_json::to_vec(&failed.hit).unwrap_or_default(),
+            });
+        }
         for hit in &batch.hits {
             if let Err(error) = hit.validate() {
                 metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "invalid_hit")
@@ -203,21 +286,30 @@ impl Ingestor {
         BatchWrite { id: &batch.id, edge: &batch.edge, events, dead_letters }
     }
 
-    /// Parks a batch that cannot be written in the dead-letter table. `None` when even that
-    /// failed: the batch then stays unacked and its edge will send it again.
+    /// Parks a batch that cannot be written in the dead-letter table, with the hits the
+    /// plugins failed on. `None` when even that failed: the batch then stays unacked and its
+    /// edge will send it again.
     fn dead_letter_batch(
         &mut self,
-        batch: &Batch,
+        fresh: &Fresh,
         error: &hitkeep_store::Error,
         now_ms: i64,
     ) -> Option<AckStatus> {
+        let batch = &fresh.batch;
         tracing::error!(%error, batch_id = %batch.id, "batch cannot be written; dead-lettering it");
+        let payload = if fresh.failed.is_empty() {
+            batch.encode()
+        } else {
+            let mut whole = batch.clone();
+            whole.hits.extend(fresh.failed.iter().map(|failed| failed.hit.clone()));
+            whole.encode()
+        };
         let letter = DeadLetter {
             batch_id: Some(batch.id.clone()),
             edge: Some(batch.edge.clone()),
             reason: "write_failed".into(),
             detail: error.to_string(),
-            payload: batch.encode(),
+            payload,
         };
         match self.writer.reject(&letter, now_ms) {
             Ok(()) => {

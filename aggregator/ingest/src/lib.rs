@@ -22,7 +22,7 @@ mod sessions;
 mod sites;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ingestor::{Incoming, Ingestor, ReplyTo};
+pub use ingestor::{Enriched, Incoming, Ingestor, ReplyTo};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineError, Submitter};
 pub use sessions::{Assignment, DEFAULT_SESSION_TIMEOUT_MS, SessionTracker};
 pub use sites::SiteDirectory;

@@ -1,14 +1,22 @@
-//! The running pipeline: a NATS queue subscription, a bounded queue, the writer thread that
-//! drives the [`Ingestor`], and the task that publishes acks.
+//! The running pipeline: a NATS queue subscription, the enrichment plugins, a bounded queue,
+//! the writer thread that drives the [`Ingestor`], and the task that publishes acks.
+//!
+//! With plugins, each batch is decoded and enriched on tokio's blocking pool, up to
+//! [`PipelineConfig::enrich_workers`] batches at once, before it joins the writer's queue:
+//! the writer thread is the pipeline's bottleneck and must not wait for plugins. Batches may
+//! then reach the writer in another order than they arrived, which is harmless: each is
+//! deduplicated and committed under its own id.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use futures_util::StreamExt;
+use hitkeep_plugins::Plugins;
 use hitkeep_protocol::{Ack, INGEST_SUBJECT};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::ingestor::{Incoming, Ingestor, ReplyTo};
+use crate::ingestor::{Enriched, Incoming, Ingestor, ReplyTo};
 
 /// Tuning of the pipeline.
 #[derive(Debug, Clone)]
@@ -21,6 +29,12 @@ pub struct PipelineConfig {
     pub queue_capacity: usize,
     /// Most hits written in one transaction.
     pub max_group_hits: usize,
+    /// The enrichment plugins every batch runs through before it is written; `None` for
+    /// none.
+    pub plugins: Option<Arc<Plugins>>,
+    /// Batches enriched at once (each on a thread of tokio's blocking pool); beyond this,
+    /// intake waits. The default is one per CPU, at least 2.
+    pub enrich_workers: usize,
 }
 
 impl Default for PipelineConfig {
@@ -30,7 +44,46 @@ impl Default for PipelineConfig {
             queue_group: "hitkeep-aggregators".to_string(),
             queue_capacity: 256,
             max_group_hits: 50_000,
+            plugins: None,
+            enrich_workers: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
         }
+    }
+}
+
+/// Runs the plugins on batches, a bounded number at a time.
+#[derive(Debug, Clone)]
+struct Enricher {
+    plugins: Arc<Plugins>,
+    permits: Arc<Semaphore>,
+    workers: u32,
+}
+
+impl Enricher {
+    fn new(config: &PipelineConfig) -> Option<Self> {
+        let plugins = config.plugins.clone()?;
+        let workers = u32::try_from(config.enrich_workers.max(1)).unwrap_or(u32::MAX);
+        Some(Self { plugins, permits: Arc::new(Semaphore::new(workers as usize)), workers })
+    }
+
+    /// Decodes and enriches on the blocking pool. `None` when the blocking task could not
+    /// finish (the runtime is shutting down): the batch is then not acked and its edge
+    /// resends it.
+    async fn enrich(plugins: Arc<Plugins>, payload: bytes::Bytes, reply: ReplyTo) -> Option<Enriched> {
+        let enriched =
+            tokio::task::spawn_blocking(move || Enriched::new(Incoming::decode(payload, reply), &plugins))
+                .await;
+        match enriched {
+            Ok(enriched) => Some(enriched),
+            Err(error) => {
+                tracing::error!(%error, "enrichment task failed; the batch stays unacked");
+                None
+            }
+        }
+    }
+
+    /// Waits until every batch being enriched has joined the queue.
+    async fn drain(&self) {
+        let _all = self.permits.acquire_many(self.workers).await;
     }
 }
 
@@ -54,7 +107,8 @@ pub enum PipelineError {
 /// unacked (their edges resend them).
 #[derive(Debug)]
 pub struct Pipeline {
-    intake: mpsc::Sender<Incoming>,
+    intake: mpsc::Sender<Enriched>,
+    enricher: Option<Enricher>,
     cancel: CancellationToken,
     subscriber: Option<tokio::task::JoinHandle<()>>,
     acker: Option<tokio::task::JoinHandle<()>>,
@@ -71,6 +125,10 @@ impl Pipeline {
         let (intake, queue) = mpsc::channel(config.queue_capacity);
         let (ack_sender, ack_receiver) = mpsc::channel(64);
         let cancel = CancellationToken::new();
+        let enricher = Enricher::new(&config);
+        if let Some(enricher) = &enricher {
+            tracing::info!(plugins = ?enricher.plugins.names(), workers = enricher.workers, "ingest runs enrichment plugins");
+        }
 
         let max_group_hits = config.max_group_hits;
         let writer = std::thread::Builder::new()
@@ -85,25 +143,30 @@ impl Pipeline {
                     .await
                     .map_err(|source| PipelineError::Subscribe { subject: config.subject.clone(), source })?;
                 tracing::info!(subject = %config.subject, queue_group = %config.queue_group, "ingest subscribed");
-                let subscriber = tokio::spawn(receive_loop(subscription, intake.clone(), cancel.clone()));
+                let subscriber = tokio::spawn(receive_loop(
+                    subscription,
+                    intake.clone(),
+                    enricher.clone(),
+                    cancel.clone(),
+                ));
                 let acker = tokio::spawn(ack_loop(client, ack_receiver));
                 (Some(subscriber), Some(acker))
             }
             None => (None, None),
         };
-        Ok(Self { intake, cancel, subscriber, acker, writer: Some(writer) })
+        Ok(Self { intake, enricher, cancel, subscriber, acker, writer: Some(writer) })
     }
 
     /// Submits one payload (from the HTTP batch endpoint) and waits for its ack. `None` when
     /// the pipeline is shutting down or could not make the batch durable.
     pub async fn submit(&self, payload: bytes::Bytes) -> Option<Ack> {
-        submit(&self.intake, payload).await
+        submit(&self.intake, self.enricher.as_ref(), payload).await
     }
 
     /// A handle that submits payloads without keeping the pipeline alive: once
     /// [`Pipeline::shutdown`] has begun, its submissions answer `None`.
     pub fn submitter(&self) -> Submitter {
-        Submitter { intake: self.intake.downgrade() }
+        Submitter { intake: self.intake.downgrade(), enricher: self.enricher.clone() }
     }
 
     /// Batches waiting for the writer.
@@ -118,7 +181,11 @@ impl Pipeline {
             let _ = subscriber.await;
         }
         // Closing intake lets the writer drain what is queued and then stop.
-        let Self { intake, writer, acker, .. } = self;
+        let Self { intake, enricher, writer, acker, .. } = self;
+        if let Some(enricher) = &enricher {
+            // HTTP submissions being enriched still hold a sender of their own.
+            enricher.drain().await;
+        }
         drop(intake);
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
@@ -133,26 +200,39 @@ impl Pipeline {
 /// Submits payloads to a running pipeline (see [`Pipeline::submitter`]).
 #[derive(Debug, Clone)]
 pub struct Submitter {
-    intake: mpsc::WeakSender<Incoming>,
+    intake: mpsc::WeakSender<Enriched>,
+    enricher: Option<Enricher>,
 }
 
 impl Submitter {
     /// Like [`Pipeline::submit`].
     pub async fn submit(&self, payload: bytes::Bytes) -> Option<Ack> {
-        submit(&self.intake.upgrade()?, payload).await
+        submit(&self.intake.upgrade()?, self.enricher.as_ref(), payload).await
     }
 }
 
-async fn submit(intake: &mpsc::Sender<Incoming>, payload: bytes::Bytes) -> Option<Ack> {
+async fn submit(
+    intake: &mpsc::Sender<Enriched>,
+    enricher: Option<&Enricher>,
+    payload: bytes::Bytes,
+) -> Option<Ack> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
-    let incoming = Incoming::decode(payload, ReplyTo::Channel(sender));
-    intake.send(incoming).await.ok()?;
+    let reply = ReplyTo::Channel(sender);
+    let enriched = match enricher {
+        None => Enriched::from(Incoming::decode(payload, reply)),
+        Some(enricher) => {
+            let _permit = enricher.permits.acquire().await.ok()?;
+            Enricher::enrich(enricher.plugins.clone(), payload, reply).await?
+        }
+    };
+    intake.send(enriched).await.ok()?;
     receiver.await.ok()
 }
 
 async fn receive_loop(
     mut subscription: async_nats::Subscriber,
-    intake: mpsc::Sender<Incoming>,
+    intake: mpsc::Sender<Enriched>,
+    enricher: Option<Enricher>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -163,11 +243,28 @@ async fn receive_loop(
         let Some(message) = message else { break };
         metrics::counter!("hitkeep_ingest_bytes_total").increment(message.payload.len() as u64);
         let reply = message.reply.map_or(ReplyTo::Nobody, ReplyTo::Nats);
-        // Decoding here, on the async side, keeps it off the writer thread.
-        let incoming = Incoming::decode(message.payload, reply);
-        if intake.send(incoming).await.is_err() {
-            break;
-        }
+        let Some(enricher) = &enricher else {
+            // Decoding here, on the async side, keeps it off the writer thread.
+            let incoming = Incoming::decode(message.payload, reply);
+            if intake.send(Enriched::from(incoming)).await.is_err() {
+                break;
+            }
+            continue;
+        };
+        // Waiting for a permit is the backpressure: at most `enrich_workers` batches are
+        // being enriched, and each holds its permit until it has joined the queue.
+        let Ok(permit) = enricher.permits.clone().acquire_owned().await else { break };
+        let (plugins, intake) = (enricher.plugins.clone(), intake.clone());
+        tokio::spawn(async move {
+            if let Some(enriched) = Enricher::enrich(plugins, message.payload, reply).await {
+                // Fails only when the writer is gone; the batch is then not acked.
+                let _ = intake.send(enriched).await;
+            }
+            drop(permit);
+        });
+    }
+    if let Some(enricher) = &enricher {
+        enricher.drain().await;
     }
     if let Err(error) = subscription.unsubscribe().await {
         tracing::debug!(%error, "unsubscribe failed");
@@ -176,7 +273,7 @@ async fn receive_loop(
 
 fn write_loop(
     mut ingestor: Ingestor,
-    mut queue: mpsc::Receiver<Incoming>,
+    mut queue: mpsc::Receiver<Enriched>,
     acks: mpsc::Sender<Vec<(async_nats::Subject, Ack)>>,
     max_group_hits: usize,
 ) {
@@ -194,7 +291,7 @@ fn write_loop(
         }
         metrics::gauge!("hitkeep_ingest_queue_depth").set(queue.len() as f64);
         let mut nats_acks = Vec::new();
-        for (reply, ack) in ingestor.ingest(group) {
+        for (reply, ack) in ingestor.ingest_enriched(group) {
             match reply {
                 ReplyTo::Nats(subject) => nats_acks.push((subject, ack)),
                 ReplyTo::Channel(sender) => {

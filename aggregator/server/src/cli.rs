@@ -57,6 +57,30 @@ pub enum Command {
     },
     /// Load deterministic synthetic traffic into a data directory.
     Demo(DemoArgs),
+    /// Work with enrichment plugins.
+    Plugin {
+        /// What to do.
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+/// `hitkeep plugin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Check a plugin against the contract (`hitkeep:plugin/enricher@0.1.0`) and run it on
+    /// sample events, printing what it did to each; exits 1 if it fails on any.
+    Check {
+        /// The plugin's `.wasm` component.
+        file: PathBuf,
+        /// Its settings, as JSON (what `configure` receives).
+        #[arg(long, default_value = "{}")]
+        settings: String,
+        /// Sample events, one JSON hit per line (the wire format of `hitkeep_protocol::Hit`);
+        /// a built-in set of realistic events when absent.
+        #[arg(long)]
+        samples: Option<PathBuf>,
+    },
 }
 
 /// `hitkeep edge-token` subcommands.
@@ -165,6 +189,10 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geoip_db: Option<PathBuf>,
+    /// Directory of enrichment plugins (`*.wasm`), hot-reloaded.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugins_dir: Option<PathBuf>,
     /// Log level filter.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

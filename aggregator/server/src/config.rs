@@ -62,6 +62,13 @@ pub struct Config {
     pub geoip_db: Option<PathBuf>,
     /// Header a trusted CDN sets to the visitor's country (`cf-ipcountry`).
     pub geo_country_header: Option<String>,
+    /// A directory of enrichment plugins (`*.wasm`), run on every batch before it is
+    /// stored, hot-reloaded when a file changes. Shorthand for `plugins.dir`.
+    pub plugins_dir: Option<PathBuf>,
+    /// The `[plugins]` table: `dir`, `timeout_ms`, `max_memory_mb`, `reload_interval_ms`,
+    /// `instances`, and `[[plugins.plugins]]` entries (`name`, `path`, `settings`, `sites`,
+    /// `on_failure`, ...): see `plugins/README.md`. Checked at load.
+    pub plugins: Option<figment::value::Value>,
     /// Load demo traffic into an empty database at start.
     pub demo: bool,
     /// Log level filter (`info`, `debug`, `hitkeep=debug,info`...).
@@ -90,6 +97,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             geoip_db: None,
             geo_country_header: None,
+            plugins_dir: None,
+            plugins: None,
             demo: false,
             log_level: "info".into(),
             log_format: LogFormat::Text,
@@ -116,6 +125,8 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("geoip_db", &self.geoip_db)
             .field("geo_country_header", &self.geo_country_header)
+            .field("plugins_dir", &self.plugins_dir)
+            .field("plugins", &self.plugins.is_some())
             .field("demo", &self.demo)
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)
@@ -219,7 +230,25 @@ impl Config {
         if self.nats_max_payload < 64 * 1024 {
             return Err(ConfigError::Conflict("nats_max_payload must be at least 65536".into()));
         }
+        self.plugins_config()?;
         Ok(())
+    }
+
+    /// The plugins to run, `None` when none are configured.
+    pub fn plugins_config(&self) -> Result<Option<hitkeep_plugins::PluginsConfig>, ConfigError> {
+        let mut plugins = match &self.plugins {
+            Some(table) => table
+                .deserialize::<hitkeep_plugins::PluginsConfig>()
+                .map_err(|error| ConfigError::Conflict(format!("plugins: {error}")))?,
+            None => hitkeep_plugins::PluginsConfig::default(),
+        };
+        if let Some(dir) = &self.plugins_dir {
+            if plugins.dir.is_some() {
+                return Err(ConfigError::Conflict("set plugins_dir or plugins.dir, not both".into()));
+            }
+            plugins.dir = Some(dir.clone());
+        }
+        Ok((!plugins.is_empty()).then_some(plugins))
     }
 }
 

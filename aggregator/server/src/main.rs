@@ -43,6 +43,23 @@ fn main() -> anyhow::Result<()> {
             init_logging("warn", LogFormat::Text)?;
             runtime.block_on(events::run(&data_dir, site, limit, json))
         }
+        Command::Plugin { command: cli::PluginCommand::Check { file, settings, samples } } => {
+            init_logging("warn", LogFormat::Text)?;
+            let samples = match samples {
+                Some(path) => std::fs::read_to_string(&path)?
+                    .lines()
+                    .filter(|line| !line.trim().is_empty())
+                    .map(serde_json::from_str)
+                    .collect::<Result<Vec<hitkeep_protocol::Hit>, _>>()?,
+                None => hitkeep_plugins::sample_hits(),
+            };
+            let report = hitkeep_plugins::check_file(&file, &settings, &samples)?;
+            println!("{report}");
+            if !report.passed() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Demo(args) => {
             init_logging("warn", LogFormat::Text)?;
             let store = hitkeep_store::Store::open_dir(&args.data_dir)?;

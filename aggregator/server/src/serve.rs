@@ -86,7 +86,18 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         tokio::task::spawn_blocking(move || Ingestor::open(&store, sites, Arc::new(SystemClock), timeout_ms))
             .await??
     };
-    let pipeline = Pipeline::start(ingestor, Some(client.clone()), PipelineConfig::default()).await?;
+    let plugins = match config.plugins_config()? {
+        Some(plugins_config) => {
+            let plugins = tokio::task::spawn_blocking(move || hitkeep_plugins::Plugins::load(plugins_config))
+                .await?
+                .context("loading the enrichment plugins")?;
+            tracing::info!(plugins = ?plugins.names(), "enrichment plugins loaded");
+            Some(Arc::new(plugins))
+        }
+        None => None,
+    };
+    let pipeline_config = PipelineConfig { plugins, ..PipelineConfig::default() };
+    let pipeline = Pipeline::start(ingestor, Some(client.clone()), pipeline_config).await?;
 
     let edge_config =
         Arc::new(crate::edge::EdgeConfigSource::new(store.clone(), &data_dir, Arc::new(SystemClock)));
@@ -96,6 +107,15 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         let edge = EdgeHost::start(embedded_edge_config(&config, &nats_url)?)
             .await
             .context("starting the embedded edge collector")?;
+        // The edge asks this process for its configuration over NATS; waiting for it here
+        // means the first events after start are counted rather than answered 503.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !edge.has_config() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !edge.has_config() {
+            tracing::warn!("the embedded edge has no configuration yet; events get 503 until it has");
+        }
         tracing::info!("collecting events on /api/event with the embedded edge");
         Some(edge)
     } else {
