@@ -16,9 +16,8 @@
 
 use std::env;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-const WASM_TARGET: &str = "wasm32-wasip2";
+use hitkeep_wasm_build as wasm_build;
 
 const EXAMPLES: [&str; 3] = ["url-normalizer", "campaign-mapper", "prop-scrubber"];
 const TEST_PLUGINS: [&str; 9] =
@@ -29,8 +28,8 @@ fn main() {
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let plugins_dir = manifest_dir.join("..");
-    let wasm_target_dir = wasm_target_dir(&out_dir);
-    let release = wasm_target_dir.join(WASM_TARGET).join("release");
+    let wasm_target_dir = wasm_build::target_dir(&out_dir);
+    let release = wasm_build::release_dir(&wasm_target_dir);
 
     println!("cargo:rerun-if-changed=build.rs");
     for watched in ["wit", "sdk/src", "sdk/Cargo.toml"] {
@@ -70,54 +69,6 @@ fn expose(variable: &str, wasm: &Path) {
     println!("cargo:rustc-env={variable}={}", wasm.display());
 }
 
-/// `<target>/wasm-embed`, next to the outer build's `debug`/`release` (OUT_DIR is
-/// `<target>[/<triple>]/<profile>/build/<pkg>-<hash>/out`).
-fn wasm_target_dir(out_dir: &Path) -> PathBuf {
-    match out_dir.ancestors().nth(4) {
-        Some(target) => target.join("wasm-embed"),
-        None => out_dir.join("wasm-embed"),
-    }
-}
-
 fn build_workspace(what: &str, workspace: &Path, target_dir: &Path) {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(workspace)
-        .args(["build", "--workspace", "--release", "--target", WASM_TARGET, "--target-dir"])
-        .arg(target_dir);
-    // The outer build's settings are for the host target (and clippy's wrapper for the
-    // outer crates only): they must not leak into the nested WASM build.
-    for leaked in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_PRIMARY_PACKAGE",
-        "CARGO_MANIFEST_DIR",
-        "CARGO_MANIFEST_PATH",
-        "CARGO_PKG_NAME",
-        "TARGET",
-        "HOST",
-        "PROFILE",
-        "OPT_LEVEL",
-        "DEBUG",
-        "OUT_DIR",
-    ] {
-        command.env_remove(leaked);
-    }
-    let output =
-        command.output().unwrap_or_else(|error| panic!("could not run cargo to build {what}: {error}"));
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let hint =
-            if stderr.contains("may not be installed") || stderr.contains("can't find crate for `core`") {
-                format!("the `{WASM_TARGET}` target is missing: run `rustup target add {WASM_TARGET}`")
-            } else {
-                format!("is the `{WASM_TARGET}` target installed? (`rustup target add {WASM_TARGET}`)")
-            };
-        panic!("failed to build {what} for {WASM_TARGET}: {hint}\n\n--- cargo output ---\n{stderr}");
-    }
+    wasm_build::cargo_build(what, workspace, &["--workspace"], target_dir, &[], "");
 }
