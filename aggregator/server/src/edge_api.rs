@@ -59,8 +59,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<EdgeToken
         .filter(|secret| secret.starts_with(TOKEN_PREFIX) && secret.len() <= 128)
         .ok_or_else(unauthorized)?;
     let digest = digest(secret);
-    let store = state.store.clone();
-    let token = tokio::task::spawn_blocking(move || store.edge_token_by_digest(&digest)).await??;
+    let token = state.with_store(move |store| store.edge_token_by_digest(&digest)).await?;
     token.ok_or_else(|| {
         metrics::counter!("hitkeep_edge_auth_failures_total").increment(1);
         unauthorized()

@@ -27,8 +27,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<EventsQuery>,
 ) -> Result<Json<Vec<StoredEvent>>, ApiError> {
-    let store = state.store.clone();
-    let events = tokio::task::spawn_blocking(move || store.recent_events(&query.site, query.limit)).await??;
+    let events = state.with_store(move |store| store.recent_events(&query.site, query.limit)).await?;
     Ok(Json(events))
 }
 

@@ -38,6 +38,20 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Runs `work` on the store on the blocking pool (DuckDB calls block), with the store's
+    /// and the task's errors as API errors.
+    pub async fn with_store<T, E>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || work(&store)).await?.map_err(Into::into)
+    }
+
     fn sites_changed(&self, all: &[Site]) {
         self.sites.replace(all);
         self.edge_config.notify_changed();
@@ -126,8 +140,7 @@ async fn event(
 }
 
 async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
-    let store = state.store.clone();
-    let tokens = tokio::task::spawn_blocking(move || store.edge_tokens()).await??;
+    let tokens = state.with_store(move |store| store.edge_tokens()).await?;
     Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
 }
 
@@ -135,8 +148,7 @@ async fn add_token(
     State(state): State<AppState>,
     Json(new): Json<NewToken>,
 ) -> Result<(StatusCode, Json<TokenView>), ApiError> {
-    let store = state.store.clone();
-    let token = tokio::task::spawn_blocking(move || crate::edge_api::create(&store, &new.name)).await??;
+    let token = state.with_store(move |store| crate::edge_api::create(store, &new.name)).await?;
     Ok((StatusCode::CREATED, Json(token)))
 }
 
@@ -144,8 +156,7 @@ async fn remove_token(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {
-    let store = state.store.clone();
-    let token = tokio::task::spawn_blocking(move || store.remove_edge_token(&name)).await??;
+    let token = state.with_store(move |store| store.remove_edge_token(&name)).await?;
     Ok(Json(token.into()))
 }
 
@@ -262,12 +273,12 @@ async fn put_rules(
     Path(domain): Path<String>,
     Json(rules): Json<RulesView>,
 ) -> Result<Json<SiteView>, ApiError> {
-    let store = state.store.clone();
-    let (site, all) = tokio::task::spawn_blocking(move || {
-        let site = set_rules(&store, &domain, rules)?;
-        Ok::<_, ApiError>((site, store.sites()?))
-    })
-    .await??;
+    let (site, all) = state
+        .with_store(move |store| {
+            let site = set_rules(store, &domain, rules)?;
+            Ok::<_, ApiError>((site, store.sites()?))
+        })
+        .await?;
     state.sites_changed(&all);
     Ok(Json(site.into()))
 }
@@ -288,8 +299,7 @@ fn utc() -> String {
 }
 
 async fn list_sites(State(state): State<AppState>) -> Result<Json<Vec<SiteView>>, ApiError> {
-    let store = state.store.clone();
-    let sites = tokio::task::spawn_blocking(move || store.sites()).await??;
+    let sites = state.with_store(move |store| store.sites()).await?;
     Ok(Json(sites.into_iter().map(SiteView::from).collect()))
 }
 
@@ -297,12 +307,12 @@ async fn add_site(
     State(state): State<AppState>,
     Json(new): Json<NewSite>,
 ) -> Result<(StatusCode, Json<SiteView>), ApiError> {
-    let store = state.store.clone();
-    let (site, all) = tokio::task::spawn_blocking(move || {
-        let site = store.add_site(&new.domain, &new.timezone)?;
-        Ok::<_, hitkeep_store::Error>((site, store.sites()?))
-    })
-    .await??;
+    let (site, all) = state
+        .with_store(move |store| {
+            let site = store.add_site(&new.domain, &new.timezone)?;
+            Ok::<_, hitkeep_store::Error>((site, store.sites()?))
+        })
+        .await?;
     state.sites_changed(&all);
     Ok((StatusCode::CREATED, Json(site.into())))
 }
@@ -311,12 +321,12 @@ async fn remove_site(
     State(state): State<AppState>,
     Path(domain): Path<String>,
 ) -> Result<Json<SiteView>, ApiError> {
-    let store = state.store.clone();
-    let (site, all) = tokio::task::spawn_blocking(move || {
-        let site = store.remove_site(&domain)?;
-        Ok::<_, hitkeep_store::Error>((site, store.sites()?))
-    })
-    .await??;
+    let (site, all) = state
+        .with_store(move |store| {
+            let site = store.remove_site(&domain)?;
+            Ok::<_, hitkeep_store::Error>((site, store.sites()?))
+        })
+        .await?;
     state.sites_changed(&all);
     Ok(Json(site.into()))
 }
