@@ -4,13 +4,23 @@
 use std::fmt;
 use std::fmt::Write as _;
 
+use std::net::IpAddr;
+
 use hitkeep_collector_core::limits::MAX_BODY_BYTES;
 use hitkeep_collector_core::{Config, ConfigError, RequestError, RequestInfo, opt_out_header, process};
-use hitkeep_protocol::{Ack, AckStatus, Batch};
+use hitkeep_protocol::group::{
+    GROUP_KEY_HEADER, GroupReply, MAX_GROUP_BYTES, decode_requests, encode_replies,
+};
+use hitkeep_protocol::{Ack, AckStatus, Batch, Hit};
 
 use crate::reply::Reply;
 use crate::request::{RequestHead, Route, client_address, geo, route};
 use crate::settings::{Endpoint, Settings, env};
+
+/// The content type of a group's replies.
+pub const GROUP_CONTENT_TYPE: &str = "application/x-hitkeep-group";
+
+const EVENT_PATH: &str = "/api/event";
 
 /// Most bytes of the configuration response read (a few hundred bytes per site).
 pub const CONFIG_RESPONSE_LIMIT: usize = 4 * 1024 * 1024;
@@ -90,6 +100,7 @@ pub struct Inbound {
 pub fn handle(head: &RequestHead, host: &mut impl Host) -> Reply {
     match route(&head.method, &head.path) {
         Route::Event => event(head, host).with_cors(),
+        Route::Group => group(head, host),
         Route::Preflight => Reply::preflight(),
         Route::Health => Reply::health(head.method == "HEAD"),
         Route::HealthMethodNotAllowed | Route::ScriptMethodNotAllowed => {
@@ -118,20 +129,13 @@ fn event(head: &RequestHead, host: &mut impl Host) -> Reply {
     if head.method != "POST" {
         return Reply::request_error(&RequestError::MethodNotAllowed);
     }
-    let settings = match Settings::from_env(|name| host.env(name)) {
+    let settings = match settings(host) {
         Ok(settings) => settings,
-        Err(error) => {
-            host.log(&format!("misconfigured host: {error}"));
-            return Reply::error(500, "misconfigured", "the collector is misconfigured");
-        }
+        Err(reply) => return reply,
     };
-    let client_ip = match client_address(head, settings.trust_host_headers) {
-        Ok(client_ip) => client_ip,
-        Err(error) => {
-            host.log(&format!("misconfigured host: {error}"));
-            return Reply::error(500, "no_client_address", "the host did not pass the client address");
-        }
-    };
+    if let Err(reply) = client_ip(head, &settings, host) {
+        return reply;
+    }
     if let Some(len) = head.content_length().filter(|len| *len > MAX_BODY_BYTES as u64) {
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         return Reply::request_error(&RequestError::BodyTooLarge { len, max: MAX_BODY_BYTES });
@@ -143,43 +147,162 @@ fn event(head: &RequestHead, host: &mut impl Host) -> Reply {
             return Reply::error(400, "unreadable_body", "the request body could not be read");
         }
     };
-    let config = match load_config(&settings, host) {
+    let config = match config(&settings, host) {
         Ok(config) => config,
-        Err(error) => {
-            host.log(&format!("config unavailable: {error}"));
-            return Reply::error(
-                503,
-                "config_unavailable",
-                "the collector has no configuration; try again later",
-            );
-        }
+        Err(reply) => return reply,
     };
-    let request = RequestInfo {
-        method: "POST",
-        content_type: head.header("content-type"),
-        body: &body,
-        user_agent: head.header("user-agent"),
-        dnt: opt_out_header(head.header("dnt")),
-        gpc: opt_out_header(head.header("sec-gpc")),
-        client_ip,
-        geo: geo(head, &settings),
-        now_ms: host.now_ms(),
-    };
-    let outcome = match process(&config, &request) {
-        Ok(outcome) => outcome,
-        Err(error) => return Reply::request_error(&error),
-    };
-    let reply = Reply::accepted(&outcome.drop_codes());
-    if outcome.hits.is_empty() {
+    let now_ms = host.now_ms();
+    let (reply, hits) = evaluate(head, &body, &settings, &config, now_ms, host);
+    if hits.is_empty() {
         return reply;
     }
-    let batch = Batch::new(batch_id(host.random_bytes()), settings.edge_name.clone(), outcome.hits);
+    let batch = Batch::new(batch_id(host.random_bytes()), settings.edge_name.clone(), hits);
     match forward(&batch, &settings, host) {
         Ok(()) => reply,
         Err(error) => {
             host.log(&format!("sink unavailable: {error} batch={}", batch.id));
-            Reply::error(503, "sink_unavailable", "the event could not be stored; try again later")
+            sink_unavailable()
         }
+    }
+}
+
+/// `POST` [`hitkeep_protocol::group::GROUP_PATH`]: several events from our host in one request (see
+/// [`hitkeep_protocol::group`]). Each event gets the reply it would have had alone; the hits of
+/// all of them go to the sink as one batch. Without the host's key the route does not exist.
+fn group(head: &RequestHead, host: &mut impl Host) -> Reply {
+    let key = host.env(env::GROUP_KEY).filter(|key| !key.is_empty());
+    let presented = head.header(GROUP_KEY_HEADER);
+    let (Some(key), Some(presented)) = (key, presented) else { return Reply::not_found() };
+    if !same_secret(key.as_bytes(), presented.as_bytes()) {
+        return Reply::not_found();
+    }
+    let settings = match settings(host) {
+        Ok(settings) if settings.trust_host_headers => settings,
+        Ok(_) => return Reply::not_found(),
+        Err(reply) => return reply,
+    };
+    let requests = match host.read_body(MAX_GROUP_BYTES).map(|body| decode_requests(&body)) {
+        Ok(Ok(requests)) => requests,
+        Ok(Err(error)) => {
+            host.log(&format!("event group refused: {error}"));
+            return Reply::error(400, "bad_group", "the event group does not decode");
+        }
+        Err(error) => {
+            host.log(&format!("event group unreadable: {error}"));
+            return Reply::error(400, "unreadable_body", "the request body could not be read");
+        }
+    };
+    let config = match config(&settings, host) {
+        Ok(config) => config,
+        Err(reply) => {
+            // Every event gets the answer it would have had alone.
+            return group_reply(requests.iter().map(|_| reply.clone().with_cors()).collect());
+        }
+    };
+    let now_ms = host.now_ms();
+    let mut replies = Vec::with_capacity(requests.len());
+    let mut hits = Vec::new();
+    let mut forwarded = Vec::with_capacity(requests.len());
+    for request in requests {
+        let head = RequestHead::new("POST", EVENT_PATH, request.headers);
+        // The host enforces the same limit; an event over it is refused alone.
+        let (reply, event_hits) = if request.body.len() > MAX_BODY_BYTES {
+            let error = RequestError::BodyTooLarge { len: request.body.len(), max: MAX_BODY_BYTES };
+            (Reply::request_error(&error), Vec::new())
+        } else {
+            evaluate(&head, &request.body, &settings, &config, now_ms, host)
+        };
+        forwarded.push(!event_hits.is_empty());
+        hits.extend(event_hits);
+        replies.push(reply.with_cors());
+    }
+    if !hits.is_empty() {
+        let batch = Batch::new(batch_id(host.random_bytes()), settings.edge_name.clone(), hits);
+        if let Err(error) = forward(&batch, &settings, host) {
+            host.log(&format!("sink unavailable: {error} batch={}", batch.id));
+            for (reply, _) in replies.iter_mut().zip(&forwarded).filter(|(_, forwarded)| **forwarded) {
+                *reply = sink_unavailable().with_cors();
+            }
+        }
+    }
+    group_reply(replies)
+}
+
+/// The replies to a group as one response body.
+fn group_reply(replies: Vec<Reply>) -> Reply {
+    let replies: Vec<GroupReply> = replies
+        .into_iter()
+        .map(|reply| GroupReply {
+            status: reply.status,
+            headers: reply
+                .headers
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value.into_bytes()))
+                .collect(),
+            body: reply.body,
+        })
+        .collect();
+    Reply::body(200, GROUP_CONTENT_TYPE, encode_replies(&replies))
+}
+
+/// Compares two secrets in time that depends on their lengths only.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+fn settings(host: &mut impl Host) -> Result<Settings, Reply> {
+    Settings::from_env(|name| host.env(name)).map_err(|error| {
+        host.log(&format!("misconfigured host: {error}"));
+        Reply::error(500, "misconfigured", "the collector is misconfigured")
+    })
+}
+
+fn client_ip(head: &RequestHead, settings: &Settings, host: &mut impl Host) -> Result<IpAddr, Reply> {
+    client_address(head, settings.trust_host_headers).map_err(|error| {
+        host.log(&format!("misconfigured host: {error}"));
+        Reply::error(500, "no_client_address", "the host did not pass the client address")
+    })
+}
+
+fn config(settings: &Settings, host: &mut impl Host) -> Result<Config, Reply> {
+    load_config(settings, host).map_err(|error| {
+        host.log(&format!("config unavailable: {error}"));
+        Reply::error(503, "config_unavailable", "the collector has no configuration; try again later")
+    })
+}
+
+fn sink_unavailable() -> Reply {
+    Reply::error(503, "sink_unavailable", "the event could not be stored; try again later")
+}
+
+/// One event through the core: its reply, and the hits to forward (none when every site
+/// dropped it or it was refused).
+fn evaluate(
+    head: &RequestHead,
+    body: &[u8],
+    settings: &Settings,
+    config: &Config,
+    now_ms: i64,
+    host: &mut impl Host,
+) -> (Reply, Vec<Hit>) {
+    let client_ip = match client_ip(head, settings, host) {
+        Ok(client_ip) => client_ip,
+        Err(reply) => return (reply, Vec::new()),
+    };
+    let request = RequestInfo {
+        method: "POST",
+        content_type: head.header("content-type"),
+        body,
+        user_agent: head.header("user-agent"),
+        dnt: opt_out_header(head.header("dnt")),
+        gpc: opt_out_header(head.header("sec-gpc")),
+        client_ip,
+        geo: geo(head, settings),
+        now_ms,
+    };
+    match process(config, &request) {
+        Ok(outcome) => (Reply::accepted(&outcome.drop_codes()), outcome.hits),
+        Err(error) => (Reply::request_error(&error), Vec::new()),
     }
 }
 
@@ -248,6 +371,8 @@ mod tests {
     use std::collections::{HashMap, VecDeque};
 
     use hitkeep_protocol::EventKind;
+
+    use hitkeep_protocol::group::{GroupRequest, decode_replies, encode_requests};
 
     use super::*;
     use crate::reply::DROPPED_HEADER;
@@ -616,5 +741,136 @@ mod tests {
         assert_ne!(batch_id([1; 16]), batch_id([2; 16]));
         let batch = Batch::new(id, "collector", Vec::new());
         assert!(Batch::decode(&batch.encode()).is_ok());
+    }
+
+    fn group_head(key: Option<&str>) -> RequestHead {
+        let headers =
+            key.map(|key| (GROUP_KEY_HEADER.to_owned(), key.as_bytes().to_vec())).into_iter().collect();
+        RequestHead::new("POST", hitkeep_protocol::group::GROUP_PATH, headers)
+    }
+
+    fn group_request(headers: &[(&str, &str)], body: &str) -> GroupRequest {
+        let head = post(headers);
+        let names = ["content-type", "user-agent", CLIENT_IP_HEADER, "dnt", GEO_COUNTRY_HEADER];
+        let headers = names
+            .iter()
+            .filter_map(|name| head.header(name).map(|value| ((*name).to_owned(), value.as_bytes().to_vec())))
+            .collect();
+        GroupRequest { headers, body: body.as_bytes().to_vec() }
+    }
+
+    fn grouped_host(requests: &[GroupRequest]) -> FakeHost {
+        let mut host = FakeHost::new().with_env(env::GROUP_KEY, "k3y");
+        host.body = Ok(encode_requests(requests));
+        host
+    }
+
+    fn replies(reply: &Reply) -> Vec<GroupReply> {
+        assert_eq!((reply.status, reply.header("content-type")), (200, Some(GROUP_CONTENT_TYPE)));
+        decode_replies(&reply.body).expect("the replies decode")
+    }
+
+    fn header<'r>(reply: &'r GroupReply, name: &str) -> Option<&'r str> {
+        reply
+            .headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .and_then(|(_, value)| std::str::from_utf8(value).ok())
+    }
+
+    #[test]
+    fn a_group_answers_each_event_as_alone_and_forwards_one_batch() {
+        let bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+        let requests = [
+            group_request(&[(GEO_COUNTRY_HEADER, "de")], &pageview("example.com")),
+            group_request(&[("user-agent", bot)], &pageview("example.com")),
+            group_request(&[], "{not json"),
+            group_request(&[(CLIENT_IP_HEADER, "198.51.100.9")], &pageview("lax.com")),
+            group_request(
+                &[],
+                &format!(
+                    r#"{{"n":"x","u":"https://example.com/{}","d":"example.com"}}"#,
+                    "a".repeat(MAX_BODY_BYTES)
+                ),
+            ),
+        ];
+        let mut host = grouped_host(&requests);
+        let replies = replies(&handle(&group_head(Some("k3y")), &mut host));
+        let statuses: Vec<u16> = replies.iter().map(|reply| reply.status).collect();
+        assert_eq!(statuses, [202, 202, 400, 202, 413]);
+        assert_eq!(header(&replies[0], DROPPED_HEADER), None);
+        assert_eq!(header(&replies[1], DROPPED_HEADER), Some("bot"));
+        assert!(replies.iter().all(|reply| header(reply, "access-control-allow-origin") == Some("*")));
+        let alone = handle(&post(&[]), &mut FakeHost::new().with_body("{not json"));
+        assert_eq!(replies[2].body, alone.body);
+
+        // One sink request for the group, one config read, one body read.
+        let batch = sent_batch(&host);
+        let domains: Vec<&str> = batch.hits.iter().map(|hit| hit.domain.as_str()).collect();
+        assert_eq!(domains, ["example.com", "lax.com"]);
+        assert_eq!(batch.hits[0].country.as_deref(), Some("DE"));
+        assert_ne!(batch.hits[0].visitor, batch.hits[1].visitor, "each event keeps its own client address");
+        assert_eq!(host.body_reads, 1);
+        assert!(host.logs.is_empty(), "{:?}", host.logs);
+    }
+
+    #[test]
+    fn a_group_needs_the_hosts_key() {
+        let requests = [group_request(&[], &pageview("example.com"))];
+        for (key, presented) in
+            [(None, Some("k3y")), (Some("k3y"), None), (Some("k3y"), Some("k3Y")), (Some(""), Some(""))]
+        {
+            let mut host = grouped_host(&requests);
+            match key {
+                Some(key) => host.env.insert(env::GROUP_KEY, key.to_owned()),
+                None => host.env.remove(env::GROUP_KEY),
+            };
+            let reply = handle(&group_head(presented), &mut host);
+            assert_eq!(
+                (reply.status, reply.error_code().as_deref()),
+                (404, Some("not_found")),
+                "{key:?} {presented:?}"
+            );
+            assert!(host.sent.is_empty() && host.body_reads == 0);
+        }
+        // Where client-sent x-hitkeep-* headers are not stripped (Spin), not even the key opens it.
+        let mut host = grouped_host(&requests).with_env(env::TRUST_HOST_HEADERS, "false");
+        assert_eq!(handle(&group_head(Some("k3y")), &mut host).status, 404);
+        // Only POST.
+        let mut host = grouped_host(&requests);
+        let get = RequestHead::new(
+            "GET",
+            hitkeep_protocol::group::GROUP_PATH,
+            vec![(GROUP_KEY_HEADER.into(), b"k3y".to_vec())],
+        );
+        assert_eq!(handle(&get, &mut host).status, 404);
+    }
+
+    #[test]
+    fn a_broken_group_is_refused_whole() {
+        let mut host = FakeHost::new().with_env(env::GROUP_KEY, "k3y").with_body("HKQ1garbage");
+        let reply = handle(&group_head(Some("k3y")), &mut host);
+        assert_eq!((reply.status, reply.error_code().as_deref()), (400, Some("bad_group")));
+        assert!(host.sent.is_empty());
+    }
+
+    #[test]
+    fn a_failed_sink_fails_only_the_events_that_had_hits() {
+        let requests =
+            [group_request(&[], &pageview("example.com")), group_request(&[], &pageview("nobody.example"))];
+        let mut host = grouped_host(&requests).with_response(Ok(Inbound { status: 503, body: Vec::new() }));
+        let replies = replies(&handle(&group_head(Some("k3y")), &mut host));
+        assert_eq!(replies[0].status, 503);
+        assert_eq!((replies[1].status, header(&replies[1], DROPPED_HEADER)), (202, Some("unknown_site")));
+        assert_eq!(host.logs.len(), 1);
+    }
+
+    #[test]
+    fn without_config_every_event_of_a_group_gets_503() {
+        let requests =
+            [group_request(&[], &pageview("example.com")), group_request(&[], &pageview("lax.com"))];
+        let mut host = grouped_host(&requests).without_env(env::EDGE_CONFIG);
+        let replies = replies(&handle(&group_head(Some("k3y")), &mut host));
+        assert!(replies.iter().all(|reply| reply.status == 503), "{replies:?}");
     }
 }

@@ -26,7 +26,9 @@ mod settings;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
-pub use handler::{CONFIG_RESPONSE_LIMIT, Host, Inbound, Outbound, SINK_RESPONSE_LIMIT, batch_id, handle};
+pub use handler::{
+    CONFIG_RESPONSE_LIMIT, GROUP_CONTENT_TYPE, Host, Inbound, Outbound, SINK_RESPONSE_LIMIT, batch_id, handle,
+};
 pub use reply::{DROPPED_HEADER, Reply};
 pub use request::{
     AddressError, CLIENT_IP_HEADER, GEO_CITY_HEADER, GEO_COUNTRY_HEADER, GEO_REGION_HEADER, RequestHead,

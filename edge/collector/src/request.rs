@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use hitkeep_collector_core::Geo;
+use hitkeep_protocol::group::GROUP_PATH;
 
 use crate::settings::Settings;
 
@@ -80,6 +81,8 @@ pub enum Route {
     Script,
     /// A tracker path with another method.
     ScriptMethodNotAllowed,
+    /// `POST` [`GROUP_PATH`]: several events from our host (served only with the host's key).
+    Group,
     /// Anything else.
     NotFound,
 }
@@ -89,6 +92,7 @@ pub fn route(method: &str, path: &str) -> Route {
     match (path, method) {
         ("/api/event", "OPTIONS") => Route::Preflight,
         ("/api/event", _) => Route::Event,
+        (GROUP_PATH, "POST") => Route::Group,
         ("/healthz", "GET" | "HEAD") => Route::Health,
         ("/healthz", _) => Route::HealthMethodNotAllowed,
         (path, "GET" | "HEAD") if crate::script::is_script_path(path) => Route::Script,

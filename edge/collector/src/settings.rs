@@ -22,6 +22,10 @@ pub mod env {
     /// `false` when the component is reachable without a host that strips client-sent
     /// `x-hitkeep-*` headers (Spin): then they are ignored. Default `true`.
     pub const TRUST_HOST_HEADERS: &str = "HITKEEP_TRUST_HOST_HEADERS";
+    /// The secret our host presents in `x-hitkeep-group-key` to hand over several events in
+    /// one request (`hitkeep_protocol::group`). Unset (Spin, `wasmtime serve`): the group
+    /// route does not exist.
+    pub const GROUP_KEY: &str = "HITKEEP_GROUP_KEY";
 }
 
 /// Where batches go when [`env::SINK_URL`] is not set: our host intercepts this authority

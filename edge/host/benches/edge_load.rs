@@ -182,8 +182,27 @@ async fn in_process(nats_url: &str) -> anyhow::Result<()> {
         f64::from(count) / wall.as_secs_f64(),
         cpu / count
     );
+    metrics.run_upkeep();
+    print_group_sizes(&metrics.render());
     handle.shutdown(Duration::from_secs(2)).await;
     Ok(())
+}
+
+/// The mean number of events per component call on `/api/event`, from the host's metrics.
+fn print_group_sizes(metrics: &str) {
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let (sum, count) =
+        (value("hitkeep_edge_event_group_size_sum"), value("hitkeep_edge_event_group_size_count"));
+    if count > 0.0 {
+        println!("  events per component call (group size): mean {:.1} over {count} calls", sum / count);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -351,7 +370,8 @@ fn main() -> anyhow::Result<()> {
         print_wrk("trivial hyper handler", &trivial);
 
         let metrics = reqwest_like_body(edge_addr, "/metrics").await?;
-        for line in metrics.lines().filter(|l| l.starts_with("hitkeep_edge_component_")) {
+        print_group_sizes(&metrics);
+        for line in metrics.lines().filter(|l| l.starts_with("hitkeep_edge_component_seconds")) {
             println!("  {line}");
         }
         Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;

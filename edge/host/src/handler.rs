@@ -17,7 +17,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use crate::client_ip::{client_ip, is_trusted};
 use crate::config::SINK_URL;
 use crate::geo::{Place, country_code};
-use crate::host::EdgeHandle;
+use crate::group::{self, EventGroups, Failed, group_request};
+use crate::host::{EdgeHandle, Inner};
 use crate::metrics as m;
 use crate::runtime::GuestEnv;
 
@@ -204,26 +205,25 @@ impl EdgeHandle {
         if !headers.contains_key(HOST) {
             headers.insert(HOST, HeaderValue::from_static("localhost"));
         }
+        // The hot path: the event joins a group (see `group`).
+        let body = if takes_events && parts.method == Method::POST && inner.groups.supported() {
+            match EventGroups::submit(&self.inner, group_request(&parts.headers, body)).await {
+                Ok(reply) => return group::response(reply),
+                Err(Failed::Call) => return collector_failed(route),
+                Err(Failed::Unsupported(body)) => body,
+            }
+        } else {
+            body
+        };
         parts.version = http::Version::HTTP_11;
         let request = Request::from_parts(parts, Full::new(body));
-
-        let mut env: Vec<(&str, &str)> =
-            vec![("HITKEEP_SINK_URL", SINK_URL), ("HITKEEP_EDGE_NAME", &inner.edge_name)];
-        if let Some(config) = config.as_deref() {
-            env.push(("HITKEEP_EDGE_CONFIG", config));
-        }
-        match inner.instances.call(request, GuestEnv { vars: &env, config: config.as_ref() }).await {
+        let env = inner.guest_vars(config.as_deref());
+        let limit = inner.instances.runtime().limits().max_response_bytes;
+        match inner.instances.call(request, GuestEnv { vars: &env, config: config.as_ref() }, limit).await {
             Ok(response) => response.map(Full::new),
             Err(error) => {
                 tracing::warn!(reason = error.reason(), %error, "the collector component failed");
-                cors(
-                    route,
-                    error_response(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal_error",
-                        "the collector failed",
-                    ),
-                )
+                collector_failed(route)
             }
         }
     }
@@ -247,6 +247,22 @@ impl EdgeHandle {
         }
         place
     }
+}
+
+impl Inner {
+    /// The environment every instance gets: the sink, the edge's name and, once loaded, the
+    /// configuration.
+    pub(crate) fn guest_vars<'a>(&'a self, config: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+        let mut vars = vec![("HITKEEP_SINK_URL", SINK_URL), ("HITKEEP_EDGE_NAME", self.edge_name.as_str())];
+        if let Some(config) = config {
+            vars.push(("HITKEEP_EDGE_CONFIG", config));
+        }
+        vars
+    }
+}
+
+fn collector_failed(route: Route) -> Response<EdgeBody> {
+    cors(route, error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the collector failed"))
 }
 
 /// Removes what only the host may say: `x-hitkeep-*`, the forwarding headers, the CDN geo

@@ -19,6 +19,7 @@ use crate::config::{
 };
 use crate::config_sync::{self, ConfigCell};
 use crate::geo::GeoDb;
+use crate::group::EventGroups;
 use crate::ingest::Ingest;
 use crate::metrics as m;
 use crate::publisher::{PublishSettings, Publisher};
@@ -51,6 +52,7 @@ pub(crate) struct Inner {
     pub(crate) http: HttpLimits,
     pub(crate) metrics: Option<PrometheusHandle>,
     pub(crate) shutting_down: AtomicBool,
+    pub(crate) groups: EventGroups,
     client: Client,
     batcher: Arc<Batcher>,
     publisher: Arc<Publisher>,
@@ -177,6 +179,7 @@ impl EdgeHost {
                 http: config.http,
                 metrics: config.metrics,
                 shutting_down: AtomicBool::new(false),
+                groups: EventGroups::new(config.runtime.event_lanes as usize),
                 client,
                 batcher,
                 publisher,

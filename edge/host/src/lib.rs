@@ -1,13 +1,13 @@
 //! `hitkeep-edge`: the native host of Hitkeep's collector component.
 //!
 //! It serves HTTP, runs the collector (`edge/collector`, a `wasi:http` component) with
-//! wasmtime for each request, takes the batches the component posts to
+//! wasmtime, a fresh instance per call (events go in groups: see `group`), takes the batches the component posts to
 //! `http://hitkeep-sink.internal/batch` (intercepted in-process), cuts them into batches of
 //! its own, writes each to a disk spool and publishes it over NATS until the aggregator
 //! acknowledges it.
 //!
 //! ```text
-//! HTTP ─► handler ─► runtime (Store per request) ─► sink ─► ingest ─► batcher ─► spool ─► publisher ─► NATS
+//! HTTP ─► handler ─► group ─► runtime (Store per call) ─► sink ─► ingest ─► batcher ─► spool ─► publisher ─► NATS
 //!          │  limits, x-hitkeep-* headers,              intercepted            (fsync)   (ack → delete)
 //!          │  client ip, geo                            outgoing request
 //!          └─ /healthz /readyz /metrics                 config_sync ◄── NATS (sites + salts, memory only)
@@ -21,6 +21,7 @@ mod client_ip;
 mod config;
 mod config_sync;
 mod geo;
+mod group;
 mod handler;
 mod host;
 mod ingest;
@@ -37,7 +38,7 @@ pub use config::{
 };
 pub use handler::{CLIENT_IP_HEADER, EdgeBody, GEO_CITY_HEADER, GEO_COUNTRY_HEADER, GEO_REGION_HEADER};
 pub use host::{EdgeHandle, EdgeHost};
-pub use runtime::{CallError, ComponentRuntime, RuntimeLimits};
+pub use runtime::{CallError, ComponentRuntime, RuntimeLimits, default_event_lanes};
 pub use sink::MAX_SINK_BODY_BYTES;
 
 /// The collector component (`edge/collector` built for `wasm32-wasip2`), embedded at build

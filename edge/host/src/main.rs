@@ -88,6 +88,10 @@ struct Args {
     /// request (full isolation between requests); more saves instantiation and teardown.
     #[arg(long, env = "HITKEEP_EDGE_MAX_REQUESTS_PER_INSTANCE", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     max_requests_per_instance: u32,
+    /// Component calls carrying events at once; events arriving while all are busy go
+    /// together in the next call. Default: half the CPUs, at least 1.
+    #[arg(long, env = "HITKEEP_EDGE_EVENT_LANES", value_parser = clap::value_parser!(u32).range(1..))]
+    event_lanes: Option<u32>,
     /// Seconds to keep publishing the spool after SIGTERM before exiting.
     #[arg(long, env = "HITKEEP_EDGE_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     shutdown_grace_secs: u64,
@@ -193,6 +197,9 @@ fn config_from(
     };
     config.runtime.max_concurrency = args.max_concurrency;
     config.runtime.max_requests_per_instance = args.max_requests_per_instance;
+    if let Some(lanes) = args.event_lanes {
+        config.runtime.event_lanes = lanes;
+    }
     config.nats = NatsConfig { url: args.nats_url, auth, tls_ca: args.nats_tls_ca, ..NatsConfig::default() };
     config.batch = BatchConfig {
         max_hits: args.batch_hits,

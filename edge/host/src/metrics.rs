@@ -11,6 +11,8 @@ pub const HTTP_REFUSED: &str = "hitkeep_edge_http_refused_total";
 pub const COMPONENT_SECONDS: &str = "hitkeep_edge_component_seconds";
 /// Largest linear memory of the instance that served a request, in bytes.
 pub const COMPONENT_MEMORY: &str = "hitkeep_edge_component_memory_bytes";
+/// Histogram: events per component call on `/api/event` (see `group`).
+pub const EVENT_GROUP_SIZE: &str = "hitkeep_edge_event_group_size";
 /// Component calls that gave no response, by `reason` (`deadline`, `trap`, ...).
 pub const COMPONENT_ERRORS: &str = "hitkeep_edge_component_errors_total";
 /// Outgoing requests of the component to anything but the sink, refused.
@@ -61,6 +63,7 @@ pub fn describe() {
         "component call time: instantiate, run, response"
     );
     describe_histogram!(COMPONENT_MEMORY, metrics::Unit::Bytes, "peak linear memory of a component instance");
+    describe_histogram!(EVENT_GROUP_SIZE, "events handed to the collector in one component call");
     describe_counter!(COMPONENT_ERRORS, "component calls without a response, by reason");
     describe_counter!(OUTGOING_REFUSED, "outgoing requests of the component to anything but the sink");
     describe_counter!(HITS_ACCEPTED, "hits taken into the batcher");

@@ -58,6 +58,17 @@ pub struct RuntimeLimits {
     /// created for an older configuration, is never reused. A host takes this one from its own
     /// [`EdgeConfig::runtime`](crate::EdgeConfig::runtime), also when it shares a runtime.
     pub max_requests_per_instance: u32,
+    /// Component calls carrying `/api/event` requests at once (see `group`): events that
+    /// arrive while every lane is busy wait and go together in the next call. Default: half
+    /// the CPUs, at least 1, leaving the other half to HTTP; fewer lanes make larger groups
+    /// (cheaper per event), more lanes shorter waits.
+    pub event_lanes: u32,
+}
+
+/// The default [`RuntimeLimits::event_lanes`]: half the CPUs, at least 1.
+pub fn default_event_lanes() -> u32 {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cpus / 2).unwrap_or(u32::MAX).max(1)
 }
 
 impl Default for RuntimeLimits {
@@ -69,6 +80,7 @@ impl Default for RuntimeLimits {
             max_concurrency: 128,
             max_response_bytes: 64 * 1024,
             max_requests_per_instance: 1,
+            event_lanes: default_event_lanes(),
         }
     }
 }
@@ -244,15 +256,18 @@ impl Instances {
         &self.runtime
     }
 
-    /// Runs one request through the component.
+    /// Runs one request through the component; its response body may hold at most
+    /// `max_response_bytes`.
     pub(crate) async fn call(
         &self,
         request: http::Request<Full<Bytes>>,
         env: GuestEnv<'_>,
+        max_response_bytes: usize,
     ) -> Result<http::Response<Bytes>, CallError> {
         let started = Instant::now();
         let limits = self.runtime.limits;
-        let result = tokio::time::timeout(limits.wall_timeout, self.call_inner(request, env)).await;
+        let call = self.call_inner(request, env, max_response_bytes);
+        let result = tokio::time::timeout(limits.wall_timeout, call).await;
         let result = result.unwrap_or(Err(CallError::WallTimeout));
         metrics::histogram!(m::COMPONENT_SECONDS).record(started.elapsed().as_secs_f64());
         if let Err(error) = &result {
@@ -265,6 +280,7 @@ impl Instances {
         &self,
         request: http::Request<Full<Bytes>>,
         env: GuestEnv<'_>,
+        max_response_bytes: usize,
     ) -> Result<http::Response<Bytes>, CallError> {
         let runtime = &self.runtime;
         let _permit = runtime.permits.acquire().await.map_err(|e| CallError::Host(e.to_string()))?;
@@ -328,7 +344,7 @@ impl Instances {
         }
 
         let (parts, body) = response.into_parts();
-        let body = Limited::new(body, runtime.limits.max_response_bytes).collect();
+        let body = Limited::new(body, max_response_bytes).collect();
         let mut body = std::pin::pin!(body);
         let collected = loop {
             tokio::select! {

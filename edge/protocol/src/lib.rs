@@ -11,11 +11,15 @@
 //!   `Nats-Msg-Id` header and is the unit of deduplication.
 //! * [`Ack`] is the aggregator's reply, sent only once the batch is durable.
 //!
+//! * [`group`] is how our host hands several tracker requests to the collector component in
+//!   one call.
+//!
 //! The envelope is JSON. Its version is the `v` field; an aggregator refuses versions it does
 //! not know with [`DecodeError::UnsupportedVersion`] rather than guessing.
 #![deny(missing_docs)]
 
 mod batch;
+pub mod group;
 mod hit;
 pub mod limits;
 

@@ -246,3 +246,86 @@ async fn a_changed_configuration_is_picked_up() -> AnyResult {
     broker.shutdown().await;
     Ok(())
 }
+
+/// Events handed to the component in groups each get the answer they would have had alone,
+/// and only their own; the group route cannot be reached from outside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouped_events_each_get_their_own_answer() -> AnyResult {
+    const BOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let broker = broker().await?;
+    let aggregator = Aggregator::start(&broker.client_url()).await?;
+    let dir = tempfile::tempdir()?;
+    let mut config = test_config("edge-groups", dir.path(), &broker.client_url(), collector());
+    // One lane: while it is busy every other event waits, so groups form.
+    config.runtime.event_lanes = 1;
+    let host = TestHost::start(config).await?;
+    host.wait_ready().await?;
+
+    // Kind of event by n % 4: counted, bot, malformed, unknown site.
+    let expected = |n: usize| -> (u16, Option<&'static str>) {
+        match n % 4 {
+            0 => (202, None),
+            1 => (202, Some("bot")),
+            2 => (400, None),
+            _ => (202, Some("unknown_site")),
+        }
+    };
+    let mut tasks = Vec::new();
+    for connection in 0..40 {
+        let addr = host.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut client = Connection::open(addr).await?;
+            for round in 0..5 {
+                let n = round * 40 + connection;
+                let (user_agent, body) = match n % 4 {
+                    0 => (FIREFOX, pageview(&format!("/grouped/{n}"))),
+                    1 => (BOT, pageview(&format!("/bot/{n}"))),
+                    2 => (FIREFOX, format!("{{\"name\":\"pageview\",\"url\":{n}")),
+                    _ => (
+                        FIREFOX,
+                        r#"{"name":"pageview","url":"https://nobody.example/","domain":"nobody.example"}"#
+                            .to_string(),
+                    ),
+                };
+                let ip = format!("198.51.100.{}", n % 250);
+                let headers = [
+                    ("content-type", "text/plain"),
+                    ("user-agent", user_agent),
+                    ("x-forwarded-for", ip.as_str()),
+                ];
+                let reply = client.send("POST", "/api/event", &headers, body).await?;
+                let dropped = reply.headers.get("x-hitkeep-dropped").and_then(|v| v.to_str().ok());
+                let (status, drop_code) = expected(n);
+                anyhow::ensure!(
+                    reply.status == status && dropped == drop_code,
+                    "event {n}: {} {dropped:?} {}",
+                    reply.status,
+                    reply.text()
+                );
+                anyhow::ensure!(reply.headers.get("access-control-allow-origin").is_some_and(|v| v == "*"));
+                if status == 400 {
+                    anyhow::ensure!(reply.text().contains("\"code\""), "event {n}: {}", reply.text());
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let counted: BTreeSet<String> =
+        (0..200).filter(|n| n % 4 == 0).map(|n| format!("/grouped/{n}")).collect();
+    let hits = aggregator.wait_for_hits(counted.len(), Duration::from_secs(20)).await?;
+    let received: BTreeSet<String> = hits.iter().map(|hit| hit.path.clone()).collect();
+    assert_eq!(received, counted, "exactly the counted events, once each");
+
+    // From outside, the group route is an unknown path, with or without a key header.
+    for headers in [vec![], vec![("x-hitkeep-group-key", "guess")]] {
+        let reply = request(host.addr, "POST", "/.hitkeep/events", &headers, "HKQ1\0\0\0\0").await?;
+        assert_eq!(reply.status, 404, "{}", reply.text());
+    }
+
+    host.shutdown(Duration::from_secs(2)).await;
+    broker.shutdown().await;
+    Ok(())
+}
