@@ -182,8 +182,13 @@ fn edge_tokens_guard_the_http_batch_endpoint() {
     let text = [("Content-Type", "text/plain"), ("Authorization", bearer.as_str())];
     assert_eq!(http_request(server.http, "POST", "/api/edge/batch", &text, &payload).0, 415);
 
-    for batch in &batches {
-        let (status, _, body) = http_request(server.http, "POST", "/api/edge/batch", &auth, &batch.encode());
+    // Spin collectors post the JSON envelope; the binary one that edges publish over NATS is
+    // taken as well.
+    let binary = [("Content-Type", "application/octet-stream"), ("Authorization", bearer.as_str())];
+    for (index, batch) in batches.iter().enumerate() {
+        let (headers, envelope) =
+            if index % 2 == 0 { (&auth, batch.encode()) } else { (&binary, batch.encode_binary()) };
+        let (status, _, body) = http_request(server.http, "POST", "/api/edge/batch", headers, &envelope);
         assert_eq!(status, 200, "{body}");
         let ack = hitkeep_protocol::Ack::decode(body.as_bytes()).unwrap();
         assert_eq!(ack.status, hitkeep_protocol::AckStatus::Stored);

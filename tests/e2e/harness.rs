@@ -144,7 +144,7 @@ pub async fn nats(url: &str) -> async_nats::Client {
 
 /// Sends a batch as an edge does and returns the ack.
 pub async fn send_batch(client: &async_nats::Client, batch: &Batch) -> Result<Ack, String> {
-    send_raw(client, &batch.id, batch.encode()).await
+    send_raw(client, &batch.id, batch.encode_binary()).await
 }
 
 /// Sends raw bytes as a batch request with a message id.

@@ -34,9 +34,14 @@ fn batches_are_stored_once_and_duplicates_are_acked() {
             assert_eq!(ack.id, batch.id);
             assert_eq!(ack.stored as usize, batch.hits.len());
         }
-        // An edge that lost its acks resends: nothing is written twice.
-        for batch in &batches[..10] {
-            let ack = send_batch(&client, batch).await.unwrap();
+        // An edge that lost its acks resends: nothing is written twice, whichever envelope
+        // the copy comes in (an edge from before the binary envelope sends JSON).
+        for (index, batch) in batches[..10].iter().enumerate() {
+            let ack = if index % 2 == 0 {
+                send_batch(&client, batch).await.unwrap()
+            } else {
+                send_raw(&client, &batch.id, batch.encode()).await.unwrap()
+            };
             assert_eq!(ack.status, AckStatus::Duplicate);
             assert_eq!(ack.stored, 0);
         }

@@ -1,6 +1,7 @@
 //! Pipeline throughput: hits per second from NATS batch requests to committed, acked rows,
-//! through the embedded broker, on a real DuckDB file. Also prints the database's bytes per
-//! hit after the run.
+//! through the embedded broker, on a real DuckDB file. The batches are binary envelopes
+//! (version 2), as edges publish them. Also prints the database's bytes per hit after the
+//! run.
 //!
 //! `cargo bench -p hitkeep-ingest --bench pipeline` (set `HITKEEP_BENCH_HITS` to change the
 //! number of hits, default 2,000,000). `HITKEEP_BENCH_PLUGINS=noop` runs every batch through
@@ -27,6 +28,11 @@ fn main() {
         std::env::var("HITKEEP_BENCH_HITS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(run(hits));
+}
+
+/// Batches in flight: `HITKEEP_BENCH_IN_FLIGHT`, default [`IN_FLIGHT`].
+fn in_flight() -> usize {
+    std::env::var("HITKEEP_BENCH_IN_FLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(IN_FLIGHT)
 }
 
 /// The plugins `HITKEEP_BENCH_PLUGINS` names, if any.
@@ -63,13 +69,13 @@ async fn run(hits: u64) {
     for domain in &config.sites {
         store.add_site(domain, "UTC").unwrap();
     }
-    // Encode up front: the benchmark measures the pipeline, not the generator.
+    // Encode up front, as edges do: the benchmark measures the pipeline, not the generator.
     let payloads: Vec<(String, bytes::Bytes)> = hitkeep_traffic::batches(
         Traffic::new(config).with_attribution(Attribution::Landing),
         "bench",
         HITS_PER_BATCH,
     )
-    .map(|batch| (batch.id.clone(), batch.encode().into()))
+    .map(|batch| (batch.id.clone(), batch.encode_binary().into()))
     .collect();
     let payload_bytes: usize = payloads.iter().map(|(_, p)| p.len()).sum();
 
@@ -85,6 +91,7 @@ async fn run(hits: u64) {
     let pipeline = Pipeline::start(ingestor, Some(connect().await.unwrap()), config).await.unwrap();
 
     let edge = connect().await.unwrap();
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let mut latencies = Vec::with_capacity(payloads.len());
     let mut acks = futures_util::stream::iter(payloads)
@@ -102,7 +109,7 @@ async fn run(hits: u64) {
                 (Ack::decode(&reply.payload).expect("ack decodes"), sent.elapsed())
             }
         })
-        .buffer_unordered(IN_FLIGHT);
+        .buffer_unordered(in_flight());
     let mut stored = 0u64;
     while let Some((ack, latency)) = acks.next().await {
         assert_eq!(ack.status, AckStatus::Stored);
@@ -110,7 +117,10 @@ async fn run(hits: u64) {
         latencies.push(latency);
     }
     let elapsed = started.elapsed();
+    let cpu = process_cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+    let wal_bytes = std::fs::metadata(store.path().with_extension("db.wal")).map_or(0, |m| m.len());
     pipeline.shutdown().await;
+    let with_checkpoint = started.elapsed();
     broker.shutdown().await;
     store.checkpoint().unwrap();
     assert_eq!(store.counts().unwrap().events, stored);
@@ -121,9 +131,34 @@ async fn run(hits: u64) {
     println!("pipeline: {stored} hits in {:.2} s", elapsed.as_secs_f64());
     println!("  throughput      {:>12.0} hits/s", stored as f64 / elapsed.as_secs_f64());
     println!(
-        "  batch ack p99   {:>12.1} ms  ({HITS_PER_BATCH} hits per batch, {IN_FLIGHT} in flight)",
-        p99.as_secs_f64() * 1e3
+        "  with checkpoint {:>12.0} hits/s  (until the shutdown checkpoint of the {:.0} MB write-ahead log left)",
+        stored as f64 / with_checkpoint.as_secs_f64(),
+        wal_bytes as f64 / 1e6
     );
-    println!("  wire size       {:>12.0} bytes/hit (JSON envelope)", payload_bytes as f64 / stored as f64);
+    println!(
+        "  batch ack p99   {:>12.1} ms  ({HITS_PER_BATCH} hits per batch, {IN_FLIGHT} in flight)",
+        p99.as_secs_f64() * 1e3,
+        IN_FLIGHT = in_flight()
+    );
+    println!("  wire size       {:>12.0} bytes/hit (binary envelope)", payload_bytes as f64 / stored as f64);
     println!("  database        {:>12.1} bytes/hit ({db_bytes} bytes)", db_bytes as f64 / stored as f64);
+    if let Some(cpu) = cpu {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!(
+            "  CPU             {:>12.2} µs/hit ({:.0}% of {cores} cores, whole process: edge side and broker included)",
+            cpu * 1e6 / stored as f64,
+            cpu / elapsed.as_secs_f64() * 100.0 / cores as f64
+        );
+    }
+}
+
+/// CPU time of this process so far (user and system), from `/proc/self/stat`; `None` where
+/// there is no such file.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in USER_HZ, 100 on every mainstream architecture.
+    Some(ticks as f64 / 100.0)
 }

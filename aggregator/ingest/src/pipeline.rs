@@ -1,5 +1,36 @@
 //! The running pipeline: a NATS queue subscription, the enrichment plugins, a bounded queue,
-//! the writer thread that drives the [`Ingestor`], and the task that publishes acks.
+//! and four threads that drive the two halves of the [`Ingestor`]: prepare, stage, commit,
+//! checkpoint; and the task that publishes acks.
+//!
+//! ```text
+//! tokio tasks          prepare thread             stage thread          commit thread        tokio task
+//! receive, decode ─► intake ─► group, dedupe, ─► 1 ─► open a transaction ─► commit it, fall ─► acks
+//! (plugins: on the  (bounded)  validate, resolve  (one on a free writer,    back one by one,   (publish,
+//!  blocking pool)              sites, sessionize, group) append the group   dead letters       flush)
+//!                              build Arrow rows         ▲                   │        │
+//!                                  ▲                    └── free writer ────┘        ▼
+//!                                  └──────────── spent batches, to free ─────  checkpoint thread
+//!                                                                              (at 128 MB of log)
+//! ```
+//!
+//! DuckDB's work is most of the pipeline's, so everything that can happen before the
+//! transaction happens on the prepare thread, and DuckDB's part is split in three:
+//!
+//! * the stage thread appends a group to a transaction on one of two writers (database
+//!   connections) while the commit thread commits the group before on the other: a group's
+//!   append and the commit before it overlap, and commits stay in order;
+//! * the checkpoint thread checkpoints (writes the log into the database file, compressed)
+//!   once the write-ahead log has passed [`PipelineConfig::checkpoint_wal_bytes`]. DuckDB lets
+//!   insert-only transactions commit meanwhile, so the pipeline does not stop for it.
+//!
+//! Between the prepare and stage threads waits at most one prepared group: while no writer
+//! is free the prepare thread blocks, batches pile up in the intake, and the next group is
+//! larger, so the transactions grow with the load (up to [`PipelineConfig::max_group_hits`]).
+//! The commit thread hands the spent batches back, so that even freeing their hits costs it
+//! nothing. Deduplication spans the threads: a batch id is claimed before its hits reach the
+//! sessions and settled only after its commit (see `dedupe.rs`), so a second copy that
+//! arrives meanwhile waits for the first one's outcome and is acked as a duplicate, never
+//! prepared or written.
 //!
 //! With plugins, each batch is decoded and enriched on tokio's blocking pool, up to
 //! [`PipelineConfig::enrich_workers`] batches at once, before it joins the writer's queue:
@@ -8,15 +39,19 @@
 //! deduplicated and committed under its own id.
 
 use std::sync::Arc;
+use std::sync::mpsc as sync_mpsc;
 use std::thread::JoinHandle;
 
 use futures_util::StreamExt;
 use hitkeep_plugins::Plugins;
-use hitkeep_protocol::{Ack, INGEST_SUBJECT};
+use hitkeep_protocol::{Ack, Batch, INGEST_SUBJECT};
+use hitkeep_store::EventWriter;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::commit::{Committer, Staged};
 use crate::ingestor::{Enriched, Incoming, Ingestor, ReplyTo};
+use crate::prepare::{PreparedGroup, Preparer};
 
 /// Tuning of the pipeline.
 #[derive(Debug, Clone)]
@@ -25,7 +60,7 @@ pub struct PipelineConfig {
     pub subject: String,
     /// Queue group shared by all aggregators, so each batch goes to one of them.
     pub queue_group: String,
-    /// Batches waiting for the writer at most; beyond this, intake waits (backpressure).
+    /// Batches waiting to be prepared at most; beyond this, intake waits (backpressure).
     pub queue_capacity: usize,
     /// Most hits written in one transaction.
     pub max_group_hits: usize,
@@ -35,6 +70,9 @@ pub struct PipelineConfig {
     /// Batches enriched at once (each on a thread of tokio's blocking pool); beyond this,
     /// intake waits. The default is one per CPU, at least 2.
     pub enrich_workers: usize,
+    /// The pipeline checkpoints (writes the write-ahead log into the database file,
+    /// compressed) once the log has grown past this many bytes.
+    pub checkpoint_wal_bytes: u64,
 }
 
 impl Default for PipelineConfig {
@@ -46,6 +84,7 @@ impl Default for PipelineConfig {
             max_group_hits: 50_000,
             plugins: None,
             enrich_workers: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            checkpoint_wal_bytes: hitkeep_store::CHECKPOINT_WAL_BYTES,
         }
     }
 }
@@ -98,9 +137,12 @@ pub enum PipelineError {
         /// The cause.
         source: async_nats::SubscribeError,
     },
-    /// The writer thread could not be spawned.
-    #[error("cannot start the writer thread: {0}")]
+    /// A pipeline thread could not be spawned.
+    #[error("cannot start a pipeline thread: {0}")]
     Thread(std::io::Error),
+    /// The second database connection could not be opened.
+    #[error("cannot open a second writer: {0}")]
+    Writer(hitkeep_store::Error),
 }
 
 /// A running pipeline. Dropping it without [`Pipeline::shutdown`] abandons queued batches
@@ -112,11 +154,15 @@ pub struct Pipeline {
     cancel: CancellationToken,
     subscriber: Option<tokio::task::JoinHandle<()>>,
     acker: Option<tokio::task::JoinHandle<()>>,
+    preparer: Option<JoinHandle<()>>,
+    stager: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
+    checkpointer: Option<JoinHandle<()>>,
 }
 
 impl Pipeline {
-    /// Starts the writer thread and, when `nats` is given, the subscription and the acker.
+    /// Starts the prepare and writer threads and, when `nats` is given, the subscription and
+    /// the acker.
     pub async fn start(
         ingestor: Ingestor,
         nats: Option<async_nats::Client>,
@@ -131,10 +177,33 @@ impl Pipeline {
         }
 
         let max_group_hits = config.max_group_hits;
-        let writer = std::thread::Builder::new()
-            .name("hitkeep-ingest-writer".into())
-            .spawn(move || write_loop(ingestor, queue, ack_sender, max_group_hits))
-            .map_err(PipelineError::Thread)?;
+        let acks = AckSink(ack_sender);
+        let (preparer, committer, writer) = ingestor.into_parts();
+        // Two writers (connections): one stages a group while the other commits.
+        let (free_sender, free_writers) = sync_mpsc::channel();
+        let checkpointer = writer.try_clone().map_err(PipelineError::Writer)?;
+        for writer in [writer.try_clone().map_err(PipelineError::Writer)?, writer] {
+            free_sender.send(writer).expect("the receiver is here");
+        }
+        // A rendezvous: the prepare thread hands a group over only when a writer is free.
+        let (handoff_sender, handoff) = sync_mpsc::sync_channel(0);
+        let (staged_sender, staged) = sync_mpsc::channel();
+        let (spent_sender, spent) = sync_mpsc::channel();
+        let stage_committer = committer.clone();
+        let stager = spawn("hitkeep-ingest-stage", move || {
+            stage_loop(stage_committer, free_writers, handoff, staged_sender)
+        })?;
+        let commit_acks = acks.clone();
+        let (committed_sender, committed) = sync_mpsc::channel();
+        let wal_bytes = config.checkpoint_wal_bytes;
+        let checkpoint_thread =
+            spawn("hitkeep-ingest-checkpoint", move || checkpoint_loop(checkpointer, committed, wal_bytes))?;
+        let writer = spawn("hitkeep-ingest-commit", move || {
+            commit_loop(committer, staged, free_sender, spent_sender, commit_acks, committed_sender)
+        })?;
+        let preparer = spawn("hitkeep-ingest-prepare", move || {
+            prepare_loop(preparer, queue, handoff_sender, spent, acks, max_group_hits)
+        })?;
 
         let (subscriber, acker) = match nats {
             Some(client) => {
@@ -154,7 +223,17 @@ impl Pipeline {
             }
             None => (None, None),
         };
-        Ok(Self { intake, enricher, cancel, subscriber, acker, writer: Some(writer) })
+        Ok(Self {
+            intake,
+            enricher,
+            cancel,
+            subscriber,
+            acker,
+            preparer: Some(preparer),
+            stager: Some(stager),
+            writer: Some(writer),
+            checkpointer: Some(checkpoint_thread),
+        })
     }
 
     /// Submits one payload (from the HTTP batch endpoint) and waits for its ack. `None` when
@@ -169,7 +248,7 @@ impl Pipeline {
         Submitter { intake: self.intake.downgrade(), enricher: self.enricher.clone() }
     }
 
-    /// Batches waiting for the writer.
+    /// Batches waiting to be prepared.
     pub fn queued(&self) -> usize {
         self.intake.max_capacity() - self.intake.capacity()
     }
@@ -180,16 +259,21 @@ impl Pipeline {
         if let Some(subscriber) = self.subscriber.take() {
             let _ = subscriber.await;
         }
-        // Closing intake lets the writer drain what is queued and then stop.
-        let Self { intake, enricher, writer, acker, .. } = self;
+        // Closing intake lets the prepare thread drain what is queued and stop, and then the
+        // writer thread.
+        let Self { intake, enricher, preparer, stager, writer, checkpointer, acker, .. } = self;
         if let Some(enricher) = &enricher {
             // HTTP submissions being enriched still hold a sender of their own.
             enricher.drain().await;
         }
         drop(intake);
-        if let Some(writer) = writer {
-            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-        }
+        let threads = [preparer, stager, writer, checkpointer];
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads.into_iter().flatten() {
+                let _ = thread.join();
+            }
+        })
+        .await;
         if let Some(acker) = acker {
             let _ = acker.await;
         }
@@ -271,27 +355,15 @@ async fn receive_loop(
     }
 }
 
-fn write_loop(
-    mut ingestor: Ingestor,
-    mut queue: mpsc::Receiver<Enriched>,
-    acks: mpsc::Sender<Vec<(async_nats::Subject, Ack)>>,
-    max_group_hits: usize,
-) {
-    while let Some(first) = queue.blocking_recv() {
-        let mut hits = first.hits();
-        let mut group = vec![first];
-        while hits < max_group_hits {
-            match queue.try_recv() {
-                Ok(next) => {
-                    hits += next.hits();
-                    group.push(next);
-                }
-                Err(_) => break,
-            }
-        }
-        metrics::gauge!("hitkeep_ingest_queue_depth").set(queue.len() as f64);
+/// Where acks go from the pipeline threads: NATS replies to the acker task, HTTP callers
+/// straight to their waiting task.
+#[derive(Debug, Clone)]
+struct AckSink(mpsc::Sender<Vec<(async_nats::Subject, Ack)>>);
+
+impl AckSink {
+    fn deliver(&self, acks: Vec<(ReplyTo, Ack)>) {
         let mut nats_acks = Vec::new();
-        for (reply, ack) in ingestor.ingest_enriched(group) {
+        for (reply, ack) in acks {
             match reply {
                 ReplyTo::Nats(subject) => nats_acks.push((subject, ack)),
                 ReplyTo::Channel(sender) => {
@@ -300,13 +372,171 @@ fn write_loop(
                 ReplyTo::Nobody => {}
             }
         }
-        if !nats_acks.is_empty() && acks.blocking_send(nats_acks).is_err() {
+        if !nats_acks.is_empty() && self.0.blocking_send(nats_acks).is_err() {
             tracing::warn!("ack publisher is gone; acks dropped, edges will resend");
         }
     }
-    if let Err(error) = ingestor.checkpoint() {
-        tracing::warn!(%error, "checkpoint at shutdown failed");
+}
+
+/// The prepare thread: adds whatever batches wait in the intake to the group being
+/// prepared, and hands the group to the writer as soon as the writer is free.
+///
+/// `handoff` is a rendezvous channel: a send completes only when the writer is waiting for
+/// work. While the writer is busy the group keeps growing, so each transaction takes
+/// everything prepared during the one before (up to `max_group_hits` hits).
+fn prepare_loop(
+    mut preparer: Preparer,
+    mut queue: mpsc::Receiver<Enriched>,
+    handoff: sync_mpsc::SyncSender<PreparedGroup>,
+    spent: sync_mpsc::Receiver<Vec<Batch>>,
+    acks: AckSink,
+    max_group_hits: usize,
+) {
+    let mut group = PreparedGroup::default();
+    loop {
+        // Free what the writer is done with (the hits of committed batches) here, not there.
+        while let Ok(batches) = spent.try_recv() {
+            drop(batches);
+        }
+        let first = if group.is_empty() {
+            // Nothing to hand over: wait for batches.
+            match queue.blocking_recv() {
+                Some(first) => first,
+                None => break,
+            }
+        } else {
+            // Hand the group over if the writer is free, else keep adding to it.
+            group = match handoff.try_send(group) {
+                Ok(()) => {
+                    group = PreparedGroup::default();
+                    continue;
+                }
+                Err(sync_mpsc::TrySendError::Full(group)) => group,
+                Err(sync_mpsc::TrySendError::Disconnected(_)) => return writer_gone(),
+            };
+            let next = if group.hits() < max_group_hits { queue.try_recv().ok() } else { None };
+            match next {
+                Some(first) => first,
+                None => {
+                    // Full, or nothing new: wait for the writer.
+                    if handoff.send(std::mem::take(&mut group)).is_err() {
+                        return writer_gone();
+                    }
+                    continue;
+                }
+            }
+        };
+        let mut hits = group.hits() + first.hits();
+        let mut batches = vec![first];
+        while hits < max_group_hits {
+            match queue.try_recv() {
+                Ok(next) => {
+                    hits += next.hits();
+                    batches.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        metrics::gauge!("hitkeep_ingest_queue_depth").set(queue.len() as f64);
+        let duplicates = preparer.prepare(batches, &mut group);
+        acks.deliver(duplicates);
     }
+    // The intake is closed: hand over what is left.
+    if !group.is_empty() && handoff.send(group).is_err() {
+        writer_gone();
+    }
+}
+
+fn writer_gone() {
+    tracing::error!("the ingest writer thread is gone; batches stay unacked");
+}
+
+/// The stage thread: takes a free writer, then the prepared group, and writes the group into
+/// a transaction on that writer for the commit thread to commit.
+fn stage_loop(
+    committer: Committer,
+    free_writers: sync_mpsc::Receiver<EventWriter>,
+    handoff: sync_mpsc::Receiver<PreparedGroup>,
+    staged: sync_mpsc::Sender<(EventWriter, Staged)>,
+) {
+    // A writer first: a group taken before one is free would stop growing for nothing.
+    while let Ok(mut writer) = free_writers.recv() {
+        let Ok(group) = handoff.recv() else { break };
+        let group = committer.stage(&mut writer, group);
+        if staged.send((writer, group)).is_err() {
+            tracing::error!("the ingest commit thread is gone; batches stay unacked");
+            break;
+        }
+    }
+}
+
+/// The commit thread: commits each staged group, in order, publishes the acks, frees the
+/// writer for the next group, and tells the checkpoint thread.
+fn commit_loop(
+    committer: Committer,
+    staged: sync_mpsc::Receiver<(EventWriter, Staged)>,
+    free_writers: sync_mpsc::Sender<EventWriter>,
+    spent: sync_mpsc::Sender<Vec<Batch>>,
+    acks: AckSink,
+    committed: sync_mpsc::Sender<()>,
+) {
+    while let Ok((mut writer, group)) = staged.recv() {
+        let (group_acks, batches) = committer.complete(&mut writer, group);
+        acks.deliver(group_acks);
+        // Once the prepare thread has stopped, they are freed here.
+        let _ = spent.send(batches);
+        // Fails only once the stage thread has stopped; the writer is then closed.
+        let _ = free_writers.send(writer);
+        let _ = committed.send(());
+    }
+}
+
+/// The checkpoint thread: after each commit, checkpoints once the write-ahead log has
+/// passed `wal_bytes`; at the end (the commit thread has stopped), checkpoints whatever is
+/// left.
+///
+/// DuckDB lets transactions that only insert commit while a checkpoint runs (they go to a
+/// second log, which replaces the first when the checkpoint is done), so the commits do
+/// not wait for the checkpoint's compression, as they would if DuckDB checkpointed on the
+/// commit thread itself: that stalled the pipeline for a second at a time and cost a
+/// quarter of its throughput.
+fn checkpoint_loop(checkpointer: EventWriter, committed: sync_mpsc::Receiver<()>, wal_bytes: u64) {
+    let mut failing = false;
+    while committed.recv().is_ok() {
+        // Commits that happened during the last checkpoint need one look, not one each.
+        while committed.try_recv().is_ok() {}
+        if checkpointer.wal_bytes() >= wal_bytes {
+            failing = !checkpoint(&checkpointer, failing);
+        }
+    }
+    checkpoint(&checkpointer, failing);
+}
+
+/// Checkpoints; false when that failed. A failure is logged as a warning once in a row.
+pub(crate) fn checkpoint(checkpointer: &EventWriter, failing: bool) -> bool {
+    let started = std::time::Instant::now();
+    match checkpointer.checkpoint() {
+        Ok(()) => {
+            let seconds = started.elapsed().as_secs_f64();
+            metrics::histogram!("hitkeep_ingest_checkpoint_seconds").record(seconds);
+            tracing::debug!(seconds, "checkpoint");
+            true
+        }
+        // Typically a transaction that is not insert-only (a site change, a dead letter's
+        // sequence number) holds DuckDB's checkpoint lock: the next commit tries again.
+        Err(error) if failing => {
+            tracing::debug!(%error, "checkpoint failed again");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, "checkpoint failed; trying again after the next commit");
+            false
+        }
+    }
+}
+
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, PipelineError> {
+    std::thread::Builder::new().name(name.into()).spawn(work).map_err(PipelineError::Thread)
 }
 
 async fn ack_loop(client: async_nats::Client, mut acks: mpsc::Receiver<Vec<(async_nats::Subject, Ack)>>) {

@@ -37,7 +37,9 @@ pub struct Assignment {
 /// Open sessions, keyed by site and visitor hash.
 #[derive(Debug)]
 pub struct SessionTracker {
-    open: HashMap<(u32, u64), OpenSession>,
+    /// Hashed with foldhash rather than SipHash: the map is looked up for every hit, and the
+    /// keys are keyed hashes already, which no client can steer into collisions.
+    open: HashMap<(u32, u64), OpenSession, foldhash::fast::RandomState>,
     next_session_id: u64,
     timeout_ms: i64,
 }
@@ -46,7 +48,7 @@ impl SessionTracker {
     /// An empty tracker whose next session id is `last_session_id + 1`.
     pub fn new(last_session_id: u64, timeout_ms: i64) -> Self {
         debug_assert!(timeout_ms > 0);
-        Self { open: HashMap::new(), next_session_id: last_session_id + 1, timeout_ms }
+        Self { open: HashMap::default(), next_session_id: last_session_id + 1, timeout_ms }
     }
 
     /// Restores sessions found in stored events.
@@ -76,16 +78,22 @@ impl SessionTracker {
     /// Assigns a hit of `site_id` at `ts_ms` from `visitor` (today's hash) and
     /// `visitor_prev` (yesterday's) to a session.
     pub fn assign(&mut self, site_id: u32, visitor: u64, visitor_prev: u64, ts_ms: i64) -> Assignment {
-        let found = self
-            .open
-            .get(&(site_id, visitor))
+        let timeout_ms = self.timeout_ms;
+        // Most hits go on a session open under today's hash: one lookup, updated in place.
+        if let Some(session) = self.open.get_mut(&(site_id, visitor))
+            && ts_ms - session.last_ts_ms <= timeout_ms
+        {
+            session.last_ts_ms = session.last_ts_ms.max(ts_ms);
+            return Assignment {
+                visitor_id: session.visitor_id,
+                session_id: session.session_id,
+                new_session: false,
+            };
+        }
+        let found = (visitor_prev != visitor)
+            .then(|| self.open.get(&(site_id, visitor_prev)))
+            .flatten()
             .filter(|session| self.is_open(session, ts_ms))
-            .or_else(|| {
-                (visitor_prev != visitor)
-                    .then(|| self.open.get(&(site_id, visitor_prev)))
-                    .flatten()
-                    .filter(|session| self.is_open(session, ts_ms))
-            })
             .copied();
         let (session, new_session) = match found {
             Some(session) => (session, false),

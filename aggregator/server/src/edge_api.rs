@@ -37,6 +37,9 @@ pub fn new_secret() -> String {
     secret
 }
 
+/// The content types `POST /api/edge/batch` takes: the JSON envelope and the binary one.
+const BATCH_MEDIA_TYPES: [&str; 2] = ["application/json", "application/octet-stream"];
+
 /// The digest the store keeps of a secret.
 pub fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
@@ -85,24 +88,32 @@ pub async fn config(State(state): State<AppState>, headers: HeaderMap) -> Result
         .into_response())
 }
 
-/// `POST /api/edge/batch`: one batch envelope; answers its ack once it is durable. `200`
+/// `POST /api/edge/batch`: one batch envelope, JSON (version 1, `application/json`) or
+/// binary (version 2, `application/octet-stream`); answers its ack once it is durable. `200`
 /// for `stored` and `duplicate` (either way the edge may forget the batch), `422` for
 /// `rejected` (dead-lettered: resending cannot help), `503` when the pipeline cannot take it
-/// now (resend later).
+/// now (resend later), `415` for any other content type.
+///
+/// The content type only gates what is worth decoding; the envelope's own first byte says
+/// which encoding it is, exactly as on NATS, so a mislabelled but valid envelope is stored
+/// and a body that is neither is dead-lettered as `malformed`.
 pub async fn batch(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let token = authenticate(&state, &headers).await?;
-    let json = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| {
-        value.split(';').next().is_some_and(|kind| kind.trim().eq_ignore_ascii_case("application/json"))
-    });
-    if !json {
+    let envelope =
+        headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| {
+            value.split(';').next().is_some_and(|kind| {
+                BATCH_MEDIA_TYPES.iter().any(|accepted| kind.trim().eq_ignore_ascii_case(accepted))
+            })
+        });
+    if !envelope {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "send the batch envelope as application/json",
+            "send the batch envelope as application/json (version 1) or application/octet-stream (version 2)",
         ));
     }
     let Some(ingest) = &state.ingest else {

@@ -1,8 +1,15 @@
 //! The ingest side of the store: appending hits, batch-id deduplication, dead letters, and
 //! the session state the pipeline rebuilds after a restart.
+//!
+//! The work is split so that the ingest pipeline can run it on two threads: building the
+//! rows in DuckDB's column layout ([`EventRowsBuilder`]) and answering "was this batch id
+//! committed before?" ([`KnownBatches`], on its own connection) need no write transaction,
+//! and leave the [`EventWriter`] nothing but appending and committing.
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
+use std::path::PathBuf;
 
 use duckdb::types::{TimeUnit, ToSqlOutput, Value};
 use std::sync::Arc;
@@ -12,6 +19,7 @@ use duckdb::arrow::array::{
     UInt32Builder, UInt64Builder,
 };
 use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
 use duckdb::{Connection, ToSql, params};
 use hitkeep_protocol::Hit;
 
@@ -45,17 +53,19 @@ pub struct DeadLetter {
     pub payload: Vec<u8>,
 }
 
-/// Everything one batch writes, committed together with its id.
-#[derive(Debug)]
+/// A batch's record in a transaction: its id, committed with its rows (a later batch with
+/// the same id is a duplicate), and its dead letters. Its rows are in the [`EventRows`]
+/// committed with it.
+#[derive(Debug, Clone, Copy)]
 pub struct BatchWrite<'a> {
-    /// The batch id; a later batch with the same id is a duplicate.
+    /// The batch id.
     pub id: &'a str,
     /// The edge that sent it.
     pub edge: &'a str,
-    /// Its good hits.
-    pub events: Vec<NewEvent<'a>>,
+    /// How many of its hits are stored.
+    pub hits: u32,
     /// Its bad hits.
-    pub dead_letters: Vec<DeadLetter>,
+    pub dead_letters: &'a [DeadLetter],
 }
 
 /// A session that may still be open, as found in stored events.
@@ -95,16 +105,74 @@ impl ToSql for Millis {
     }
 }
 
-/// The ingest pipeline's handle on the database: its own connection, used by one task.
+/// The ingest pipeline's handle on the database for writing: its own connection, used by one
+/// thread.
 pub struct EventWriter {
     conn: Connection,
-    batch_ids: BatchIdIndex,
+    /// The write-ahead log's path, to watch its size.
+    wal: PathBuf,
 }
 
-/// The remembered batch ids, in memory as 64-bit hashes so that deduplication never scans
+/// The batch ids committed in the dedupe window, for deduplication, on a connection of their
+/// own (so the thread that deduplicates is not the one that writes).
+///
+/// The ids are held in memory as 64-bit hashes so that deduplication never scans
 /// `ingested_batches` (a lookup by a bound parameter does not use DuckDB's index, and the
 /// table holds every batch of the dedupe window). A hash match is confirmed in the table, so
-/// a collision can cost a query, never a lost batch.
+/// a collision can cost a query, never a lost batch. The table is written by the
+/// [`EventWriter`]; whoever commits a batch id tells this index with
+/// [`KnownBatches::remember`].
+pub struct KnownBatches {
+    conn: Connection,
+    index: BatchIdIndex,
+}
+
+impl std::fmt::Debug for KnownBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnownBatches").field("ids", &self.index.hashes.len()).finish_non_exhaustive()
+    }
+}
+
+impl KnownBatches {
+    pub(crate) fn new(conn: Connection) -> Result<Self> {
+        let mut index = BatchIdIndex::default();
+        {
+            let mut statement = conn.prepare(
+                "SELECT batch_id, epoch_ms(received_at) FROM ingested_batches ORDER BY received_at",
+            )?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                index.insert(&id, row.get(1)?);
+            }
+        }
+        Ok(Self { conn, index })
+    }
+
+    /// True when `id` was committed (and not yet forgotten).
+    pub fn contains(&self, id: &str) -> Result<bool> {
+        if !self.index.may_contain(id) {
+            return Ok(false);
+        }
+        let count: u64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM ingested_batches WHERE batch_id = ?")?
+            .query_row([id], |row| row.get(0))?;
+        Ok(count > 0)
+    }
+
+    /// Notes that `id` has been committed.
+    pub fn remember(&mut self, id: &str, received_at_ms: i64) {
+        self.index.insert(id, received_at_ms);
+    }
+
+    /// Forgets the ids received before `before_ms` (after [`EventWriter::prune_batch_ids`]
+    /// deleted them from the table).
+    pub fn forget_before(&mut self, before_ms: i64) {
+        self.index.prune(before_ms);
+    }
+}
+
 #[derive(Default)]
 struct BatchIdIndex {
     hashes: HashSet<u64>,
@@ -148,94 +216,84 @@ impl std::fmt::Debug for EventWriter {
 }
 
 impl EventWriter {
-    pub(crate) fn new(conn: Connection) -> Result<Self> {
-        let mut batch_ids = BatchIdIndex::default();
-        {
-            let mut statement = conn.prepare(
-                "SELECT batch_id, epoch_ms(received_at) FROM ingested_batches ORDER BY received_at",
-            )?;
-            let mut rows = statement.query([])?;
-            while let Some(row) = rows.next()? {
-                let id: String = row.get(0)?;
-                batch_ids.insert(&id, row.get(1)?);
-            }
-        }
-        Ok(Self { conn, batch_ids })
+    pub(crate) fn new(conn: Connection, wal: PathBuf) -> Result<Self> {
+        conn.register_table_function::<ArrowVTab>(ARROW_SCAN)?;
+        Ok(Self { conn, wal })
     }
 
-    /// The ids among `ids` that were committed before.
-    pub fn known_batches<'i>(&self, ids: impl IntoIterator<Item = &'i str>) -> Result<HashSet<String>> {
-        let mut known = HashSet::new();
-        for id in ids.into_iter().filter(|id| self.batch_ids.may_contain(id)) {
-            let count: u64 = self
-                .conn
-                .prepare_cached("SELECT count(*) FROM ingested_batches WHERE batch_id = ?")?
-                .query_row([id], |row| row.get(0))?;
-            if count > 0 {
-                known.insert(id.to_string());
-            }
-        }
-        Ok(known)
+    /// Another writer on the same database, on a connection of its own, so that one can
+    /// write a transaction while the other commits.
+    pub fn try_clone(&self) -> Result<Self> {
+        Self::new(self.conn.try_clone()?, self.wal.clone())
     }
 
-    /// Writes the batches (rows, properties, dead letters and batch ids) in one transaction.
-    /// Either all of it is durable when this returns `Ok`, or none of it is.
-    pub fn commit(&mut self, batches: &[BatchWrite<'_>], received_at_ms: i64) -> Result<()> {
+    /// Writes `rows` and the batches they came from (their ids and dead letters) in one
+    /// transaction. Either all of it is durable when this returns `Ok`, or none of it is.
+    pub fn commit(
+        &mut self,
+        rows: &EventRows,
+        batches: &[BatchWrite<'_>],
+        received_at_ms: i64,
+    ) -> Result<()> {
+        self.stage(rows, batches, received_at_ms)?;
+        self.commit_staged()
+    }
+
+    /// The first half of [`EventWriter::commit`]: opens a transaction and writes into it.
+    /// Nothing is visible to others or durable until [`EventWriter::commit_staged`]. On an
+    /// error the transaction is rolled back.
+    pub fn stage(&mut self, rows: &EventRows, batches: &[BatchWrite<'_>], received_at_ms: i64) -> Result<()> {
         self.conn.execute_batch("BEGIN TRANSACTION")?;
-        match self.write_all(batches, received_at_ms) {
-            Ok(()) => {
-                self.conn.execute_batch("COMMIT")?;
-                for batch in batches {
-                    self.batch_ids.insert(batch.id, received_at_ms);
-                }
-                Ok(())
-            }
-            Err(error) => {
-                if let Err(rollback) = self.conn.execute_batch("ROLLBACK") {
-                    tracing::error!(error = %rollback, "rollback failed");
-                }
-                Err(error)
-            }
+        let written = self.write_all(rows, batches, received_at_ms);
+        if written.is_err() {
+            self.rollback();
+        }
+        written
+    }
+
+    /// The second half of [`EventWriter::commit`]: commits what [`EventWriter::stage`]
+    /// wrote. On an error nothing of it is kept.
+    pub fn commit_staged(&mut self) -> Result<()> {
+        let committed = self.conn.execute_batch("COMMIT");
+        if committed.is_err() && !self.conn.is_autocommit() {
+            self.rollback();
+        }
+        Ok(committed?)
+    }
+
+    fn rollback(&self) {
+        if let Err(error) = self.conn.execute_batch("ROLLBACK") {
+            tracing::error!(%error, "rollback failed");
         }
     }
 
-    fn write_all(&self, batches: &[BatchWrite<'_>], received_at_ms: i64) -> Result<()> {
-        // Rows go in column by column (Arrow arrays into DuckDB data chunks): several times
-        // faster than binding 27 values per row through the row appender.
-        let events = batches.iter().flat_map(|batch| &batch.events);
-        let rows = events.clone().count();
-        if rows > 0 {
-            let mut columns = EventColumns::with_capacity(rows);
-            let mut props = PropColumns::default();
-            for event in events {
-                columns.push(event);
-                props.push(event);
-            }
-            self.conn.appender("events")?.append_record_batch(columns.finish()?)?;
-            if props.len > 0 {
-                self.conn.appender("event_props")?.append_record_batch(props.finish()?)?;
-            }
+    fn write_all(&self, rows: &EventRows, batches: &[BatchWrite<'_>], received_at_ms: i64) -> Result<()> {
+        // Rows go in column by column: Arrow record batches, scanned by an `INSERT ... SELECT`
+        // (several times faster than binding 27 values per row, and faster than DuckDB's
+        // appender, which copies the rows twice more before they reach the transaction).
+        if let Some(events) = &rows.events {
+            self.insert_arrow(INSERT_EVENTS, events.clone())?;
         }
-
-        let mut remember = self.conn.prepare_cached(
-            "INSERT INTO ingested_batches (batch_id, edge, received_at, hits) VALUES (?, ?, ?, ?)",
-        )?;
-        for batch in batches {
-            remember.execute(params![
-                batch.id,
-                batch.edge,
-                Millis(received_at_ms),
-                batch.events.len() as u32
-            ])?;
-            for letter in &batch.dead_letters {
-                insert_dead_letter(&self.conn, letter, received_at_ms)?;
-            }
+        if let Some(props) = &rows.props {
+            self.insert_arrow(INSERT_EVENT_PROPS, props.clone())?;
+        }
+        if !batches.is_empty() {
+            self.insert_arrow(INSERT_BATCH_IDS, batch_ids(batches, received_at_ms)?)?;
+        }
+        for letter in batches.iter().flat_map(|batch| batch.dead_letters) {
+            insert_dead_letter(&self.conn, letter, received_at_ms)?;
         }
         Ok(())
     }
 
-    /// Stores a batch that can never be written, and remembers its id (when it has one) so
-    /// that a resent copy is answered as a duplicate.
+    fn insert_arrow(&self, sql: &str, rows: RecordBatch) -> Result<()> {
+        let registration = ArrowBatchRegistration::new(rows);
+        self.conn.prepare_cached(sql)?.execute([&registration])?;
+        Ok(())
+    }
+
+    /// Stores a batch that can never be written, and records its id (when it has one) so
+    /// that a resent copy is answered as a duplicate (tell the [`KnownBatches`]).
     pub fn reject(&mut self, letter: &DeadLetter, received_at_ms: i64) -> Result<()> {
         self.conn.execute_batch("BEGIN TRANSACTION")?;
         let written = (|| -> Result<()> {
@@ -252,9 +310,6 @@ impl EventWriter {
         match written {
             Ok(()) => {
                 self.conn.execute_batch("COMMIT")?;
-                if let Some(id) = &letter.batch_id {
-                    self.batch_ids.insert(id, received_at_ms);
-                }
                 Ok(())
             }
             Err(error) => {
@@ -290,11 +345,11 @@ impl EventWriter {
         Ok(max.unwrap_or(0))
     }
 
-    /// Forgets batch ids received before `before_ms`; returns how many.
+    /// Deletes the batch ids received before `before_ms`; returns how many (then tell the
+    /// [`KnownBatches`]).
     pub fn prune_batch_ids(&mut self, before_ms: i64) -> Result<usize> {
         let deleted =
             self.conn.execute("DELETE FROM ingested_batches WHERE received_at < ?", [Millis(before_ms)])?;
-        self.batch_ids.prune(before_ms);
         Ok(deleted)
     }
 
@@ -303,10 +358,144 @@ impl EventWriter {
         self.conn.execute_batch("CHECKPOINT")?;
         Ok(())
     }
+
+    /// The write-ahead log's size in bytes (0 when there is none).
+    pub fn wal_bytes(&self) -> u64 {
+        std::fs::metadata(&self.wal).map_or(0, |meta| meta.len())
+    }
+}
+
+/// The name of the table function that scans a registered Arrow record batch.
+macro_rules! arrow_scan {
+    () => {
+        "hitkeep_arrow"
+    };
+}
+const ARROW_SCAN: &str = arrow_scan!();
+// The record batches' columns are the tables' columns, in the tables' order.
+const INSERT_EVENTS: &str = concat!("INSERT INTO events SELECT * FROM ", arrow_scan!(), "(?)");
+const INSERT_EVENT_PROPS: &str = concat!("INSERT INTO event_props SELECT * FROM ", arrow_scan!(), "(?)");
+const INSERT_BATCH_IDS: &str = concat!("INSERT INTO ingested_batches SELECT * FROM ", arrow_scan!(), "(?)");
+
+/// The rows of `ingested_batches` for `batches`.
+fn batch_ids(batches: &[BatchWrite<'_>], received_at_ms: i64) -> Result<RecordBatch> {
+    let mut id = StringBuilder::new();
+    let mut edge = StringBuilder::new();
+    let mut received_at = TimestampMicrosecondBuilder::with_capacity(batches.len());
+    let mut hits = UInt32Builder::with_capacity(batches.len());
+    for batch in batches {
+        id.append_value(batch.id);
+        edge.append_value(batch.edge);
+        received_at.append_value(received_at_ms * 1000);
+        hits.append_value(batch.hits);
+    }
+    record_batch(vec![
+        ("batch_id", column(id.finish())),
+        ("edge", column(edge.finish())),
+        ("received_at", column(received_at.finish())),
+        ("hits", column(hits.finish())),
+    ])
+}
+
+/// Rows of `events` and `event_props` in the tables' column layout (Arrow record batches),
+/// built by an [`EventRowsBuilder`] on any thread and appended by [`EventWriter::commit`].
+/// Clones and slices share the columns.
+#[derive(Clone, Default)]
+pub struct EventRows {
+    events: Option<RecordBatch>,
+    props: Option<RecordBatch>,
+}
+
+impl std::fmt::Debug for EventRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventRows").field("events", &self.events()).field("props", &self.props()).finish()
+    }
+}
+
+impl EventRows {
+    /// The rows of `events`.
+    pub fn build<'e, 'h: 'e>(events: impl IntoIterator<Item = &'e NewEvent<'h>>) -> Result<Self> {
+        let mut builder = EventRowsBuilder::default();
+        for event in events {
+            builder.push(event);
+        }
+        builder.finish()
+    }
+
+    /// Rows of `events`.
+    pub fn events(&self) -> usize {
+        self.events.as_ref().map_or(0, RecordBatch::num_rows)
+    }
+
+    /// Rows of `event_props`.
+    pub fn props(&self) -> usize {
+        self.props.as_ref().map_or(0, RecordBatch::num_rows)
+    }
+
+    /// The events in `events` and the properties in `props` (row ranges, as counted by the
+    /// [`EventRowsBuilder`] while it was filled), without copying.
+    ///
+    /// # Panics
+    ///
+    /// If a range reaches past the rows there are.
+    pub fn slice(&self, events: Range<usize>, props: Range<usize>) -> Self {
+        let part = |batch: &Option<RecordBatch>, range: Range<usize>| {
+            batch.as_ref().filter(|_| !range.is_empty()).map(|batch| batch.slice(range.start, range.len()))
+        };
+        Self { events: part(&self.events, events), props: part(&self.props, props) }
+    }
+}
+
+/// Fills [`EventRows`], one event at a time.
+#[derive(Default)]
+pub struct EventRowsBuilder {
+    events: EventColumns,
+    props: PropColumns,
+}
+
+impl std::fmt::Debug for EventRowsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventRowsBuilder")
+            .field("events", &self.events())
+            .field("props", &self.props())
+            .finish()
+    }
+}
+
+impl EventRowsBuilder {
+    /// A builder with room for `events` events.
+    pub fn with_capacity(events: usize) -> Self {
+        Self { events: EventColumns::with_capacity(events), props: PropColumns::default() }
+    }
+
+    /// Adds an event and its properties.
+    pub fn push(&mut self, event: &NewEvent<'_>) {
+        self.events.push(event);
+        self.props.push(event);
+    }
+
+    /// Events added so far.
+    pub fn events(&self) -> usize {
+        self.events.len
+    }
+
+    /// Properties added so far.
+    pub fn props(&self) -> usize {
+        self.props.len
+    }
+
+    /// The rows.
+    pub fn finish(self) -> Result<EventRows> {
+        let events = if self.events.len > 0 { Some(self.events.finish()?) } else { None };
+        let props = if self.props.len > 0 { Some(self.props.finish()?) } else { None };
+        Ok(EventRows { events, props })
+    }
 }
 
 /// The columns of `events`, in schema order, being filled for one append.
+#[derive(Default)]
 struct EventColumns {
+    len: usize,
     site_id: UInt32Builder,
     ts: TimestampMicrosecondBuilder,
     visitor_id: UInt64Builder,
@@ -339,6 +528,7 @@ fn strings(rows: usize) -> StringBuilder {
 impl EventColumns {
     fn with_capacity(rows: usize) -> Self {
         Self {
+            len: 0,
             site_id: UInt32Builder::with_capacity(rows),
             ts: TimestampMicrosecondBuilder::with_capacity(rows),
             visitor_id: UInt64Builder::with_capacity(rows),
@@ -367,6 +557,7 @@ impl EventColumns {
 
     fn push(&mut self, event: &NewEvent<'_>) {
         let hit = event.hit;
+        self.len += 1;
         self.site_id.append_value(event.site_id);
         self.ts.append_value(hit.ts * 1000);
         self.visitor_id.append_value(event.visitor_id);
@@ -549,7 +740,7 @@ mod tests {
         let store = Store::open_dir(dir.path()).unwrap();
         let mut writer = store.event_writer().unwrap();
         let hits = [hit(T0), hit(T0 + 1000)];
-        let events =
+        let events: Vec<NewEvent<'_>> =
             hits.iter().map(|hit| NewEvent { hit, site_id: 1, visitor_id: 7, session_id: 42 }).collect();
         let letter = DeadLetter {
             batch_id: Some("b-1".into()),
@@ -558,11 +749,13 @@ mod tests {
             detail: "path".into(),
             payload: b"{}".to_vec(),
         };
-        writer
-            .commit(&[BatchWrite { id: "b-1", edge: "e", events, dead_letters: vec![letter] }], T0)
-            .unwrap();
+        let rows = EventRows::build(&events).unwrap();
+        assert_eq!((rows.events(), rows.props()), (2, 4));
+        let batch = BatchWrite { id: "b-1", edge: "e", hits: 2, dead_letters: std::slice::from_ref(&letter) };
+        writer.commit(&rows, &[batch], T0).unwrap();
         assert_eq!(store.counts().unwrap(), StoreCounts { events: 2, props: 4, batches: 1, dead_letters: 1 });
-        assert_eq!(writer.known_batches(["b-1", "b-2"]).unwrap(), HashSet::from(["b-1".to_string()]));
+        let known = store.known_batches().unwrap();
+        assert!(known.contains("b-1").unwrap() && !known.contains("b-2").unwrap());
         assert_eq!(writer.max_session_id().unwrap(), 42);
         assert_eq!(
             writer.recent_sessions(T0).unwrap(),
@@ -630,21 +823,56 @@ mod tests {
         let store = Store::open_dir(dir.path()).unwrap();
         let mut writer = store.event_writer().unwrap();
         let hits = [hit(T0)];
-        let batch = |id| BatchWrite {
-            id,
-            edge: "e",
-            events: vec![NewEvent { hit: &hits[0], site_id: 1, visitor_id: 7, session_id: 1 }],
-            dead_letters: vec![],
-        };
-        writer.commit(&[batch("b-1")], T0).unwrap();
+        let rows = EventRows::build(&[NewEvent { hit: &hits[0], site_id: 1, visitor_id: 7, session_id: 1 }])
+            .unwrap();
+        let batch = |id| BatchWrite { id, edge: "e", hits: 1, dead_letters: &[] };
+        writer.commit(&rows, &[batch("b-1")], T0).unwrap();
         // The same id twice violates the primary key: the whole transaction must roll back,
-        // including the rows the appender had already flushed.
-        assert!(writer.commit(&[batch("b-2"), batch("b-1")], T0).is_err());
+        // including the rows already inserted.
+        assert!(writer.commit(&rows, &[batch("b-2"), batch("b-1")], T0).is_err());
         assert_eq!(store.counts().unwrap().events, 1);
         assert_eq!(store.counts().unwrap().batches, 1);
         // The writer is still usable.
-        writer.commit(&[batch("b-2")], T0).unwrap();
+        writer.commit(&rows, &[batch("b-2")], T0).unwrap();
         assert_eq!(store.counts().unwrap().events, 2);
+    }
+
+    #[test]
+    fn slices_of_rows_commit_only_their_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_dir(dir.path()).unwrap();
+        let mut writer = store.event_writer().unwrap();
+        let mut hits = [hit(T0), hit(T0 + 1), hit(T0 + 2)];
+        hits[1].props.clear();
+        let mut builder = EventRowsBuilder::with_capacity(3);
+        let mut bounds = Vec::new();
+        for (index, hit) in hits.iter().enumerate() {
+            let start = (builder.events(), builder.props());
+            builder.push(&NewEvent { hit, site_id: 1, visitor_id: 7, session_id: index as u64 });
+            bounds.push((start.0..builder.events(), start.1..builder.props()));
+        }
+        let rows = builder.finish().unwrap();
+        assert_eq!((rows.events(), rows.props()), (3, 4));
+        // The second event alone (it has no properties), then the third.
+        let second = rows.slice(bounds[1].0.clone(), bounds[1].1.clone());
+        assert_eq!((second.events(), second.props()), (1, 0));
+        writer
+            .commit(&second, &[BatchWrite { id: "b-2", edge: "e", hits: 1, dead_letters: &[] }], T0)
+            .unwrap();
+        let third = rows.slice(bounds[2].0.clone(), bounds[2].1.clone());
+        writer
+            .commit(&third, &[BatchWrite { id: "b-3", edge: "e", hits: 1, dead_letters: &[] }], T0)
+            .unwrap();
+        let sessions: Vec<u64> = store
+            .conn()
+            .prepare("SELECT session_id FROM events ORDER BY session_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(sessions, [1, 2]);
+        assert_eq!(store.counts().unwrap().props, 2);
     }
 
     #[test]
@@ -662,9 +890,15 @@ mod tests {
         writer.reject(&letter, T0).unwrap();
         writer.reject(&letter, T0).unwrap();
         assert_eq!(store.counts().unwrap().batches, 1);
-        assert_eq!(writer.known_batches(["bad-1"]).unwrap().len(), 1);
+        let mut known = store.known_batches().unwrap();
+        assert!(known.contains("bad-1").unwrap());
         assert_eq!(writer.prune_batch_ids(T0 + 1).unwrap(), 1);
-        assert!(writer.known_batches(["bad-1"]).unwrap().is_empty());
+        // The table no longer has it: a hash match in the index is confirmed there.
+        assert!(!known.contains("bad-1").unwrap());
+        known.forget_before(T0 + 1);
+        assert!(!known.contains("bad-1").unwrap());
+        known.remember("later-1", T0 + 5);
+        assert!(!known.contains("later-1").unwrap(), "remembered but never committed: not known");
     }
 
     #[test]
@@ -674,13 +908,17 @@ mod tests {
             let store = Store::open_dir(dir.path()).unwrap();
             let mut writer = store.event_writer().unwrap();
             let hits = [hit(T0)];
-            let events = vec![NewEvent { hit: &hits[0], site_id: 1, visitor_id: 7, session_id: 1 }];
-            writer.commit(&[BatchWrite { id: "b", edge: "e", events, dead_letters: vec![] }], T0).unwrap();
+            let rows =
+                EventRows::build(&[NewEvent { hit: &hits[0], site_id: 1, visitor_id: 7, session_id: 1 }])
+                    .unwrap();
+            writer
+                .commit(&rows, &[BatchWrite { id: "b", edge: "e", hits: 1, dead_letters: &[] }], T0)
+                .unwrap();
         }
         let store = Store::open_dir(dir.path()).unwrap();
         assert_eq!(store.counts().unwrap().events, 1);
         // The batch-id index is rebuilt from the table.
-        let writer = store.event_writer().unwrap();
-        assert_eq!(writer.known_batches(["b", "c"]).unwrap(), HashSet::from(["b".to_string()]));
+        let known = store.known_batches().unwrap();
+        assert!(known.contains("b").unwrap() && !known.contains("c").unwrap());
     }
 }

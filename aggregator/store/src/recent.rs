@@ -119,7 +119,7 @@ impl Store {
 mod tests {
     use hitkeep_protocol::Hit;
 
-    use crate::{BatchWrite, NewEvent, Store};
+    use crate::{BatchWrite, EventRows, NewEvent, Store};
 
     #[test]
     fn lists_the_newest_events_with_their_properties() {
@@ -141,10 +141,11 @@ mod tests {
         hits[2].kind = hitkeep_protocol::EventKind::Custom;
         hits[2].name = "Signup".into();
         hits[2].props = vec![("plan".into(), "pro".into())];
-        let events =
+        let events: Vec<NewEvent<'_>> =
             hits.iter().map(|hit| NewEvent { hit, site_id: site.id, visitor_id: 5, session_id: 9 }).collect();
+        let rows = EventRows::build(&events).unwrap();
         let mut writer = store.event_writer().unwrap();
-        writer.commit(&[BatchWrite { id: "b", edge: "e", events, dead_letters: vec![] }], 0).unwrap();
+        writer.commit(&rows, &[BatchWrite { id: "b", edge: "e", hits: 3, dead_letters: &[] }], 0).unwrap();
 
         let recent = store.recent_events("example.com", 2).unwrap();
         assert_eq!(recent.len(), 2);

@@ -2,8 +2,9 @@
 //! `max_bytes`, or its first hit is `max_age` old; each batch is spooled, then handed to the
 //! publisher.
 //!
-//! Hits are kept already encoded (one JSON object each), so the byte bound is exact and a
-//! batch is assembled by concatenation. Batch ids are `{edge}-{boot}-{seq}`: `boot` is the
+//! Hits are kept already encoded (in the binary envelope's encoding, version 2: see
+//! `hitkeep_protocol::binary`), so the byte bound is exact and a batch is assembled by
+//! concatenation. Batch ids are `{edge}-{boot}-{seq}`: `boot` is the
 //! process start in milliseconds, base 36 (greater than any boot found in the spool, so a
 //! clock set back cannot repeat one), `seq` counts from 1.
 
@@ -12,8 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use hitkeep_protocol::binary;
 use hitkeep_protocol::limits::{MAX_BATCH_BYTES, MAX_BATCH_HITS};
-use hitkeep_protocol::{ENVELOPE_VERSION, is_valid_id};
 use tokio::sync::Notify;
 
 use crate::config::BatchConfig;
@@ -21,7 +22,9 @@ use crate::metrics as m;
 use crate::publisher::Publisher;
 use crate::spool::Spool;
 
-/// Room kept in a batch for the envelope around the hits (`{"v":1,"id":...,"hits":[...]}`).
+/// Room kept in a batch for the envelope around the hits: magic, version, id and edge name
+/// (at most 64 bytes each, with their lengths), the hit count and the checksum take at most
+/// 147 bytes.
 const ENVELOPE_BYTES: usize = 256;
 /// Room kept under NATS's 1 MiB `max_payload` for the message headers.
 const NATS_HEADER_ROOM: usize = 8 * 1024;
@@ -69,24 +72,6 @@ fn base36(mut n: u64) -> String {
     }
     out.reverse();
     String::from_utf8(out).expect("ascii digits")
-}
-
-/// Assembles a version-1 batch from encoded hits.
-pub(crate) fn encode_batch(id: &str, edge: &str, hits: &[Vec<u8>]) -> Vec<u8> {
-    debug_assert!(is_valid_id(id) && is_valid_id(edge), "ids need no JSON escaping");
-    let len: usize = hits.iter().map(|h| h.len() + 1).sum::<usize>() + ENVELOPE_BYTES;
-    let mut out = Vec::with_capacity(len);
-    out.extend_from_slice(
-        format!("{{\"v\":{ENVELOPE_VERSION},\"id\":\"{id}\",\"edge\":\"{edge}\",\"hits\":[").as_bytes(),
-    );
-    for (index, hit) in hits.iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(hit);
-    }
-    out.extend_from_slice(b"]}");
-    out
 }
 
 #[derive(Debug, Default)]
@@ -139,8 +124,8 @@ impl Batcher {
         {
             let mut state = self.state.lock().expect("batcher lock");
             for hit in hits {
-                let full = state.open.len() >= self.max_hits
-                    || state.open_bytes + hit.len() + 1 > self.hit_bytes_budget;
+                let full =
+                    state.open.len() >= self.max_hits || state.open_bytes + hit.len() > self.hit_bytes_budget;
                 if full && !state.open.is_empty() {
                     let batch = std::mem::take(&mut state.open);
                     state.cut.push_back(batch);
@@ -152,7 +137,7 @@ impl Batcher {
                     state.opened_at = Some(Instant::now());
                     wake = true;
                 }
-                state.open_bytes += hit.len() + 1;
+                state.open_bytes += hit.len();
                 state.open.push(hit);
             }
             if state.open.len() >= self.max_hits {
@@ -232,7 +217,7 @@ async fn spool_batch(
     closing: bool,
 ) -> Option<crate::spool::SpoolEntry> {
     let (seq, id) = ids.next();
-    let payload = Arc::new(encode_batch(&id, &ids.edge, &hits));
+    let payload = Arc::new(binary::encode_batch(&id, &ids.edge, &hits));
     let count = hits.len() as u64;
     drop(hits);
     let mut attempts = 0u32;
@@ -268,7 +253,7 @@ async fn spool_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hitkeep_protocol::Batch;
+    use hitkeep_protocol::{Batch, Channel, Device, EventKind, Hit, Utm, is_valid_id};
 
     #[test]
     fn ids_are_valid_and_unique_across_boots() {
@@ -292,14 +277,54 @@ mod tests {
         assert_eq!(base36(36), "10");
     }
 
+    fn pageview(path: &str) -> Hit {
+        Hit {
+            ts: 1_767_225_600_000,
+            domain: "example.com".into(),
+            kind: EventKind::Pageview,
+            name: "pageview".into(),
+            visitor: 1,
+            visitor_prev: 2,
+            hostname: "example.com".into(),
+            path: path.into(),
+            referrer: None,
+            source: None,
+            channel: Channel::Direct,
+            utm: Utm::default(),
+            country: None,
+            region: None,
+            city: None,
+            browser: None,
+            browser_version: None,
+            os: None,
+            os_version: None,
+            device: Device::Desktop,
+            props: Vec::new(),
+            revenue: None,
+            interactive: true,
+        }
+    }
+
     #[test]
     fn encoded_batches_decode() {
-        let hit = br#"{"ts":1767225600000,"domain":"example.com","kind":"pageview","name":"pageview","visitor":1,"visitor_prev":2,"hostname":"example.com","path":"/"}"#;
-        let payload = encode_batch("e-1-1", "e", &[hit.to_vec(), hit.to_vec()]);
+        let hits = [pageview("/a"), pageview("/b")];
+        let encoded: Vec<Vec<u8>> = hits
+            .iter()
+            .map(|hit| {
+                let mut bytes = Vec::new();
+                binary::encode_hit(hit, &mut bytes);
+                bytes
+            })
+            .collect();
+        let payload = binary::encode_batch("e-1-1", "e", &encoded);
         let batch = Batch::decode(&payload).unwrap();
-        assert_eq!((batch.id.as_str(), batch.edge.as_str(), batch.hits.len()), ("e-1-1", "e", 2));
-        let empty = Batch::decode(&encode_batch("e-1-2", "e", &[])).unwrap();
-        assert!(empty.hits.is_empty());
+        assert_eq!((batch.id.as_str(), batch.edge.as_str()), ("e-1-1", "e"));
+        assert_eq!(batch.hits, hits);
+        // The room kept for the envelope holds the longest id and edge name.
+        let longest = "e".repeat(hitkeep_protocol::limits::MAX_ID_LEN);
+        let envelope = binary::encode_batch::<Vec<u8>>(&longest, &longest, &[]);
+        assert!(envelope.len() <= ENVELOPE_BYTES, "{}", envelope.len());
+        assert!(Batch::decode(&envelope).unwrap().hits.is_empty());
     }
 
     #[test]
@@ -318,8 +343,6 @@ mod tests {
         by_bytes.push(vec![vec![b'x'; 1500]; 5]);
         let (ready, _) = by_bytes.take_ready(Instant::now(), true);
         assert_eq!(ready.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
-        assert!(
-            ready.iter().all(|hits| hits.iter().map(|h| h.len() + 1).sum::<usize>() <= 4096 - ENVELOPE_BYTES)
-        );
+        assert!(ready.iter().all(|hits| hits.iter().map(Vec::len).sum::<usize>() <= 4096 - ENVELOPE_BYTES));
     }
 }

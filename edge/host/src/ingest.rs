@@ -12,12 +12,15 @@
 
 use std::sync::Arc;
 
-use hitkeep_protocol::Batch;
+use hitkeep_protocol::{Batch, binary};
 
 use crate::batcher::Batcher;
 use crate::metrics as m;
 use crate::sink::{BatchSink, SinkStatus};
 use crate::spool::Spool;
+
+/// Room reserved for one encoded hit (a typical pageview takes 100 to 200 bytes).
+const ENCODED_HIT_GUESS: usize = 192;
 
 /// Takes the component's batches into the batcher.
 #[derive(Debug)]
@@ -42,13 +45,17 @@ impl BatchSink for Ingest {
                 return SinkStatus::Invalid;
             }
         };
+        // Each hit is kept in the binary envelope's encoding: the batcher assembles batches
+        // by concatenation, and its byte bound is exact.
         let mut encoded = Vec::with_capacity(batch.hits.len());
         for hit in &batch.hits {
             if hit.validate().is_err() {
                 metrics::counter!(m::HITS_INVALID).increment(1);
                 continue;
             }
-            encoded.push(serde_json::to_vec(hit).expect("a hit always serializes"));
+            let mut bytes = Vec::with_capacity(ENCODED_HIT_GUESS);
+            binary::encode_hit(hit, &mut bytes);
+            encoded.push(bytes);
         }
         let incoming: u64 = encoded.iter().map(|hit| hit.len() as u64).sum();
         if self.spool.used_bytes() + self.batcher.held_bytes() + incoming > self.spool.max_bytes() {

@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Hit;
+use crate::binary::{self, BINARY_ENVELOPE_VERSION};
 use crate::limits::{MAX_BATCH_BYTES, MAX_BATCH_HITS, MAX_ID_LEN};
 
-/// The envelope version this crate writes and reads.
+/// The version of the JSON envelope, and the value of [`Batch::v`]. The binary envelope,
+/// version 2, is described in [`crate::binary`]; [`Batch::decode`] reads both.
 pub const ENVELOPE_VERSION: u32 = 1;
 
 /// The NATS subject edges publish batches to (as requests; the reply is an [`Ack`]).
@@ -25,18 +27,26 @@ pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
 /// A batch of hits, published by an edge as one request.
 ///
-/// JSON layout (version 1):
+/// It travels in one of two encodings, which [`Batch::decode`] tells apart by the first
+/// byte: the binary envelope of version 2 ([`Batch::encode_binary`], layout in
+/// [`crate::binary`]), which edges publish, and the JSON envelope of version 1
+/// ([`Batch::encode`]), which the collector component posts to its host, Spin collectors post
+/// to the aggregator's batch endpoint, and older edges publish:
 ///
 /// ```json
 /// {"v": 1, "id": "edge-a-000000000042", "edge": "edge-a", "hits": [ ... ]}
 /// ```
+///
+/// Both carry the same fields, with the same limits.
 ///
 /// `id` is chosen by the edge, unique per batch and stable across retries: the aggregator
 /// stores it in the same transaction as the rows and answers a repeated id with
 /// [`AckStatus::Duplicate`] without writing anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Batch {
-    /// Envelope version, [`ENVELOPE_VERSION`].
+    /// The JSON envelope's version field: [`ENVELOPE_VERSION`] in every batch this crate
+    /// builds or decodes, whichever encoding it arrived in (the binary envelope carries its
+    /// own version byte).
     pub v: u32,
     /// Batch id: 1 to 64 characters of `[A-Za-z0-9._:-]`.
     pub id: String,
@@ -57,11 +67,15 @@ pub enum DecodeError {
         /// The limit.
         max: usize,
     },
-    /// The payload is not JSON of the envelope's shape.
+    /// The payload is not an envelope of the shape its version prescribes (for JSON, not
+    /// JSON of that shape; for the binary envelope, a wrong checksum, a truncated field, an
+    /// unknown code, bytes left over).
     #[error("malformed batch: {0}")]
     Malformed(String),
     /// The envelope has a version this code does not know.
-    #[error("unsupported envelope version {found}, this aggregator reads version {ENVELOPE_VERSION}")]
+    #[error(
+        "unsupported envelope version {found}, this aggregator reads versions {ENVELOPE_VERSION} (JSON) and {BINARY_ENVELOPE_VERSION} (binary)"
+    )]
     UnsupportedVersion {
         /// The version found in the payload.
         found: u64,
@@ -108,16 +122,22 @@ impl Batch {
         Self { v: ENVELOPE_VERSION, id: id.into(), edge: edge.into(), hits }
     }
 
-    /// Encodes the batch as JSON.
+    /// Encodes the batch as a JSON envelope (version 1). Edges publish the binary envelope
+    /// instead ([`Batch::encode_binary`]): it is smaller and much cheaper to decode.
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a batch always serializes")
     }
 
-    /// Decodes and checks the envelope. The hits themselves are checked one by one with
-    /// [`Hit::validate`], so that one bad hit does not take its neighbours down with it.
+    /// Decodes and checks an envelope of either encoding: binary (version 2) when it starts
+    /// with [`binary::MAGIC`], else JSON (version 1). The hits themselves are checked one by
+    /// one with [`Hit::validate`], so that one bad hit does not take its neighbours down with
+    /// it.
     pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
         if payload.len() > MAX_BATCH_BYTES {
             return Err(DecodeError::TooLarge { len: payload.len(), max: MAX_BATCH_BYTES });
+        }
+        if binary::is_binary(payload) {
+            return binary::decode(payload);
         }
         let batch: Batch = match serde_json::from_slice(payload) {
             Ok(batch) => batch,
@@ -144,8 +164,12 @@ impl Batch {
         Ok(batch)
     }
 
-    /// The batch id of a payload that may not decode, for dead-lettering and acking it.
+    /// The batch id of a payload that may not decode, for dead-lettering and acking it: the
+    /// `id` of a JSON object, or the id in a binary envelope's preamble (of any version).
     pub fn probe_id(payload: &[u8]) -> Option<String> {
+        if binary::is_binary(payload) {
+            return binary::probe_id(payload);
+        }
         #[derive(Deserialize)]
         struct Probe {
             id: String,

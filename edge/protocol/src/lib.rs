@@ -14,11 +14,15 @@
 //! * [`group`] is how our host hands several tracker requests to the collector component in
 //!   one call.
 //!
-//! The envelope is JSON. Its version is the `v` field; an aggregator refuses versions it does
-//! not know with [`DecodeError::UnsupportedVersion`] rather than guessing.
+//! The envelope comes in two encodings, which [`Batch::decode`] tells apart by the first
+//! byte: binary (version 2, [`binary`]), which edges publish, and JSON (version 1, the `v`
+//! field), which the collector component and Spin collectors send. An aggregator refuses
+//! versions it does not know with [`DecodeError::UnsupportedVersion`] rather than guessing.
+//! The layouts are described in [`binary`], on [`Batch`] and in this crate's README.
 #![deny(missing_docs)]
 
 mod batch;
+pub mod binary;
 pub mod group;
 mod hit;
 pub mod limits;
@@ -27,4 +31,5 @@ pub use batch::{
     Ack, AckStatus, Batch, DecodeError, EDGE_CONFIG_CHANGED_SUBJECT, EDGE_CONFIG_SUBJECT, ENVELOPE_VERSION,
     INGEST_SUBJECT, MSG_ID_HEADER, is_valid_id,
 };
+pub use binary::BINARY_ENVELOPE_VERSION;
 pub use hit::{Channel, Device, EventKind, Hit, Revenue, Utm, ValidationError};

@@ -51,6 +51,45 @@ async fn a_crashed_host_replays_its_spool() -> AnyResult {
     Ok(())
 }
 
+/// A spool left by a version that wrote JSON envelopes (version 1) is replayed unchanged by
+/// one that writes binary envelopes (version 2): aggregators read both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spool_of_json_batches_from_an_older_version_replays() -> AnyResult {
+    let broker = broker().await?;
+    let aggregator = Aggregator::connect(&broker.client_url()).await?;
+    aggregator.serve_config(config_json()).await?;
+    let dir = tempfile::tempdir()?;
+    let old =
+        hitkeep_protocol::Batch::new("edge-old-lz3k1a-7", "edge-old", vec![hit("/old/0"), hit("/old/1")]);
+    std::fs::create_dir_all(dir.path().join("spool"))?;
+    let old_file = dir.path().join("spool").join("1700000000000-000000000007_edge-old-lz3k1a-7.batch");
+    std::fs::write(&old_file, old.encode())?;
+
+    let host =
+        TestHost::start(test_config("edge-upgraded", dir.path(), &broker.client_url(), collector())).await?;
+    host.wait_ready().await?;
+    assert_eq!(host.post_event(&pageview("/new"), &[]).await?.status, 202);
+    eventually(Duration::from_secs(10), "both batches in the spool", || {
+        spooled_batches(dir.path()).len() == 2
+    })
+    .await?;
+    let raw: Vec<Vec<u8>> =
+        spooled_batches(dir.path()).iter().map(|(path, _)| std::fs::read(path).unwrap()).collect();
+    assert_eq!(raw[0].first(), Some(&b'{'), "the old batch stays JSON");
+    assert!(hitkeep_protocol::binary::is_binary(&raw[1]), "new batches are binary");
+
+    aggregator.serve_ingest().await?;
+    let hits = aggregator.wait_for_hits(3, Duration::from_secs(20)).await?;
+    let paths: BTreeSet<String> = hits.iter().map(|h| h.path.clone()).collect();
+    assert_eq!(paths, BTreeSet::from(["/old/0".into(), "/old/1".into(), "/new".into()]));
+    assert!(aggregator.batches().iter().any(|b| b.id == old.id), "replayed under its own id");
+    eventually(Duration::from_secs(5), "an empty spool", || spooled_batches(dir.path()).is_empty()).await?;
+
+    host.shutdown(Duration::from_secs(2)).await;
+    broker.shutdown().await;
+    Ok(())
+}
+
 /// The `hitkeep-edge` binary as a child process.
 struct EdgeProcess {
     child: Child,
