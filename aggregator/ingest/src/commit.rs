@@ -14,11 +14,11 @@
 //! that the next group is staged while the one before commits; [`crate::Ingestor`] runs
 //! them one after the other with one writer.
 
-use hitkeep_protocol::{Ack, AckStatus, Batch};
+use hitkeep_protocol::{Ack, AckStatus};
 use hitkeep_store::{BatchWrite, DeadLetter, EventRows, EventWriter};
 
 use crate::dedupe::Dedupe;
-use crate::ingestor::{ReplyTo, ack};
+use crate::ingestor::{Envelope, ReplyTo, ack};
 use crate::prepare::{PreparedBatch, PreparedGroup, Rejection, answer_waiting};
 
 /// Stages and commits prepared groups, on whichever writer it is given.
@@ -67,7 +67,7 @@ impl Committer {
         &self,
         writer: &mut EventWriter,
         group: PreparedGroup,
-    ) -> (Vec<(ReplyTo, Ack)>, Vec<Batch>) {
+    ) -> (Vec<(ReplyTo, Ack)>, Vec<Envelope>) {
         let staged = self.stage(writer, group);
         self.complete(writer, staged)
     }
@@ -102,7 +102,7 @@ impl Committer {
         &self,
         writer: &mut EventWriter,
         staged: Staged,
-    ) -> (Vec<(ReplyTo, Ack)>, Vec<Batch>) {
+    ) -> (Vec<(ReplyTo, Ack)>, Vec<Envelope>) {
         let Staged { received_at_ms, rows, batches, rejections, prune_before_ms, state } = staged;
         let started = std::time::Instant::now();
         let outcomes = match state {
@@ -131,18 +131,18 @@ impl Committer {
                         metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "plugin_dropped")
                             .increment(u64::from(dropped));
                     }
-                    acks.push((reply, ack(&batch.id, AckStatus::Stored, stored, sent - stored, None)));
+                    acks.push((reply, ack(batch.id(), AckStatus::Stored, stored, sent - stored, None)));
                 }
                 Some(status) => {
                     let error = Some("write_failed".to_string());
-                    acks.push((reply, ack(&batch.id, status, 0, sent, error)));
+                    acks.push((reply, ack(batch.id(), status, 0, sent, error)));
                 }
                 // Not durable: no ack, the edge resends.
                 None => drop(reply),
             }
             let durable = outcome.is_some();
-            let waiting = self.dedupe.settle(&batch.id, durable.then_some(received_at_ms));
-            answer_waiting(&batch.id, waiting, durable, &mut acks);
+            let waiting = self.dedupe.settle(batch.id(), durable.then_some(received_at_ms));
+            answer_waiting(batch.id(), waiting, durable, &mut acks);
             spent.push(batch);
         }
         for rejection in rejections {
@@ -230,17 +230,11 @@ impl Committer {
         received_at_ms: i64,
     ) -> Option<AckStatus> {
         let batch = &prepared.batch;
-        tracing::error!(%error, batch_id = %batch.id, "batch cannot be written; dead-lettering it");
-        let payload = if prepared.failed.is_empty() {
-            batch.encode()
-        } else {
-            let mut whole = batch.clone();
-            whole.hits.extend(prepared.failed.iter().map(|failed| failed.hit.clone()));
-            whole.encode()
-        };
+        tracing::error!(%error, batch_id = batch.id(), "batch cannot be written; dead-lettering it");
+        let payload = batch.dead_letter_payload(&prepared.failed);
         let letter = DeadLetter {
-            batch_id: Some(batch.id.clone()),
-            edge: Some(batch.edge.clone()),
+            batch_id: Some(batch.id().to_owned()),
+            edge: Some(batch.edge().to_owned()),
             reason: "write_failed".into(),
             detail: error.to_string(),
             payload,

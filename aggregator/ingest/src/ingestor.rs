@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use hitkeep_plugins::{FailedHit, Plugins};
-use hitkeep_protocol::{Ack, AckStatus, Batch, DecodeError};
+use hitkeep_protocol::binary::{self, BinaryBatch};
+use hitkeep_protocol::{Ack, AckStatus, Batch, DecodeError, Hit, HitRef};
 use hitkeep_store::{EventWriter, Store};
 use tokio::sync::oneshot;
 
@@ -28,25 +29,112 @@ pub enum ReplyTo {
     Nobody,
 }
 
+/// A batch that decoded: whole (a JSON envelope, or any batch the plugins ran on), or
+/// framed only (a binary envelope, whose hits the prepare thread reads in place, without a
+/// string of their own: see [`BinaryBatch`]).
+#[derive(Debug)]
+pub enum Envelope {
+    /// Decoded whole.
+    Decoded(Batch),
+    /// A binary envelope whose frame is checked.
+    Framed(BinaryBatch<bytes::Bytes>),
+}
+
+impl Envelope {
+    /// The batch id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Decoded(batch) => &batch.id,
+            Self::Framed(framed) => framed.id(),
+        }
+    }
+
+    /// The edge's name.
+    pub fn edge(&self) -> &str {
+        match self {
+            Self::Decoded(batch) => &batch.edge,
+            Self::Framed(framed) => framed.edge(),
+        }
+    }
+
+    /// Hits in the batch.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Decoded(batch) => batch.hits.len(),
+            Self::Framed(framed) => framed.len(),
+        }
+    }
+
+    /// True when the batch has no hit.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The hits, borrowed; an error when a framed envelope's hits do not decode.
+    pub(crate) fn hits(&self) -> Result<Vec<HitRef<'_>>, DecodeError> {
+        match self {
+            Self::Decoded(batch) => Ok(batch.hits.iter().map(Hit::view).collect()),
+            Self::Framed(framed) => framed.hits(),
+        }
+    }
+
+    /// The batch decoded whole.
+    pub(crate) fn into_batch(self) -> Result<Batch, (DecodeError, bytes::Bytes)> {
+        match self {
+            Self::Decoded(batch) => Ok(batch),
+            Self::Framed(framed) => framed.to_batch().map_err(|error| (error, framed.into_payload())),
+        }
+    }
+
+    /// The batch as a dead letter stores it, with `failed` (hits the plugins failed on) put
+    /// back: the envelope as it arrived when there are none.
+    pub(crate) fn dead_letter_payload(&self, failed: &[FailedHit]) -> Vec<u8> {
+        match self {
+            Self::Framed(framed) if failed.is_empty() => framed.payload().to_vec(),
+            Self::Decoded(batch) if failed.is_empty() => batch.encode(),
+            Self::Framed(framed) => match framed.to_batch() {
+                Ok(batch) => with_failed(batch, failed),
+                Err(_) => framed.payload().to_vec(),
+            },
+            Self::Decoded(batch) => with_failed(batch.clone(), failed),
+        }
+    }
+}
+
+fn with_failed(mut batch: Batch, failed: &[FailedHit]) -> Vec<u8> {
+    batch.hits.extend(failed.iter().map(|failed| failed.hit.clone()));
+    batch.encode()
+}
+
 /// A batch as it arrives at the writer: decoded, or refused with the bytes kept.
 #[derive(Debug)]
 pub struct Incoming {
     /// The decoded batch, or why it could not be decoded and its raw bytes.
-    pub batch: Result<Batch, (DecodeError, bytes::Bytes)>,
+    pub batch: Result<Envelope, (DecodeError, bytes::Bytes)>,
     /// Where the ack goes.
     pub reply: ReplyTo,
 }
 
 impl Incoming {
-    /// Decodes a payload.
+    /// Decodes a payload: a binary envelope's frame only (its hits are read by the prepare
+    /// thread), a JSON envelope whole.
     pub fn decode(payload: bytes::Bytes, reply: ReplyTo) -> Self {
-        let batch = Batch::decode(&payload).map_err(|error| (error, payload));
-        Self { batch, reply }
+        let batch = if binary::is_binary(&payload) {
+            BinaryBatch::open(payload.clone()).map(Envelope::Framed)
+        } else {
+            Batch::decode(&payload).map(Envelope::Decoded)
+        };
+        Self { batch: batch.map_err(|error| (error, payload)), reply }
+    }
+
+    /// A batch decoded elsewhere (a bulk load).
+    pub fn decoded(batch: Batch, reply: ReplyTo) -> Self {
+        Self { batch: Ok(Envelope::Decoded(batch)), reply }
     }
 
     /// Hits in the batch (0 when it did not decode).
     pub fn hits(&self) -> usize {
-        self.batch.as_ref().map_or(0, |batch| batch.hits.len())
+        self.batch.as_ref().map_or(0, Envelope::len)
     }
 }
 
@@ -71,8 +159,13 @@ impl From<Incoming> for Enriched {
 impl Enriched {
     /// Runs `plugins` on a decoded batch. Blocks for as long as the plugins' deadlines allow:
     /// call it on a blocking thread.
-    pub fn new(mut incoming: Incoming, plugins: &Plugins) -> Self {
-        let Ok(batch) = &mut incoming.batch else { return Self::from(incoming) };
+    pub fn new(incoming: Incoming, plugins: &Plugins) -> Self {
+        let Incoming { batch, reply } = incoming;
+        // The plugins work on hits of their own.
+        let mut batch = match batch.and_then(Envelope::into_batch) {
+            Ok(batch) => batch,
+            Err(refused) => return Self::from(Incoming { batch: Err(refused), reply }),
+        };
         let report = plugins.apply(&mut batch.hits);
         if !report.failed.is_empty() || report.passed > 0 {
             // The plugin host logged each failed call already.
@@ -83,7 +176,11 @@ impl Enriched {
                 "enrichment plugins failed on some hits"
             );
         }
-        Self { incoming, failed: report.failed, dropped: u32::try_from(report.dropped).unwrap_or(u32::MAX) }
+        Self {
+            incoming: Incoming::decoded(batch, reply),
+            failed: report.failed,
+            dropped: u32::try_from(report.dropped).unwrap_or(u32::MAX),
+        }
     }
 
     /// Hits that reach the writer (0 when the batch did not decode).

@@ -30,7 +30,7 @@ mod sites;
 mod tests;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ingestor::{Enriched, Incoming, Ingestor, ReplyTo};
+pub use ingestor::{Enriched, Envelope, Incoming, Ingestor, ReplyTo};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineError, Submitter};
 pub use sessions::{Assignment, DEFAULT_SESSION_TIMEOUT_MS, SessionTracker};
 pub use sites::SiteDirectory;

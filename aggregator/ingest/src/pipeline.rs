@@ -44,13 +44,13 @@ use std::thread::JoinHandle;
 
 use futures_util::StreamExt;
 use hitkeep_plugins::Plugins;
-use hitkeep_protocol::{Ack, Batch, INGEST_SUBJECT};
+use hitkeep_protocol::{Ack, INGEST_SUBJECT};
 use hitkeep_store::EventWriter;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::commit::{Committer, Staged};
-use crate::ingestor::{Enriched, Incoming, Ingestor, ReplyTo};
+use crate::ingestor::{Enriched, Envelope, Incoming, Ingestor, ReplyTo};
 use crate::prepare::{PreparedGroup, Preparer};
 
 /// Tuning of the pipeline.
@@ -388,7 +388,7 @@ fn prepare_loop(
     mut preparer: Preparer,
     mut queue: mpsc::Receiver<Enriched>,
     handoff: sync_mpsc::SyncSender<PreparedGroup>,
-    spent: sync_mpsc::Receiver<Vec<Batch>>,
+    spent: sync_mpsc::Receiver<Vec<Envelope>>,
     acks: AckSink,
     max_group_hits: usize,
 ) {
@@ -476,7 +476,7 @@ fn commit_loop(
     committer: Committer,
     staged: sync_mpsc::Receiver<(EventWriter, Staged)>,
     free_writers: sync_mpsc::Sender<EventWriter>,
-    spent: sync_mpsc::Sender<Vec<Batch>>,
+    spent: sync_mpsc::Sender<Vec<Envelope>>,
     acks: AckSink,
     committed: sync_mpsc::Sender<()>,
 ) {

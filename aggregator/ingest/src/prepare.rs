@@ -15,7 +15,7 @@ use hitkeep_store::{BatchWrite, DeadLetter, EventRowsBuilder, NewEvent};
 
 use crate::clock::Clock;
 use crate::dedupe::{Claim, Dedupe};
-use crate::ingestor::{Enriched, ReplyTo, ack};
+use crate::ingestor::{Enriched, Envelope, ReplyTo, ack};
 use crate::sessions::SessionTracker;
 use crate::sites::SiteDirectory;
 
@@ -57,7 +57,7 @@ impl PreparedGroup {
 pub(crate) struct PreparedBatch {
     /// The batch as decoded and enriched, kept only in case its write fails and it must be
     /// dead-lettered whole.
-    pub(crate) batch: Batch,
+    pub(crate) batch: Envelope,
     /// Hits the plugins failed on (under `dead_letter`), for that dead letter.
     pub(crate) failed: Vec<FailedHit>,
     /// Hits the plugins dropped.
@@ -80,15 +80,15 @@ impl PreparedBatch {
 
     /// Hits the edge sent: those left, those dropped and those failed.
     pub(crate) fn sent(&self) -> u32 {
-        let sent = self.batch.hits.len() + self.failed.len();
+        let sent = self.batch.len() + self.failed.len();
         u32::try_from(sent).unwrap_or(u32::MAX).saturating_add(self.dropped)
     }
 
     /// Its record in the transaction.
     pub(crate) fn record(&self) -> BatchWrite<'_> {
         BatchWrite {
-            id: &self.batch.id,
-            edge: &self.batch.edge,
+            id: self.batch.id(),
+            edge: self.batch.edge(),
             hits: self.stored(),
             dead_letters: &self.dead_letters,
         }
@@ -160,13 +160,30 @@ impl Preparer {
                     continue;
                 }
             };
-            let reply = match self.claim(&batch.id, incoming.reply) {
+            let reply = match self.claim(batch.id(), incoming.reply) {
                 Some(Claim::Fresh(reply)) => reply,
                 Some(Claim::Committed(reply)) => {
-                    acks.push((reply, duplicate(&batch.id)));
+                    acks.push((reply, duplicate(batch.id())));
                     continue;
                 }
                 Some(Claim::InFlight) | None => continue,
+            };
+            let hits = match batch.hits() {
+                Ok(hits) => hits,
+                Err(error) => {
+                    // A binary envelope whose frame was sound but whose hits are not: refused
+                    // whole, as a JSON envelope of that kind would have been at decoding.
+                    tracing::warn!(reason = error.code(), batch_id = batch.id(), "rejected batch");
+                    let letter = DeadLetter {
+                        batch_id: Some(batch.id().to_owned()),
+                        edge: Some(batch.edge().to_owned()),
+                        reason: error.code().into(),
+                        detail: error.to_string(),
+                        payload: batch.dead_letter_payload(&failed),
+                    };
+                    group.rejections.push(Rejection { letter, code: error.code(), reply });
+                    continue;
+                }
             };
             let rows = &mut group.rows;
             let (events_start, props_start) = (rows.events(), rows.props());
@@ -175,8 +192,8 @@ impl Preparer {
                 metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "plugin_failed")
                     .increment(1);
                 dead_letters.push(DeadLetter {
-                    batch_id: Some(batch.id.clone()),
-                    edge: Some(batch.edge.clone()),
+                    batch_id: Some(batch.id().to_owned()),
+                    edge: Some(batch.edge().to_owned()),
                     reason: "plugin_failed".into(),
                     detail: format!("plugin `{}` failed ({}): {}", failed.plugin, failed.kind, failed.detail),
                     payload: serde_json::to_vec(&failed.hit).unwrap_or_default(),
@@ -184,29 +201,29 @@ impl Preparer {
             }
             // Hits of a batch mostly share their site: look the domain up when it changes.
             let mut site: Option<(&str, u32)> = None;
-            for hit in &batch.hits {
+            for hit in hits {
                 if let Err(error) = hit.validate() {
                     metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "invalid_hit")
                         .increment(1);
                     dead_letters.push(DeadLetter {
-                        batch_id: Some(batch.id.clone()),
-                        edge: Some(batch.edge.clone()),
+                        batch_id: Some(batch.id().to_owned()),
+                        edge: Some(batch.edge().to_owned()),
                         reason: "invalid_hit".into(),
                         detail: error.to_string(),
-                        payload: serde_json::to_vec(hit).unwrap_or_default(),
+                        payload: serde_json::to_vec(&hit.to_hit()).unwrap_or_default(),
                     });
                     continue;
                 }
                 let site_id = match site {
                     Some((domain, id)) if domain == hit.domain => id,
                     _ => {
-                        let Some(&id) = sites.get(&hit.domain) else {
+                        let Some(&id) = sites.get(hit.domain) else {
                             // The site was removed after the edge accepted the hit.
                             metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "unknown_site")
                                 .increment(1);
                             continue;
                         };
-                        site = Some((&hit.domain, id));
+                        site = Some((hit.domain, id));
                         id
                     }
                 };

@@ -48,7 +48,7 @@ fn batch(id: &str, hits: usize, first_visitor: u64) -> Batch {
 }
 
 fn incoming(batch: &Batch) -> Enriched {
-    Enriched::from(Incoming { batch: Ok(batch.clone()), reply: ReplyTo::Nobody })
+    Enriched::from(Incoming::decoded(batch.clone(), ReplyTo::Nobody))
 }
 
 struct Fixture {
@@ -235,4 +235,33 @@ async fn the_checkpoint_thread_checkpoints_while_commits_go_on() {
     pipeline.shutdown().await;
     let counts = fx.store.counts().unwrap();
     assert_eq!((counts.events, counts.props, counts.batches), (60 * 200, 60 * 200, 60));
+}
+
+/// A binary envelope whose frame is sound but whose hits are not (here an unknown channel
+/// code, under a correct checksum) is refused whole, as a JSON envelope that does not decode
+/// is: dead-lettered as `malformed` under its id, and a resent copy is a duplicate.
+#[test]
+fn a_framed_batch_with_a_broken_hit_is_rejected_whole() {
+    let mut fx = fixture();
+    let mut payload = batch("broken", 3, 1).encode_binary();
+    payload.truncate(payload.len() - 4);
+    // Magic and version, id, edge name, hit count; then ts, visitor, visitor_prev and kind.
+    let channel_at = 4 + 1 + "broken".len() + 1 + "test-edge".len() + 1 + 24 + 1;
+    payload[channel_at] = 200;
+    let checksum = crc32fast::hash(&payload);
+    payload.extend_from_slice(&checksum.to_le_bytes());
+    let payload = bytes::Bytes::from(payload);
+
+    let incoming = Incoming::decode(payload.clone(), ReplyTo::Nobody);
+    assert!(incoming.batch.is_ok(), "the frame is sound");
+    let acks = fx.ingestor.ingest(vec![incoming]);
+    let ack = &acks[0].1;
+    assert_eq!(
+        (ack.id.as_str(), ack.status, ack.error.as_deref()),
+        ("broken", AckStatus::Rejected, Some("malformed"))
+    );
+    let counts = fx.store.counts().unwrap();
+    assert_eq!((counts.events, counts.dead_letters, counts.batches), (0, 1, 1));
+    let again = fx.ingestor.ingest(vec![Incoming::decode(payload, ReplyTo::Nobody)]);
+    assert_eq!(again[0].1.status, AckStatus::Duplicate);
 }

@@ -67,7 +67,7 @@ pub fn load(
                 if let Some(last) = batch.hits.last() {
                     clock.set(last.ts);
                 }
-                Incoming { batch: Ok(batch), reply: ReplyTo::Nobody }
+                Incoming::decoded(batch, ReplyTo::Nobody)
             })
             .collect();
         let generated: usize = group.iter().map(Incoming::hits).sum();

@@ -21,15 +21,16 @@ use duckdb::arrow::array::{
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
 use duckdb::{Connection, ToSql, params};
-use hitkeep_protocol::Hit;
+use hitkeep_protocol::HitRef;
 
 use crate::{Error, Result};
 
 /// One hit, sessionized and ready to store.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
-    /// The anonymized hit.
-    pub hit: &'a Hit,
+    /// The anonymized hit (from [`hitkeep_protocol::Hit::view`], or read in place from a
+    /// binary envelope).
+    pub hit: HitRef<'a>,
     /// The site it belongs to.
     pub site_id: u32,
     /// The visitor of its session (the hash the session started with).
@@ -556,35 +557,35 @@ impl EventColumns {
     }
 
     fn push(&mut self, event: &NewEvent<'_>) {
-        let hit = event.hit;
+        let hit = &event.hit;
         self.len += 1;
         self.site_id.append_value(event.site_id);
         self.ts.append_value(hit.ts * 1000);
         self.visitor_id.append_value(event.visitor_id);
         self.session_id.append_value(event.session_id);
         self.kind.append_value(hit.kind.code());
-        self.name.append_value(&hit.name);
-        self.hostname.append_value(&hit.hostname);
-        self.path.append_value(&hit.path);
-        self.referrer.append_option(hit.referrer.as_deref());
-        self.source.append_option(hit.source.as_deref());
+        self.name.append_value(hit.name);
+        self.hostname.append_value(hit.hostname);
+        self.path.append_value(hit.path);
+        self.referrer.append_option(hit.referrer);
+        self.source.append_option(hit.source);
         self.channel.append_value(hit.channel.code());
         let utm = &hit.utm;
         for (column, value) in
-            self.utm.iter_mut().zip([&utm.source, &utm.medium, &utm.campaign, &utm.content, &utm.term])
+            self.utm.iter_mut().zip([utm.source, utm.medium, utm.campaign, utm.content, utm.term])
         {
-            column.append_option(value.as_deref());
+            column.append_option(value);
         }
-        self.country.append_option(hit.country.as_deref());
-        self.region.append_option(hit.region.as_deref());
-        self.city.append_option(hit.city.as_deref());
-        self.browser.append_option(hit.browser.as_deref());
-        self.browser_version.append_option(hit.browser_version.as_deref());
-        self.os.append_option(hit.os.as_deref());
-        self.os_version.append_option(hit.os_version.as_deref());
+        self.country.append_option(hit.country);
+        self.region.append_option(hit.region);
+        self.city.append_option(hit.city);
+        self.browser.append_option(hit.browser);
+        self.browser_version.append_option(hit.browser_version);
+        self.os.append_option(hit.os);
+        self.os_version.append_option(hit.os_version);
         self.device.append_value(hit.device.code());
-        self.revenue_micros.append_option(hit.revenue.as_ref().map(|revenue| revenue.amount_micros));
-        self.revenue_currency.append_option(hit.revenue.as_ref().map(|revenue| revenue.currency.as_str()));
+        self.revenue_micros.append_option(hit.revenue.map(|revenue| revenue.amount_micros));
+        self.revenue_currency.append_option(hit.revenue.map(|revenue| revenue.currency));
         self.interactive.append_value(hit.interactive);
     }
 
@@ -644,7 +645,7 @@ impl PropColumns {
             self.ts.append_value(event.hit.ts * 1000);
             self.visitor_id.append_value(event.visitor_id);
             self.session_id.append_value(event.session_id);
-            self.name.append_value(&event.hit.name);
+            self.name.append_value(event.hit.name);
             self.key.append_value(key);
             self.value.append_value(value);
         }
@@ -699,7 +700,7 @@ pub(crate) fn counts(conn: &Connection) -> Result<StoreCounts> {
 
 #[cfg(test)]
 mod tests {
-    use hitkeep_protocol::{Channel, Device, EventKind, Revenue, Utm};
+    use hitkeep_protocol::{Channel, Device, EventKind, Hit, Revenue, Utm};
 
     use super::*;
     use crate::Store;
@@ -740,8 +741,10 @@ mod tests {
         let store = Store::open_dir(dir.path()).unwrap();
         let mut writer = store.event_writer().unwrap();
         let hits = [hit(T0), hit(T0 + 1000)];
-        let events: Vec<NewEvent<'_>> =
-            hits.iter().map(|hit| NewEvent { hit, site_id: 1, visitor_id: 7, session_id: 42 }).collect();
+        let events: Vec<NewEvent<'_>> = hits
+            .iter()
+            .map(|hit| NewEvent { hit: hit.view(), site_id: 1, visitor_id: 7, session_id: 42 })
+            .collect();
         let letter = DeadLetter {
             batch_id: Some("b-1".into()),
             edge: Some("e".into()),
@@ -823,8 +826,9 @@ mod tests {
         let store = Store::open_dir(dir.path()).unwrap();
         let mut writer = store.event_writer().unwrap();
         let hits = [hit(T0)];
-        let rows = EventRows::build(&[NewEvent { hit: &hits[0], site_id: 1, visitor_id: 7, session_id: 1 }])
-            .unwrap();
+        let rows =
+            EventRows::build(&[NewEvent { hit: hits[0].view(), site_id: 1, visitor_id: 7, session_id: 1 }])
+                .unwrap();
         let batch = |id| BatchWrite { id, edge: "e", hits: 1, dead_letters: &[] };
         writer.commit(&rows, &[batch("b-1")], T0).unwrap();
         // The same id twice violates the primary key: the whole transaction must roll back,
@@ -848,7 +852,7 @@ mod tests {
         let mut bounds = Vec::new();
         for (index, hit) in hits.iter().enumerate() {
             let start = (builder.events(), builder.props());
-            builder.push(&NewEvent { hit, site_id: 1, visitor_id: 7, session_id: index as u64 });
+            builder.push(&NewEvent { hit: hit.view(), site_id: 1, visitor_id: 7, session_id: index as u64 });
             bounds.push((start.0..builder.events(), start.1..builder.props()));
         }
         let rows = builder.finish().unwrap();
@@ -908,9 +912,13 @@ mod tests {
             let store = Store::open_dir(dir.path()).unwrap();
             let mut writer = store.event_writer().unwrap();
             let hits = [hit(T0)];
-            let rows =
-                EventRows::build(&[NewEvent { hit: &hits[0], site_id: 1, visitor_id: 7, session_id: 1 }])
-                    .unwrap();
+            let rows = EventRows::build(&[NewEvent {
+                hit: hits[0].view(),
+                site_id: 1,
+                visitor_id: 7,
+                session_id: 1,
+            }])
+            .unwrap();
             writer
                 .commit(&rows, &[BatchWrite { id: "b", edge: "e", hits: 1, dead_letters: &[] }], T0)
                 .unwrap();

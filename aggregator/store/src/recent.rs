@@ -141,8 +141,10 @@ mod tests {
         hits[2].kind = hitkeep_protocol::EventKind::Custom;
         hits[2].name = "Signup".into();
         hits[2].props = vec![("plan".into(), "pro".into())];
-        let events: Vec<NewEvent<'_>> =
-            hits.iter().map(|hit| NewEvent { hit, site_id: site.id, visitor_id: 5, session_id: 9 }).collect();
+        let events: Vec<NewEvent<'_>> = hits
+            .iter()
+            .map(|hit| NewEvent { hit: hit.view(), site_id: site.id, visitor_id: 5, session_id: 9 })
+            .collect();
         let rows = EventRows::build(&events).unwrap();
         let mut writer = store.event_writer().unwrap();
         writer.commit(&rows, &[BatchWrite { id: "b", edge: "e", hits: 3, dead_letters: &[] }], 0).unwrap();

@@ -60,7 +60,8 @@
 
 use crate::limits::{MAX_BATCH_BYTES, MAX_BATCH_HITS};
 use crate::{
-    Batch, Channel, DecodeError, Device, ENVELOPE_VERSION, EventKind, Hit, Revenue, Utm, is_valid_id,
+    Batch, Channel, DecodeError, Device, ENVELOPE_VERSION, EventKind, Hit, HitRef, RevenueRef, UtmRef,
+    is_valid_id,
 };
 
 /// The first bytes of every binary envelope.
@@ -202,36 +203,107 @@ fn put_str(out: &mut Vec<u8>, value: &str) {
 
 /// Decodes a payload that [`is_binary`], at most [`MAX_BATCH_BYTES`] long.
 pub(crate) fn decode(payload: &[u8]) -> Result<Batch, DecodeError> {
-    debug_assert!(payload.len() <= MAX_BATCH_BYTES);
-    let version = preamble(payload)?;
-    if version != BINARY_ENVELOPE_VERSION {
-        return Err(DecodeError::UnsupportedVersion { found: u64::from(version) });
+    BinaryBatch::open(payload)?.to_batch()
+}
+
+/// A binary envelope whose frame is checked (size, magic, version, checksum, id, edge name,
+/// hit count) and whose hits are read in place, without a string of their own, by
+/// [`BinaryBatch::hits`]: what the aggregator does with every batch an edge publishes.
+/// [`Batch::decode`] is the same two steps, with the hits copied into a [`Batch`].
+#[derive(Debug, Clone)]
+pub struct BinaryBatch<P> {
+    payload: P,
+    id: String,
+    edge: String,
+    count: usize,
+    /// Where the first hit starts.
+    hits_at: usize,
+}
+
+impl<P: AsRef<[u8]>> BinaryBatch<P> {
+    /// Checks the frame of a payload that [`is_binary`]: the same errors as
+    /// [`Batch::decode`], except those of the hits themselves (see [`BinaryBatch::hits`]).
+    pub fn open(payload: P) -> Result<Self, DecodeError> {
+        let bytes = payload.as_ref();
+        if bytes.len() > MAX_BATCH_BYTES {
+            return Err(DecodeError::TooLarge { len: bytes.len(), max: MAX_BATCH_BYTES });
+        }
+        let version = preamble(bytes)?;
+        if version != BINARY_ENVELOPE_VERSION {
+            return Err(DecodeError::UnsupportedVersion { found: u64::from(version) });
+        }
+        let Some(body_len) = bytes.len().checked_sub(CHECKSUM_LEN).filter(|len| *len > PREAMBLE_FIXED) else {
+            return Err(malformed(bytes.len(), "the envelope ends before its checksum"));
+        };
+        let (body, checksum) = bytes.split_at(body_len);
+        let checksum = u32::from_le_bytes(checksum.try_into().expect("four bytes"));
+        if crc32fast::hash(body) != checksum {
+            return Err(DecodeError::Malformed(
+                "binary envelope: checksum mismatch, the payload is damaged".into(),
+            ));
+        }
+        let mut reader = Reader { bytes: body, at: PREAMBLE_FIXED };
+        let id = reader.id("id")?;
+        let edge = reader.id("edge")?;
+        let count = reader.varint()?;
+        if count > MAX_BATCH_HITS {
+            return Err(DecodeError::TooManyHits { count, max: MAX_BATCH_HITS });
+        }
+        let hits_at = reader.at;
+        Ok(Self { payload, id, edge, count, hits_at })
     }
-    let Some(body_len) = payload.len().checked_sub(CHECKSUM_LEN).filter(|len| *len > PREAMBLE_FIXED) else {
-        return Err(malformed(payload.len(), "the envelope ends before its checksum"));
-    };
-    let (body, checksum) = payload.split_at(body_len);
-    let checksum = u32::from_le_bytes(checksum.try_into().expect("four bytes"));
-    if crc32fast::hash(body) != checksum {
-        return Err(DecodeError::Malformed(
-            "binary envelope: checksum mismatch, the payload is damaged".into(),
-        ));
+
+    /// The batch id.
+    pub fn id(&self) -> &str {
+        &self.id
     }
-    let mut reader = Reader { bytes: body, at: PREAMBLE_FIXED };
-    let id = reader.id("id")?;
-    let edge = reader.id("edge")?;
-    let count = reader.varint()?;
-    if count > MAX_BATCH_HITS {
-        return Err(DecodeError::TooManyHits { count, max: MAX_BATCH_HITS });
+
+    /// The edge's name.
+    pub fn edge(&self) -> &str {
+        &self.edge
     }
-    let mut hits = Vec::with_capacity(count.min(reader.remaining() / MIN_HIT_LEN));
-    for _ in 0..count {
-        hits.push(reader.hit()?);
+
+    /// Hits the envelope says it holds.
+    pub fn len(&self) -> usize {
+        self.count
     }
-    if reader.remaining() > 0 {
-        return Err(malformed(reader.at, "bytes left after the last hit"));
+
+    /// True when it holds no hit.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
-    Ok(Batch { v: ENVELOPE_VERSION, id, edge, hits })
+
+    /// The envelope as it arrived.
+    pub fn payload(&self) -> &[u8] {
+        self.payload.as_ref()
+    }
+
+    /// The envelope as it arrived, given back.
+    pub fn into_payload(self) -> P {
+        self.payload
+    }
+
+    /// The hits, borrowing their strings from the payload. [`DecodeError::Malformed`] when a
+    /// hit is truncated, has an unknown code or a string that is not UTF-8, or when bytes
+    /// are left after the last one: as with JSON, the whole batch is refused then.
+    pub fn hits(&self) -> Result<Vec<HitRef<'_>>, DecodeError> {
+        let bytes = self.payload.as_ref();
+        let mut reader = Reader { bytes: &bytes[..bytes.len() - CHECKSUM_LEN], at: self.hits_at };
+        let mut hits = Vec::with_capacity(self.count.min(reader.remaining() / MIN_HIT_LEN));
+        for _ in 0..self.count {
+            hits.push(reader.hit()?);
+        }
+        if reader.remaining() > 0 {
+            return Err(malformed(reader.at, "bytes left after the last hit"));
+        }
+        Ok(hits)
+    }
+
+    /// The batch, its hits copied out of the payload.
+    pub fn to_batch(&self) -> Result<Batch, DecodeError> {
+        let hits = self.hits()?.iter().map(HitRef::to_hit).collect();
+        Ok(Batch { v: ENVELOPE_VERSION, id: self.id.clone(), edge: self.edge.clone(), hits })
+    }
 }
 
 /// The batch id in the preamble of a payload that [`is_binary`], whatever its version and
@@ -314,10 +386,6 @@ impl<'p> Reader<'p> {
         std::str::from_utf8(self.take(len)?).map_err(|_| malformed(start, "string is not UTF-8"))
     }
 
-    fn string(&mut self) -> Result<String, DecodeError> {
-        self.str().map(str::to_owned)
-    }
-
     /// A batch id or edge name: [`DecodeError::InvalidId`] when it breaks the id rule.
     fn id(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let len = self.varint()?;
@@ -328,7 +396,7 @@ impl<'p> Reader<'p> {
         }
     }
 
-    fn hit(&mut self) -> Result<Hit, DecodeError> {
+    fn hit(&mut self) -> Result<HitRef<'p>, DecodeError> {
         let ts = self.i64()?;
         let visitor = self.u64()?;
         let visitor_prev = self.u64()?;
@@ -338,14 +406,14 @@ impl<'p> Reader<'p> {
         let channel = Channel::from_code(channel).ok_or_else(|| malformed(at + 1, "unknown channel"))?;
         let device = Device::from_code(device).ok_or_else(|| malformed(at + 2, "unknown device"))?;
         let flags = u16::from_le_bytes(self.array()?);
-        let domain = self.string()?;
-        let name = self.string()?;
-        let hostname = self.string()?;
-        let path = self.string()?;
-        let mut optional: [Option<String>; OPTIONAL_STRINGS] = Default::default();
+        let domain = self.str()?;
+        let name = self.str()?;
+        let hostname = self.str()?;
+        let path = self.str()?;
+        let mut optional: [Option<&'p str>; OPTIONAL_STRINGS] = [None; OPTIONAL_STRINGS];
         for (bit, value) in optional.iter_mut().enumerate() {
             if flags & (1 << bit) != 0 {
-                *value = Some(self.string()?);
+                *value = Some(self.str()?);
             }
         }
         let [
@@ -368,14 +436,14 @@ impl<'p> Reader<'p> {
         // Each property takes at least two bytes: a bound on what a lying count can reserve.
         let mut props = Vec::with_capacity(count.min(self.remaining() / 2));
         for _ in 0..count {
-            props.push((self.string()?, self.string()?));
+            props.push((self.str()?, self.str()?));
         }
         let revenue = if flags & FLAG_REVENUE != 0 {
-            Some(Revenue { amount_micros: self.i64()?, currency: self.string()? })
+            Some(RevenueRef { amount_micros: self.i64()?, currency: self.str()? })
         } else {
             None
         };
-        Ok(Hit {
+        Ok(HitRef {
             ts,
             domain,
             kind,
@@ -387,7 +455,7 @@ impl<'p> Reader<'p> {
             referrer,
             source,
             channel,
-            utm: Utm {
+            utm: UtmRef {
                 source: utm_source,
                 medium: utm_medium,
                 campaign: utm_campaign,
@@ -417,6 +485,7 @@ mod tests {
 
     use super::*;
     use crate::hit::tests::sample;
+    use crate::{Revenue, Utm};
 
     fn full() -> Hit {
         Hit {
@@ -622,6 +691,17 @@ mod tests {
             let payload = batch.encode_binary();
             prop_assert_eq!(Batch::probe_id(&payload), Some(batch.id.clone()));
             prop_assert_eq!(Batch::decode(&payload), Ok(batch));
+        }
+
+        /// The hits read in place are the hits encoded, borrowed.
+        #[test]
+        fn hits_read_in_place_are_the_hits(batch in batch()) {
+            let payload = batch.encode_binary();
+            let framed = BinaryBatch::open(payload.as_slice()).unwrap();
+            prop_assert_eq!((framed.id(), framed.edge(), framed.len()), (batch.id.as_str(), batch.edge.as_str(), batch.hits.len()));
+            let views: Vec<HitRef<'_>> = batch.hits.iter().map(Hit::view).collect();
+            prop_assert_eq!(framed.hits().unwrap(), views);
+            prop_assert_eq!(framed.payload(), payload.as_slice());
         }
 
         #[test]

@@ -333,7 +333,7 @@ fn check_required(field: &'static str, value: &str, max: usize) -> Result<(), Va
     check_len(field, value, max)
 }
 
-fn check_optional(field: &'static str, value: &Option<String>, max: usize) -> Result<(), ValidationError> {
+fn check_optional(field: &'static str, value: Option<&str>, max: usize) -> Result<(), ValidationError> {
     match value {
         Some(value) => check_len(field, value, max),
         None => Ok(()),
@@ -348,40 +348,177 @@ const MAX_TS_MS: i64 = 7_258_118_400_000;
 impl Hit {
     /// Checks every field against [`crate::limits`].
     pub fn validate(&self) -> Result<(), ValidationError> {
+        self.view().validate()
+    }
+
+    /// The hit as a [`HitRef`], borrowing its strings.
+    pub fn view(&self) -> HitRef<'_> {
+        let utm = &self.utm;
+        HitRef {
+            ts: self.ts,
+            domain: &self.domain,
+            kind: self.kind,
+            name: &self.name,
+            visitor: self.visitor,
+            visitor_prev: self.visitor_prev,
+            hostname: &self.hostname,
+            path: &self.path,
+            referrer: self.referrer.as_deref(),
+            source: self.source.as_deref(),
+            channel: self.channel,
+            utm: UtmRef {
+                source: utm.source.as_deref(),
+                medium: utm.medium.as_deref(),
+                campaign: utm.campaign.as_deref(),
+                content: utm.content.as_deref(),
+                term: utm.term.as_deref(),
+            },
+            country: self.country.as_deref(),
+            region: self.region.as_deref(),
+            city: self.city.as_deref(),
+            browser: self.browser.as_deref(),
+            browser_version: self.browser_version.as_deref(),
+            os: self.os.as_deref(),
+            os_version: self.os_version.as_deref(),
+            device: self.device,
+            props: self.props.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect(),
+            revenue: self.revenue.as_ref().map(|revenue| RevenueRef {
+                amount_micros: revenue.amount_micros,
+                currency: &revenue.currency,
+            }),
+            interactive: self.interactive,
+        }
+    }
+}
+
+/// A [`Hit`] whose strings are borrowed: from a [`Hit`] ([`Hit::view`]), or straight from
+/// the bytes of a binary envelope ([`crate::binary::BinaryBatch::hits`]), so that the
+/// aggregator reads a batch without allocating a string per field. The fields are those of
+/// [`Hit`], with the same meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct HitRef<'a> {
+    pub ts: i64,
+    pub domain: &'a str,
+    pub kind: EventKind,
+    pub name: &'a str,
+    pub visitor: u64,
+    pub visitor_prev: u64,
+    pub hostname: &'a str,
+    pub path: &'a str,
+    pub referrer: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub channel: Channel,
+    pub utm: UtmRef<'a>,
+    pub country: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub city: Option<&'a str>,
+    pub browser: Option<&'a str>,
+    pub browser_version: Option<&'a str>,
+    pub os: Option<&'a str>,
+    pub os_version: Option<&'a str>,
+    pub device: Device,
+    pub props: Vec<(&'a str, &'a str)>,
+    pub revenue: Option<RevenueRef<'a>>,
+    pub interactive: bool,
+}
+
+/// [`Utm`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(missing_docs)]
+pub struct UtmRef<'a> {
+    pub source: Option<&'a str>,
+    pub medium: Option<&'a str>,
+    pub campaign: Option<&'a str>,
+    pub content: Option<&'a str>,
+    pub term: Option<&'a str>,
+}
+
+/// [`Revenue`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct RevenueRef<'a> {
+    pub amount_micros: i64,
+    pub currency: &'a str,
+}
+
+impl HitRef<'_> {
+    /// The hit with strings of its own.
+    pub fn to_hit(&self) -> Hit {
+        let owned = |value: Option<&str>| value.map(str::to_owned);
+        let utm = &self.utm;
+        Hit {
+            ts: self.ts,
+            domain: self.domain.to_owned(),
+            kind: self.kind,
+            name: self.name.to_owned(),
+            visitor: self.visitor,
+            visitor_prev: self.visitor_prev,
+            hostname: self.hostname.to_owned(),
+            path: self.path.to_owned(),
+            referrer: owned(self.referrer),
+            source: owned(self.source),
+            channel: self.channel,
+            utm: Utm {
+                source: owned(utm.source),
+                medium: owned(utm.medium),
+                campaign: owned(utm.campaign),
+                content: owned(utm.content),
+                term: owned(utm.term),
+            },
+            country: owned(self.country),
+            region: owned(self.region),
+            city: owned(self.city),
+            browser: owned(self.browser),
+            browser_version: owned(self.browser_version),
+            os: owned(self.os),
+            os_version: owned(self.os_version),
+            device: self.device,
+            props: self.props.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect(),
+            revenue: self.revenue.map(|revenue| Revenue {
+                amount_micros: revenue.amount_micros,
+                currency: revenue.currency.to_owned(),
+            }),
+            interactive: self.interactive,
+        }
+    }
+
+    /// Checks every field against [`crate::limits`] (see [`Hit::validate`]).
+    pub fn validate(&self) -> Result<(), ValidationError> {
         if !(MIN_TS_MS..MAX_TS_MS).contains(&self.ts) {
             return Err(ValidationError::Invalid { field: "ts", reason: "outside 2000..2200" });
         }
-        check_required("domain", &self.domain, MAX_DOMAIN_LEN)?;
-        check_required("name", &self.name, MAX_EVENT_NAME_LEN)?;
+        check_required("domain", self.domain, MAX_DOMAIN_LEN)?;
+        check_required("name", self.name, MAX_EVENT_NAME_LEN)?;
         if (self.kind == EventKind::Pageview) != (self.name == "pageview") {
             return Err(ValidationError::Invalid {
                 field: "name",
                 reason: "`pageview` is the name of pageviews and of nothing else",
             });
         }
-        check_required("hostname", &self.hostname, MAX_HOSTNAME_LEN)?;
-        check_required("path", &self.path, MAX_PATH_LEN)?;
+        check_required("hostname", self.hostname, MAX_HOSTNAME_LEN)?;
+        check_required("path", self.path, MAX_PATH_LEN)?;
         if !self.path.starts_with('/') {
             return Err(ValidationError::Invalid { field: "path", reason: "must start with `/`" });
         }
-        check_optional("referrer", &self.referrer, MAX_REFERRER_LEN)?;
+        check_optional("referrer", self.referrer, MAX_REFERRER_LEN)?;
         for (field, value) in [
-            ("source", &self.source),
-            ("utm.source", &self.utm.source),
-            ("utm.medium", &self.utm.medium),
-            ("utm.campaign", &self.utm.campaign),
-            ("utm.content", &self.utm.content),
-            ("utm.term", &self.utm.term),
-            ("region", &self.region),
-            ("city", &self.city),
-            ("browser", &self.browser),
-            ("browser_version", &self.browser_version),
-            ("os", &self.os),
-            ("os_version", &self.os_version),
+            ("source", self.source),
+            ("utm.source", self.utm.source),
+            ("utm.medium", self.utm.medium),
+            ("utm.campaign", self.utm.campaign),
+            ("utm.content", self.utm.content),
+            ("utm.term", self.utm.term),
+            ("region", self.region),
+            ("city", self.city),
+            ("browser", self.browser),
+            ("browser_version", self.browser_version),
+            ("os", self.os),
+            ("os_version", self.os_version),
         ] {
             check_optional(field, value, MAX_SHORT_FIELD_LEN)?;
         }
-        if let Some(country) = &self.country
+        if let Some(country) = self.country
             && (country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()))
         {
             return Err(ValidationError::Invalid {

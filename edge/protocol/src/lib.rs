@@ -32,4 +32,4 @@ pub use batch::{
     INGEST_SUBJECT, MSG_ID_HEADER, is_valid_id,
 };
 pub use binary::BINARY_ENVELOPE_VERSION;
-pub use hit::{Channel, Device, EventKind, Hit, Revenue, Utm, ValidationError};
+pub use hit::{Channel, Device, EventKind, Hit, HitRef, Revenue, RevenueRef, Utm, UtmRef, ValidationError};
