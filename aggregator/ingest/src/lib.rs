@@ -1,18 +1,20 @@
 //! Hitkeep's ingest pipeline: batches in, sessionized rows committed, acks out.
 //!
 //! ```text
-//! NATS queue subscription ──► decode ──► bounded queue ──► prepare thread ──► writer thread ──► acks
-//! (or the HTTP batch API)     (binary or   (backpressure)   dedupe by batch   append, commit,
-//!                              JSON, on                     id, validate,     then ack
-//!                              tokio)                       resolve site,
-//!                                                           sessionize, build
-//!                                                           the Arrow rows
+//! NATS queue subscription ──► frame ──► bounded queue ──► prepare ──► stage ──► commit ──► acks
+//! (or the HTTP batch API)     check     (backpressure)    dedupe,     append    commit,
+//!                             (tokio)                     read hits   to a      then ack
+//!                                                         in place,   trans-       │
+//!                                                         validate,   action       ▼
+//!                                                         sessions,           checkpoint
+//!                                                         Arrow rows
 //! ```
 //!
-//! The prepare thread groups whatever batches are waiting, and the writer thread writes each
-//! group in one DuckDB transaction (group commit) and acknowledges each batch only after that
-//! transaction committed; the module docs of [`Pipeline`] explain how the two threads share
-//! the work. A batch whose id was
+//! The prepare thread groups whatever batches are waiting; the stage and commit threads
+//! write each group in one DuckDB transaction (group commit), on two connections in turn,
+//! and each batch is acknowledged only after its transaction committed; a fourth thread
+//! checkpoints while commits go on. The module docs of [`Pipeline`] explain how the threads
+//! share the work. A batch whose id was
 //! committed before is acknowledged as a duplicate and not written again. A batch that can
 //! never be written (bad envelope, unknown version) is stored in the dead-letter table and
 //! acknowledged as rejected, so it never blocks the ones behind it. A batch that is not

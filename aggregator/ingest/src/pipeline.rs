@@ -10,7 +10,7 @@
 //!                              build Arrow rows         ▲                   │        │
 //!                                  ▲                    └── free writer ────┘        ▼
 //!                                  └──────────── spent batches, to free ─────  checkpoint thread
-//!                                                                              (at 128 MB of log)
+//!                                                                              (at 256 MB of log)
 //! ```
 //!
 //! DuckDB's work is most of the pipeline's, so everything that can happen before the

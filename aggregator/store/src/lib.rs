@@ -35,11 +35,11 @@ pub const DB_FILE: &str = "hitkeep.db";
 /// The write-ahead log's size at which the ingest path checkpoints (see
 /// [`EventWriter::wal_bytes`]). Smaller checkpoints cost more in all (each recompresses the
 /// table's open row group) and leave more small row groups behind; larger ones lengthen
-/// crash recovery (replaying 128 MB of log takes a few seconds).
-pub const CHECKPOINT_WAL_BYTES: u64 = 128 << 20;
+/// crash recovery (replaying 256 MB of log, about 1.5 million hits, takes seconds).
+pub const CHECKPOINT_WAL_BYTES: u64 = 256 << 20;
 
 /// DuckDB's own automatic checkpoint, on the committing connection, is only a backstop, at
-/// eight times [`CHECKPOINT_WAL_BYTES`]: the ingest path checkpoints on a thread of its own
+/// four times [`CHECKPOINT_WAL_BYTES`]: the ingest path checkpoints on a thread of its own
 /// while commits go on, which DuckDB's automatic checkpoint cannot do (it runs inside the
 /// commit that passed the threshold, and every commit behind it waits).
 const CHECKPOINT_THRESHOLD: &str = "SET checkpoint_threshold = '1GiB'";
