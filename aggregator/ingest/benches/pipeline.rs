@@ -4,7 +4,8 @@
 //! run.
 //!
 //! `cargo bench -p hitkeep-ingest --bench pipeline` (set `HITKEEP_BENCH_HITS` to change the
-//! number of hits, default 2,000,000). `HITKEEP_BENCH_PLUGINS=noop` runs every batch through
+//! number of hits, default 2,000,000, and `HITKEEP_BENCH_IN_FLIGHT` the batches in flight,
+//! default 128). `HITKEEP_BENCH_PLUGINS=noop` runs every batch through
 //! the trivial enrichment plugin (every event unchanged), to measure what plugins cost in the
 //! pipeline; `url-normalizer`, `prop-scrubber`, `campaign-mapper` or `examples` (all three)
 //! run the example plugins instead.
@@ -20,8 +21,11 @@ use hitkeep_protocol::{Ack, AckStatus, INGEST_SUBJECT, MSG_ID_HEADER};
 use hitkeep_store::Store;
 use hitkeep_traffic::{Attribution, Traffic, TrafficConfig};
 
+/// An edge's default batch size.
 const HITS_PER_BATCH: usize = 1_000;
-const IN_FLIGHT: usize = 32;
+/// The load of 32 edges at their default of 4 batches in flight: about what 250,000 hits/s
+/// takes, since one edge serves about 11,500 (see `edge/host/README.md`).
+const IN_FLIGHT: usize = 128;
 
 fn main() {
     let hits: u64 =
