@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use hitkeep_protocol::{Ack, AckStatus, Batch, Channel, Device, EventKind, Hit, Utm};
+use hitkeep_protocol::{Ack, AckStatus, Batch, Hit};
 use hitkeep_store::{BatchWrite, EventRows, Store};
 
 use crate::ingestor::{Incoming, ReplyTo};
@@ -15,29 +15,12 @@ const T0: i64 = 1_767_225_600_000;
 
 fn hit(path: &str, visitor: u64) -> Hit {
     Hit {
-        ts: T0,
-        domain: SITE.into(),
-        kind: EventKind::Pageview,
-        name: "pageview".into(),
         visitor,
         visitor_prev: visitor + 1_000_000,
-        hostname: SITE.into(),
-        path: path.into(),
-        referrer: None,
-        source: None,
-        channel: Channel::Direct,
-        utm: Utm::default(),
         country: Some("DE".into()),
-        region: None,
-        city: None,
         browser: Some("Firefox".into()),
-        browser_version: None,
-        os: None,
-        os_version: None,
-        device: Device::Desktop,
         props: vec![("n".into(), path.into())],
-        revenue: None,
-        interactive: true,
+        ..Hit::pageview(T0, SITE, path)
     }
 }
 

@@ -12,8 +12,7 @@ use hitkeep_broker::{Broker, BrokerConfig};
 use hitkeep_ingest::{Ingestor, Pipeline, PipelineConfig, SiteDirectory, SystemClock};
 use hitkeep_plugins::{FailurePolicy, PluginConfig, Plugins, PluginsConfig, fixtures};
 use hitkeep_protocol::{
-    Ack, AckStatus, Batch, Channel, Device, ENVELOPE_VERSION, EventKind, Hit, INGEST_SUBJECT, MSG_ID_HEADER,
-    Utm,
+    Ack, AckStatus, Batch, Channel, ENVELOPE_VERSION, EventKind, Hit, INGEST_SUBJECT, MSG_ID_HEADER,
 };
 use hitkeep_store::{Store, StoredEvent};
 use serde_json::json;
@@ -24,29 +23,13 @@ const BASE_TS: i64 = 1_767_225_600_000;
 /// A pageview of `path`; `index` makes its time (and so its stored row) unique.
 fn hit(index: u64, path: &str) -> Hit {
     Hit {
-        ts: BASE_TS + index as i64,
-        domain: SITE.into(),
-        kind: EventKind::Pageview,
-        name: "pageview".into(),
         visitor: 1_000 + index % 7,
         visitor_prev: 2_000 + index % 7,
-        hostname: SITE.into(),
-        path: path.into(),
-        referrer: None,
-        source: None,
-        channel: Channel::Direct,
-        utm: Utm::default(),
         country: Some("DE".into()),
-        region: None,
-        city: None,
         browser: Some("Firefox".into()),
         browser_version: Some("131".into()),
         os: Some("Linux".into()),
-        os_version: None,
-        device: Device::Desktop,
-        props: Vec::new(),
-        revenue: None,
-        interactive: true,
+        ..Hit::pageview(BASE_TS + index as i64, SITE, path)
     }
 }
 

@@ -707,14 +707,10 @@ mod tests {
 
     fn hit(ts: i64) -> Hit {
         Hit {
-            ts,
-            domain: "example.com".into(),
             kind: EventKind::Custom,
             name: "Purchase".into(),
             visitor: 7,
             visitor_prev: 8,
-            hostname: "example.com".into(),
-            path: "/checkout".into(),
             referrer: Some("news.ycombinator.com/item".into()),
             source: Some("Hacker News".into()),
             channel: Channel::Referral,
@@ -725,11 +721,9 @@ mod tests {
             browser: Some("Firefox".into()),
             browser_version: Some("131".into()),
             os: Some("Linux".into()),
-            os_version: None,
-            device: Device::Desktop,
             props: vec![("plan".into(), "pro".into()), ("seats".into(), "3".into())],
             revenue: Some(Revenue { amount_micros: 49_000_000, currency: "EUR".into() }),
-            interactive: true,
+            ..Hit::pageview(ts, "example.com", "/checkout")
         }
     }
 

@@ -253,7 +253,7 @@ async fn spool_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hitkeep_protocol::{Batch, Channel, Device, EventKind, Hit, Utm, is_valid_id};
+    use hitkeep_protocol::{Batch, Hit, is_valid_id};
 
     #[test]
     fn ids_are_valid_and_unique_across_boots() {
@@ -278,31 +278,7 @@ mod tests {
     }
 
     fn pageview(path: &str) -> Hit {
-        Hit {
-            ts: 1_767_225_600_000,
-            domain: "example.com".into(),
-            kind: EventKind::Pageview,
-            name: "pageview".into(),
-            visitor: 1,
-            visitor_prev: 2,
-            hostname: "example.com".into(),
-            path: path.into(),
-            referrer: None,
-            source: None,
-            channel: Channel::Direct,
-            utm: Utm::default(),
-            country: None,
-            region: None,
-            city: None,
-            browser: None,
-            browser_version: None,
-            os: None,
-            os_version: None,
-            device: Device::Desktop,
-            props: Vec::new(),
-            revenue: None,
-            interactive: true,
-        }
+        Hit::pageview(1_767_225_600_000, "example.com", path)
     }
 
     #[test]

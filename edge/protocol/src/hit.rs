@@ -346,6 +346,38 @@ const MIN_TS_MS: i64 = 946_684_800_000;
 const MAX_TS_MS: i64 = 7_258_118_400_000;
 
 impl Hit {
+    /// A pageview of `path` on `domain` at `ts` (ms since the epoch), by visitor `1` (`2` under
+    /// yesterday's salt), direct, from a desktop, with every optional field empty: a base for
+    /// tests, benchmarks and examples to change what they need on (`Hit { country: ..,
+    /// ..Hit::pageview(ts, domain, path) }`).
+    pub fn pageview(ts: i64, domain: &str, path: &str) -> Self {
+        Self {
+            ts,
+            domain: domain.to_owned(),
+            kind: EventKind::Pageview,
+            name: "pageview".to_owned(),
+            visitor: 1,
+            visitor_prev: 2,
+            hostname: domain.to_owned(),
+            path: path.to_owned(),
+            referrer: None,
+            source: None,
+            channel: Channel::Direct,
+            utm: Utm::default(),
+            country: None,
+            region: None,
+            city: None,
+            browser: None,
+            browser_version: None,
+            os: None,
+            os_version: None,
+            device: Device::Desktop,
+            props: Vec::new(),
+            revenue: None,
+            interactive: true,
+        }
+    }
+
     /// Checks every field against [`crate::limits`].
     pub fn validate(&self) -> Result<(), ValidationError> {
         self.view().validate()
@@ -555,29 +587,10 @@ pub(crate) mod tests {
 
     pub(crate) fn sample() -> Hit {
         Hit {
-            ts: 1_767_225_600_000,
-            domain: "example.com".into(),
-            kind: EventKind::Pageview,
-            name: "pageview".into(),
-            visitor: 1,
-            visitor_prev: 2,
-            hostname: "example.com".into(),
-            path: "/".into(),
-            referrer: None,
-            source: None,
-            channel: Channel::Direct,
-            utm: Utm::default(),
             country: Some("DE".into()),
-            region: None,
-            city: None,
             browser: Some("Firefox".into()),
             browser_version: Some("131".into()),
-            os: None,
-            os_version: None,
-            device: Device::Desktop,
-            props: vec![],
-            revenue: None,
-            interactive: true,
+            ..Hit::pageview(1_767_225_600_000, "example.com", "/")
         }
     }
 

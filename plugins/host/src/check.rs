@@ -260,29 +260,13 @@ fn changes(before: &Hit, after: &Hit) -> Vec<String> {
 /// with revenue, and a social visit from a phone.
 pub fn sample_hits() -> Vec<Hit> {
     let base = Hit {
-        ts: 1_767_225_600_000,
-        domain: "example.com".into(),
-        kind: EventKind::Pageview,
-        name: "pageview".into(),
-        visitor: 1,
-        visitor_prev: 2,
-        hostname: "example.com".into(),
-        path: "/".into(),
-        referrer: None,
-        source: None,
-        channel: Channel::Direct,
-        utm: Utm::default(),
         country: Some("DE".into()),
         region: Some("DE-BE".into()),
         city: Some("Berlin".into()),
         browser: Some("Firefox".into()),
         browser_version: Some("131".into()),
         os: Some("Linux".into()),
-        os_version: None,
-        device: Device::Desktop,
-        props: Vec::new(),
-        revenue: None,
-        interactive: true,
+        ..Hit::pageview(1_767_225_600_000, "example.com", "/")
     };
     vec![
         Hit { path: "/users/12345/profile".into(), ..base.clone() },

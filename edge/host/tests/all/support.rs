@@ -12,10 +12,7 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use hitkeep_broker::{Broker, BrokerConfig, BrokerHandle};
 use hitkeep_edge::{ComponentRuntime, ComponentSource, EdgeConfig, EdgeHandle, EdgeHost, RuntimeLimits};
-use hitkeep_protocol::{
-    Ack, AckStatus, Batch, Channel, Device, EDGE_CONFIG_SUBJECT, EventKind, Hit, INGEST_SUBJECT,
-    MSG_ID_HEADER, Utm,
-};
+use hitkeep_protocol::{Ack, AckStatus, Batch, EDGE_CONFIG_SUBJECT, Hit, INGEST_SUBJECT, MSG_ID_HEADER};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
@@ -46,31 +43,7 @@ pub fn pageview(path: &str) -> String {
 
 /// A valid hit for the test component (which forwards batches as they are).
 pub fn hit(path: &str) -> Hit {
-    Hit {
-        ts: 1_767_225_600_000,
-        domain: "example.com".into(),
-        kind: EventKind::Pageview,
-        name: "pageview".into(),
-        visitor: 1,
-        visitor_prev: 2,
-        hostname: "example.com".into(),
-        path: path.into(),
-        referrer: None,
-        source: None,
-        channel: Channel::Direct,
-        utm: Utm::default(),
-        country: None,
-        region: None,
-        city: None,
-        browser: None,
-        browser_version: None,
-        os: None,
-        os_version: None,
-        device: Device::Desktop,
-        props: vec![],
-        revenue: None,
-        interactive: true,
-    }
+    Hit::pageview(1_767_225_600_000, "example.com", path)
 }
 
 // ---------------------------------------------------------------------------------------

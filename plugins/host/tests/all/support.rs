@@ -1,34 +1,18 @@
 //! Shared helpers: hits, and plugins loaded without the reloader.
 
 use hitkeep_plugins::{PluginConfig, Plugins, PluginsConfig};
-use hitkeep_protocol::{Channel, Device, EventKind, Hit, Utm};
+use hitkeep_protocol::Hit;
 
 /// A valid pageview of `path` on `example.com`, with distinct visitor hashes.
 pub fn hit(path: &str) -> Hit {
     Hit {
-        ts: 1_767_225_600_000,
-        domain: "example.com".into(),
-        kind: EventKind::Pageview,
-        name: "pageview".into(),
         visitor: 0x1111_2222_3333_4444,
         visitor_prev: 0x5555_6666_7777_8888,
-        hostname: "example.com".into(),
-        path: path.into(),
-        referrer: None,
-        source: None,
-        channel: Channel::Direct,
-        utm: Utm::default(),
         country: Some("DE".into()),
-        region: None,
-        city: None,
         browser: Some("Firefox".into()),
         browser_version: Some("131".into()),
         os: Some("Linux".into()),
-        os_version: None,
-        device: Device::Desktop,
-        props: Vec::new(),
-        revenue: None,
-        interactive: true,
+        ..Hit::pageview(1_767_225_600_000, "example.com", path)
     }
 }
 
