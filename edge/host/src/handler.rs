@@ -216,6 +216,13 @@ impl EdgeHandle {
             body
         };
         parts.version = http::Version::HTTP_11;
+        // A component answers HEAD with an empty body, and `wasi:http` refuses a declared length
+        // that is not written, so `HEAD /hk.js` would say `content-length: 0`. The component
+        // gets a GET instead; hyper, which knows the request was HEAD, sends that answer's
+        // headers, its length included, and no body.
+        if parts.method == Method::HEAD {
+            parts.method = Method::GET;
+        }
         let request = Request::from_parts(parts, Full::new(body));
         let env = inner.guest_vars(config.as_deref());
         let limit = inner.instances.runtime().limits().max_response_bytes;

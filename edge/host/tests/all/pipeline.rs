@@ -329,3 +329,26 @@ async fn grouped_events_each_get_their_own_answer() -> AnyResult {
     broker.shutdown().await;
     Ok(())
 }
+
+/// `HEAD /hk.js` answers with the headers of `GET /hk.js`, its length included, and no body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_of_the_tracker_declares_its_length() -> AnyResult {
+    let broker = broker().await?;
+    let dir = tempfile::tempdir()?;
+    let host =
+        TestHost::start(test_config("edge-head", dir.path(), &broker.client_url(), collector())).await?;
+    let get = request(host.addr, "GET", "/hk.js", &[], "").await?;
+    assert_eq!(get.status, 200);
+    assert!(!get.body.is_empty());
+    let head = request(host.addr, "HEAD", "/hk.js", &[], "").await?;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    let length = |reply: &Reply| {
+        reply.headers.get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    };
+    assert_eq!(length(&head), Some(get.body.len()), "{:?}", head.headers);
+    for name in ["etag", "content-type", "cache-control"] {
+        assert_eq!(head.headers.get(name), get.headers.get(name), "{name}");
+    }
+    Ok(())
+}
