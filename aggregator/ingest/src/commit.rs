@@ -15,7 +15,7 @@
 //! them one after the other with one writer.
 
 use hitkeep_protocol::{Ack, AckStatus};
-use hitkeep_store::{BatchWrite, DeadLetter, EventRows, EventWriter};
+use hitkeep_store::{BatchWrite, EventRows, EventWriter};
 
 use crate::dedupe::Dedupe;
 use crate::ingestor::{Envelope, ReplyTo, ack};
@@ -231,14 +231,8 @@ impl Committer {
     ) -> Option<AckStatus> {
         let batch = &prepared.batch;
         tracing::error!(%error, batch_id = batch.id(), "batch cannot be written; dead-lettering it");
-        let payload = batch.dead_letter_payload(&prepared.failed);
-        let letter = DeadLetter {
-            batch_id: Some(batch.id().to_owned()),
-            edge: Some(batch.edge().to_owned()),
-            reason: "write_failed".into(),
-            detail: error.to_string(),
-            payload,
-        };
+        let letter =
+            batch.dead_letter("write_failed", error.to_string(), batch.dead_letter_payload(&prepared.failed));
         match writer.reject(&letter, received_at_ms) {
             Ok(()) => {
                 metrics::counter!("hitkeep_ingest_batches_total", "status" => "rejected").increment(1);
@@ -248,6 +242,29 @@ impl Committer {
                 tracing::error!(%error, "cannot write dead letter; leaving the batch unacked");
                 None
             }
+        }
+    }
+}
+
+/// Checkpoints; false when that failed. A failure is logged as a warning once in a row.
+pub(crate) fn checkpoint(checkpointer: &EventWriter, failing: bool) -> bool {
+    let started = std::time::Instant::now();
+    match checkpointer.checkpoint() {
+        Ok(()) => {
+            let seconds = started.elapsed().as_secs_f64();
+            metrics::histogram!("hitkeep_ingest_checkpoint_seconds").record(seconds);
+            tracing::debug!(seconds, "checkpoint");
+            true
+        }
+        // Typically a transaction that is not insert-only (a site change, a dead letter's
+        // sequence number) holds DuckDB's checkpoint lock: the next commit tries again.
+        Err(error) if failing => {
+            tracing::debug!(%error, "checkpoint failed again");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, "checkpoint failed; trying again after the next commit");
+            false
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use hitkeep_plugins::{FailedHit, Plugins};
 use hitkeep_protocol::binary::{self, BinaryBatch};
 use hitkeep_protocol::{Ack, AckStatus, Batch, DecodeError, Hit, HitRef};
-use hitkeep_store::{EventWriter, Store};
+use hitkeep_store::{DeadLetter, EventWriter, Store};
 use tokio::sync::oneshot;
 
 use crate::clock::Clock;
@@ -83,6 +83,17 @@ impl Envelope {
         match self {
             Self::Decoded(batch) => Ok(batch),
             Self::Framed(framed) => framed.to_batch().map_err(|error| (error, framed.into_payload())),
+        }
+    }
+
+    /// A dead letter filed under this batch's id and edge.
+    pub(crate) fn dead_letter(&self, reason: &str, detail: String, payload: Vec<u8>) -> DeadLetter {
+        DeadLetter {
+            batch_id: Some(self.id().to_owned()),
+            edge: Some(self.edge().to_owned()),
+            reason: reason.to_owned(),
+            detail,
+            payload,
         }
     }
 
@@ -250,7 +261,7 @@ impl Ingestor {
         // No thread of its own here: checkpoint between groups, as the pipeline's checkpoint
         // thread would.
         if self.writer.wal_bytes() >= hitkeep_store::CHECKPOINT_WAL_BYTES {
-            self.failing_checkpoint = !crate::pipeline::checkpoint(&self.writer, self.failing_checkpoint);
+            self.failing_checkpoint = !crate::commit::checkpoint(&self.writer, self.failing_checkpoint);
         }
         acks
     }

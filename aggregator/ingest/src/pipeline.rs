@@ -49,7 +49,7 @@ use hitkeep_store::EventWriter;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::commit::{Committer, Staged};
+use crate::commit::{Committer, Staged, checkpoint};
 use crate::ingestor::{Enriched, Envelope, Incoming, Ingestor, ReplyTo};
 use crate::prepare::{PreparedGroup, Preparer};
 
@@ -510,29 +510,6 @@ fn checkpoint_loop(checkpointer: EventWriter, committed: sync_mpsc::Receiver<()>
         }
     }
     checkpoint(&checkpointer, failing);
-}
-
-/// Checkpoints; false when that failed. A failure is logged as a warning once in a row.
-pub(crate) fn checkpoint(checkpointer: &EventWriter, failing: bool) -> bool {
-    let started = std::time::Instant::now();
-    match checkpointer.checkpoint() {
-        Ok(()) => {
-            let seconds = started.elapsed().as_secs_f64();
-            metrics::histogram!("hitkeep_ingest_checkpoint_seconds").record(seconds);
-            tracing::debug!(seconds, "checkpoint");
-            true
-        }
-        // Typically a transaction that is not insert-only (a site change, a dead letter's
-        // sequence number) holds DuckDB's checkpoint lock: the next commit tries again.
-        Err(error) if failing => {
-            tracing::debug!(%error, "checkpoint failed again");
-            false
-        }
-        Err(error) => {
-            tracing::warn!(%error, "checkpoint failed; trying again after the next commit");
-            false
-        }
-    }
 }
 
 fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, PipelineError> {

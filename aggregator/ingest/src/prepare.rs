@@ -174,13 +174,11 @@ impl Preparer {
                     // A binary envelope whose frame was sound but whose hits are not: refused
                     // whole, as a JSON envelope of that kind would have been at decoding.
                     tracing::warn!(reason = error.code(), batch_id = batch.id(), "rejected batch");
-                    let letter = DeadLetter {
-                        batch_id: Some(batch.id().to_owned()),
-                        edge: Some(batch.edge().to_owned()),
-                        reason: error.code().into(),
-                        detail: error.to_string(),
-                        payload: batch.dead_letter_payload(&failed),
-                    };
+                    let letter = batch.dead_letter(
+                        error.code(),
+                        error.to_string(),
+                        batch.dead_letter_payload(&failed),
+                    );
                     group.rejections.push(Rejection { letter, code: error.code(), reply });
                     continue;
                 }
@@ -191,13 +189,11 @@ impl Preparer {
             for failed in &failed {
                 metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "plugin_failed")
                     .increment(1);
-                dead_letters.push(DeadLetter {
-                    batch_id: Some(batch.id().to_owned()),
-                    edge: Some(batch.edge().to_owned()),
-                    reason: "plugin_failed".into(),
-                    detail: format!("plugin `{}` failed ({}): {}", failed.plugin, failed.kind, failed.detail),
-                    payload: serde_json::to_vec(&failed.hit).unwrap_or_default(),
-                });
+                dead_letters.push(batch.dead_letter(
+                    "plugin_failed",
+                    format!("plugin `{}` failed ({}): {}", failed.plugin, failed.kind, failed.detail),
+                    serde_json::to_vec(&failed.hit).unwrap_or_default(),
+                ));
             }
             // Hits of a batch mostly share their site: look the domain up when it changes.
             let mut site: Option<(&str, u32)> = None;
@@ -205,13 +201,11 @@ impl Preparer {
                 if let Err(error) = hit.validate() {
                     metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "invalid_hit")
                         .increment(1);
-                    dead_letters.push(DeadLetter {
-                        batch_id: Some(batch.id().to_owned()),
-                        edge: Some(batch.edge().to_owned()),
-                        reason: "invalid_hit".into(),
-                        detail: error.to_string(),
-                        payload: serde_json::to_vec(&hit.to_hit()).unwrap_or_default(),
-                    });
+                    dead_letters.push(batch.dead_letter(
+                        "invalid_hit",
+                        error.to_string(),
+                        serde_json::to_vec(&hit.to_hit()).unwrap_or_default(),
+                    ));
                     continue;
                 }
                 let site_id = match site {
