@@ -7,7 +7,10 @@
 //! * The test component (`tests/components/test-component`) is built the same way; its path
 //!   is exposed to the tests as `env!("HITKEEP_EDGE_TEST_COMPONENT")`.
 //!
-//! Both run a nested `cargo build` with their own target directory (`<target>/wasm-embed`):
+//! * The `wasi:config` adapter Spin composes with the collector (`edge/config-adapter`):
+//!   `env!("HITKEEP_CONFIG_ADAPTER")` for the tests.
+//!
+//! Each runs a nested `cargo build` with their own target directory (`<target>/wasm-embed`):
 //! the outer cargo holds the lock of its own, so sharing it would deadlock. (Not
 //! `<target>/wasm`, where the collector's own tests build it with the workspace's release
 //! profile: the two builds would keep invalidating each other.)
@@ -68,6 +71,20 @@ fn main() {
     );
     let test_component = wasm_build::release_dir(&wasm_target_dir).join("hitkeep_edge_test_component.wasm");
     println!("cargo:rustc-env=HITKEEP_EDGE_TEST_COMPONENT={}", test_component.display());
+
+    let adapter_dir = workspace.join("edge/config-adapter");
+    for watched in ["src", "wit", "Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", adapter_dir.join(watched).display());
+    }
+    let manifest = adapter_dir.join("Cargo.toml");
+    build_component(
+        "the wasi:config adapter for Spin (edge/config-adapter)",
+        &["--manifest-path", manifest.to_str().expect("utf-8 path")],
+        &adapter_dir,
+        &wasm_target_dir,
+    );
+    let adapter = wasm_build::release_dir(&wasm_target_dir).join("hitkeep_config_adapter.wasm");
+    println!("cargo:rustc-env=HITKEEP_CONFIG_ADAPTER={}", adapter.display());
 }
 
 /// The component is embedded in the binary and compiled by wasmtime at every start: debug

@@ -429,10 +429,10 @@ fn site_rules_change_what_the_running_edge_counts() {
     server.stop();
 }
 
-/// Spin's way, on the unmodified component under `wasmtime serve -Scli`: the configuration
-/// fetched from the aggregator's `/api/edge/config` and every batch posted to
-/// `/api/edge/batch`, both with a real edge token, the client address from
-/// `spin-client-addr`.
+/// Spin's way, on the unmodified component under `wasmtime serve -Scli -Sconfig`: the
+/// settings in `wasi:config/store` as spin.toml maps them, the configuration fetched from
+/// the aggregator's `/api/edge/config` and every batch posted to `/api/edge/batch`, both
+/// with a real edge token, the client address from `spin-client-addr`.
 #[test]
 fn a_collector_on_a_generic_wasi_http_host_posts_to_the_batch_endpoint() {
     use crate::collector_support::{Serve, component};
@@ -446,14 +446,15 @@ fn a_collector_on_a_generic_wasi_http_host_posts_to_the_batch_endpoint() {
         String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("hke_")).unwrap().to_string();
     let mut server = Server::start(dir.path(), &[]);
     let base = format!("http://{}", server.http);
-    let collector = Serve::start(
+    let collector = Serve::start_configured(
         component(),
+        &[],
         &[
-            ("HITKEEP_CONFIG_URL", format!("{base}/api/edge/config")),
-            ("HITKEEP_SINK_URL", format!("{base}/api/edge/batch")),
-            ("HITKEEP_EDGE_TOKEN", secret.clone()),
-            ("HITKEEP_TRUST_HOST_HEADERS", "false".to_owned()),
-            ("HITKEEP_EDGE_NAME", "spin-e2e".to_owned()),
+            ("config_url", format!("{base}/api/edge/config")),
+            ("sink_url", format!("{base}/api/edge/batch")),
+            ("edge_token", secret.clone()),
+            ("trust_host_headers", "false".to_owned()),
+            ("edge_name", "spin-e2e".to_owned()),
         ],
     );
     for i in 0..50 {

@@ -49,7 +49,7 @@ struct WasiHost {
 
 impl Host for WasiHost {
     fn env(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        hitkeep_wasi_config::get(&crate::settings::config_key(name)).or_else(|| std::env::var(name).ok())
     }
 
     fn now_ms(&self) -> i64 {

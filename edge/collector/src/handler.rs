@@ -14,7 +14,7 @@ use hitkeep_protocol::group::{
 use hitkeep_protocol::{Ack, AckStatus, Batch, Hit};
 
 use crate::reply::Reply;
-use crate::request::{RequestHead, Route, client_address, geo, route};
+use crate::request::{AddressError, RequestHead, Route, client_address, geo, route};
 use crate::settings::{Endpoint, Settings, env};
 
 /// The content type of a group's replies.
@@ -30,7 +30,8 @@ pub const SINK_RESPONSE_LIMIT: usize = 64 * 1024;
 
 /// What the component needs from the runtime it runs in.
 pub trait Host {
-    /// An environment variable.
+    /// A setting, by its environment variable's name: in the component, the host's
+    /// `wasi:config/store` under [`crate::settings::config_key`] first, then the environment.
     fn env(&self, name: &str) -> Option<String>;
 
     /// Wall-clock time, in milliseconds since the Unix epoch.
@@ -258,9 +259,15 @@ fn settings(host: &mut impl Host) -> Result<Settings, Reply> {
 }
 
 fn client_ip(head: &RequestHead, settings: &Settings, host: &mut impl Host) -> Result<IpAddr, Reply> {
-    client_address(head, settings.trust_host_headers).map_err(|error| {
-        host.log(&format!("misconfigured host: {error}"));
-        Reply::error(500, "no_client_address", "the host did not pass the client address")
+    client_address(head, settings.trust_host_headers).map_err(|error| match error {
+        // Only a client can have sent it: its own bad request, nothing for the operator.
+        AddressError::InvalidClientAddr => {
+            Reply::error(400, "invalid_client_address", "the spin-client-addr header is not an address")
+        }
+        AddressError::Missing | AddressError::InvalidHostHeader => {
+            host.log(&format!("misconfigured host: {error}"));
+            Reply::error(500, "no_client_address", "the host did not pass the client address")
+        }
     })
 }
 
@@ -471,10 +478,9 @@ mod tests {
             ("user-agent".to_owned(), CHROME.as_bytes().to_vec()),
             (CLIENT_IP_HEADER.to_owned(), IP.as_bytes().to_vec()),
         ];
-        for (name, value) in headers {
-            all.retain(|(key, _)| key != name);
-            all.push((name.to_string(), value.as_bytes().to_vec()));
-        }
+        // A name given replaces the default; given twice, both values are sent, in order.
+        all.retain(|(key, _)| headers.iter().all(|(name, _)| key != name));
+        all.extend(headers.iter().map(|(name, value)| (name.to_string(), value.as_bytes().to_vec())));
         RequestHead::new("POST", "/api/event", all)
     }
 
@@ -651,6 +657,38 @@ mod tests {
         let mut trusted = FakeHost::new().with_body(&pageview("example.com"));
         handle(&post(&[(CLIENT_IP_HEADER, "198.51.100.1")]), &mut trusted);
         assert_eq!(sent_batch(&trusted).hits[0].visitor, batch.hits[0].visitor);
+    }
+
+    /// A host that trusts no `x-hitkeep-*` header, as under Spin (config from the env here).
+    fn untrusting_host() -> FakeHost {
+        FakeHost::new().with_env(env::TRUST_HOST_HEADERS, "false").with_body(&pageview("example.com"))
+    }
+
+    #[test]
+    fn a_client_sent_spin_address_never_decides_the_visitor() {
+        // What Spin passes on: the client's own `spin-client-addr` values, then its own.
+        let mut plain = untrusting_host();
+        assert_eq!(handle(&post(&[(SPIN_CLIENT_ADDR_HEADER, "192.0.2.10:50000")]), &mut plain).status, 202);
+        let expected = sent_batch(&plain).hits[0].visitor;
+        for spoofed in ["203.0.113.5:1234", "198.51.100.7:1", "garbage"] {
+            let mut host = untrusting_host();
+            let head =
+                post(&[(SPIN_CLIENT_ADDR_HEADER, spoofed), (SPIN_CLIENT_ADDR_HEADER, "192.0.2.10:50001")]);
+            let reply = handle(&head, &mut host);
+            assert_eq!(reply.status, 202, "{spoofed}: {:?}", reply.error_code());
+            assert_eq!(sent_batch(&host).hits[0].visitor, expected, "{spoofed}");
+            assert!(host.logs.is_empty(), "{:?}", host.logs);
+        }
+    }
+
+    #[test]
+    fn a_malformed_spin_address_is_the_clients_bad_request() {
+        // Only possible where the host appends none (wasmtime serve): a 400, not a host alarm.
+        let mut host = untrusting_host();
+        let reply = handle(&post(&[(SPIN_CLIENT_ADDR_HEADER, "garbage")]), &mut host);
+        assert_eq!((reply.status, reply.error_code().as_deref()), (400, Some("invalid_client_address")));
+        assert!(host.logs.is_empty(), "{:?}", host.logs);
+        assert!(host.sent.is_empty());
     }
 
     #[test]

@@ -34,4 +34,6 @@ pub use request::{
     AddressError, CLIENT_IP_HEADER, GEO_CITY_HEADER, GEO_COUNTRY_HEADER, GEO_REGION_HEADER, RequestHead,
     Route, SPIN_CLIENT_ADDR_HEADER, client_address, geo, route,
 };
-pub use settings::{DEFAULT_EDGE_NAME, DEFAULT_SINK_URL, Endpoint, Settings, SettingsError, Token, env};
+pub use settings::{
+    DEFAULT_EDGE_NAME, DEFAULT_SINK_URL, Endpoint, Settings, SettingsError, Token, config_key, env,
+};

@@ -47,6 +47,14 @@ impl RequestHead {
         std::str::from_utf8(value).ok().map(str::trim)
     }
 
+    /// The last value of a header (`name` lower-case), trimmed, when it is UTF-8. A host that
+    /// appends its own header after the client's (Spin's `spin-client-addr`) is read here.
+    pub fn last_header(&self, name: &str) -> Option<&str> {
+        debug_assert_eq!(name, name.to_ascii_lowercase(), "header names are looked up lower-case");
+        let (_, value) = self.headers.iter().rev().find(|(key, _)| key == name)?;
+        std::str::from_utf8(value).ok().map(str::trim)
+    }
+
     /// The `content-length` the client declared, when it sent a valid one.
     pub fn content_length(&self) -> Option<u64> {
         self.header("content-length")?.parse().ok()
@@ -101,32 +109,42 @@ pub fn route(method: &str, path: &str) -> Route {
     }
 }
 
-/// Why the client's address is unknown: the host is misconfigured.
+/// Why the client's address is unknown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
-    /// Neither header is there.
+    /// Neither header is there: the host is misconfigured.
     #[error("no client address: the host set neither {CLIENT_IP_HEADER} nor {SPIN_CLIENT_ADDR_HEADER}")]
     Missing,
-    /// The header is there but is not an address.
-    #[error("the {0} header is not an ip address")]
-    Invalid(&'static str),
+    /// Our host's header is there but is not an address: the host is misconfigured.
+    #[error("the {CLIENT_IP_HEADER} header is not an ip address")]
+    InvalidHostHeader,
+    /// The last `spin-client-addr` is not an address. Spin appends a valid one after any the
+    /// client sent, so this one came from the client (under a host that sets none): a bad
+    /// request, not a host fault.
+    #[error("the {SPIN_CLIENT_ADDR_HEADER} header is not an address")]
+    InvalidClientAddr,
 }
 
-/// The client's address: `x-hitkeep-client-ip` from our host, else Spin's `spin-client-addr`.
+/// The client's address: `x-hitkeep-client-ip` from our host (trusted hosts only), else the
+/// **last** `spin-client-addr`.
 ///
+/// Spin keeps the client's request headers and appends its own `spin-client-addr` after
+/// them, so only the last value is the host's; a client-sent one comes first and must never
+/// decide the address (it keys the visitor hash and the IP exclusions). A value that still
+/// carries several comma-separated addresses is read from its last one for the same reason.
 /// With `trust_host_headers` off (Spin, where nothing strips client-sent headers),
 /// `x-hitkeep-client-ip` is ignored, since any client could set it.
 pub fn client_address(head: &RequestHead, trust_host_headers: bool) -> Result<IpAddr, AddressError> {
     if trust_host_headers && let Some(value) = head.header(CLIENT_IP_HEADER) {
-        return parse_ip(value).ok_or(AddressError::Invalid(CLIENT_IP_HEADER));
+        return parse_ip(value).ok_or(AddressError::InvalidHostHeader);
     }
-    let Some(value) = head.header(SPIN_CLIENT_ADDR_HEADER) else { return Err(AddressError::Missing) };
-    value
-        .parse::<SocketAddr>()
+    let Some(value) = head.last_header(SPIN_CLIENT_ADDR_HEADER) else { return Err(AddressError::Missing) };
+    let last = value.rsplit(',').next().unwrap_or(value).trim();
+    last.parse::<SocketAddr>()
         .map(|address| address.ip())
         .ok()
-        .or_else(|| parse_ip(value))
-        .ok_or(AddressError::Invalid(SPIN_CLIENT_ADDR_HEADER))
+        .or_else(|| parse_ip(last))
+        .ok_or(AddressError::InvalidClientAddr)
 }
 
 fn parse_ip(value: &str) -> Option<IpAddr> {
@@ -224,15 +242,40 @@ mod tests {
     }
 
     #[test]
+    fn the_host_appended_spin_address_wins_over_client_sent_ones() {
+        // Spin keeps the client's headers and appends its own after them.
+        for trust in [false, true] {
+            let spoofed = head(&[
+                (SPIN_CLIENT_ADDR_HEADER, "203.0.113.5:1234"),
+                (SPIN_CLIENT_ADDR_HEADER, "198.51.100.7:1"),
+                (SPIN_CLIENT_ADDR_HEADER, "192.0.2.10:50000"),
+            ]);
+            assert_eq!(client_address(&spoofed, trust), Ok("192.0.2.10".parse().unwrap()));
+            let garbage_first =
+                head(&[(SPIN_CLIENT_ADDR_HEADER, "garbage"), (SPIN_CLIENT_ADDR_HEADER, "[2001:db8::9]:443")]);
+            assert_eq!(client_address(&garbage_first, trust), Ok("2001:db8::9".parse().unwrap()));
+            let joined = head(&[(SPIN_CLIENT_ADDR_HEADER, "203.0.113.5:1, 192.0.2.10:50000")]);
+            assert_eq!(client_address(&joined, trust), Ok("192.0.2.10".parse().unwrap()));
+        }
+    }
+
+    #[test]
     fn client_address_errors() {
         assert_eq!(client_address(&head(&[]), true), Err(AddressError::Missing));
         assert_eq!(
             client_address(&head(&[(CLIENT_IP_HEADER, "unknown")]), true),
-            Err(AddressError::Invalid(CLIENT_IP_HEADER))
+            Err(AddressError::InvalidHostHeader)
         );
         assert_eq!(
             client_address(&head(&[(SPIN_CLIENT_ADDR_HEADER, "nope")]), true),
-            Err(AddressError::Invalid(SPIN_CLIENT_ADDR_HEADER))
+            Err(AddressError::InvalidClientAddr)
+        );
+        assert_eq!(
+            client_address(
+                &head(&[(SPIN_CLIENT_ADDR_HEADER, "1.2.3.4:1"), (SPIN_CLIENT_ADDR_HEADER, "x")]),
+                false
+            ),
+            Err(AddressError::InvalidClientAddr)
         );
     }
 

@@ -1,11 +1,18 @@
-//! The component's settings: environment variables, read and checked once per request.
+//! The component's settings, read and checked once per request.
+//!
+//! Each setting has an environment variable's name ([`env`]) and a key in the host's
+//! `wasi:config/store` ([`config_key`]: the name without `HITKEEP_`, in lower case, so
+//! `sink_url` for `HITKEEP_SINK_URL`). The store wins: it is where Spin puts its variables
+//! and `wasmtime serve -Sconfig-var` its values; the environment serves `spin up -e`,
+//! `wasmtime serve --env` and our own hosts, which pass the per-request edge configuration
+//! that way.
 
 use std::fmt;
 use std::str::FromStr;
 
 use hitkeep_protocol::limits::MAX_ID_LEN;
 
-/// The environment variables the component reads. Hosts set them; nothing else configures it.
+/// The settings the component reads, by their environment variables' names.
 pub mod env {
     /// The edge configuration (sites and salts) as JSON, set by our host per request.
     pub const EDGE_CONFIG: &str = "HITKEEP_EDGE_CONFIG";
@@ -26,6 +33,11 @@ pub mod env {
     /// one request (`hitkeep_protocol::group`). Unset (Spin, `wasmtime serve`): the group
     /// route does not exist.
     pub const GROUP_KEY: &str = "HITKEEP_GROUP_KEY";
+}
+
+/// The `wasi:config/store` key of the setting whose environment variable is `name`.
+pub fn config_key(name: &str) -> String {
+    name.strip_prefix("HITKEEP_").unwrap_or(name).to_ascii_lowercase()
 }
 
 /// Where batches go when [`env::SINK_URL`] is not set: our host intercepts this authority
@@ -211,6 +223,19 @@ mod tests {
         let vars: HashMap<String, String> =
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_env(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn config_keys_are_the_variable_names_spin_allows() {
+        assert_eq!(config_key(env::SINK_URL), "sink_url");
+        assert_eq!(config_key(env::CONFIG_URL), "config_url");
+        assert_eq!(config_key(env::EDGE_TOKEN), "edge_token");
+        assert_eq!(config_key(env::TRUST_HOST_HEADERS), "trust_host_headers");
+        for name in [env::EDGE_CONFIG, env::EDGE_NAME, env::GEO_COUNTRY_HEADER, env::GROUP_KEY] {
+            let key = config_key(name);
+            // Spin's variable names: lower-case letters, digits and underscores.
+            assert!(key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{key}");
+        }
     }
 
     #[test]

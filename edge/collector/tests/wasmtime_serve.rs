@@ -32,10 +32,9 @@ fn post_event(serve: &Serve, headers: &[(&str, &str)], body: &str) -> Response {
         ("user-agent", FIREFOX),
         ("x-hitkeep-client-ip", CLIENT_IP),
     ];
-    for (name, value) in headers {
-        all.retain(|(key, _)| key != name);
-        all.push((name, value));
-    }
+    // A name given replaces the default; given twice, both values are sent, in order.
+    all.retain(|(key, _)| headers.iter().all(|(name, _)| key != name));
+    all.extend(headers.iter().copied());
     all.retain(|(_, value)| !value.is_empty());
     request(serve.address, "POST", "/api/event", &all, body.as_bytes(), Framing::ContentLength)
 }
@@ -173,6 +172,7 @@ fn behind_a_host_that_sets_the_hitkeep_headers() {
 
 /// Spin's way: the configuration fetched from the aggregator with the edge token, the
 /// client address from `spin-client-addr`, client-sent `x-hitkeep-*` headers ignored.
+/// Spin's settings, by environment variable (`spin up -e`).
 #[test]
 fn on_spin_terms() {
     let aggregator = FakeAggregator::start(config());
@@ -186,12 +186,37 @@ fn on_spin_terms() {
             ("HITKEEP_GEO_COUNTRY_HEADER", "cf-ipcountry".to_owned()),
         ],
     );
+    spin_terms(&aggregator, &serve, "collector");
+}
+
+/// The same settings through `wasi:config/store` alone (where Spin puts the variables
+/// spin.toml maps), and the store wins over the environment.
+#[test]
+fn on_spin_terms_through_wasi_config() {
+    let aggregator = FakeAggregator::start(config());
+    let serve = Serve::start_configured(
+        component(),
+        &[("HITKEEP_EDGE_NAME", "from-env".to_owned()), ("HITKEEP_EDGE_TOKEN", "not-this-one".to_owned())],
+        &[
+            ("config_url", aggregator.url("/config")),
+            ("sink_url", aggregator.url("/batch")),
+            ("edge_token", "edge-secret".to_owned()),
+            ("trust_host_headers", "false".to_owned()),
+            ("geo_country_header", "cf-ipcountry".to_owned()),
+            ("edge_name", "spin".to_owned()),
+        ],
+    );
+    spin_terms(&aggregator, &serve, "spin");
+}
+
+/// What a collector configured as spin.toml does must do, whichever way it got its settings.
+fn spin_terms(aggregator: &FakeAggregator, serve: &Serve, edge: &str) {
     let spin_headers = [
         ("spin-client-addr", "198.51.100.20:50123"),
         ("x-hitkeep-geo-country", "AQ"),
         ("cf-ipcountry", "NL"),
     ];
-    let accepted = post_event(&serve, &spin_headers, &pageview("example.com"));
+    let accepted = post_event(serve, &spin_headers, &pageview("example.com"));
     assert_eq!(accepted.status, 202, "{accepted:?}\n{}", serve.logs());
     let received = aggregator.received();
     assert_eq!(
@@ -200,14 +225,30 @@ fn on_spin_terms() {
     );
     assert_eq!(received[0].header("authorization"), Some("Bearer edge-secret"));
     let batch = Batch::decode(&received[1].body).unwrap();
-    assert_eq!((batch.edge.as_str(), batch.hits[0].country.as_deref()), ("collector", Some("NL")));
+    assert_eq!((batch.edge.as_str(), batch.hits[0].country.as_deref()), (edge, Some("NL")));
+
+    // Spin keeps the client's own `spin-client-addr` and appends its real one after it: the
+    // visitor is the one of the last value, whatever the client put first.
+    let visitor = batch.hits[0].visitor;
+    for client_sent in ["203.0.113.5:1234", "198.51.100.7:1", "garbage"] {
+        let headers = [("spin-client-addr", client_sent), spin_headers[0]];
+        let accepted = post_event(serve, &headers, &pageview("example.com"));
+        assert_eq!(accepted.status, 202, "{client_sent}: {accepted:?}");
+        let received = aggregator.received();
+        let batch = Batch::decode(&received.last().unwrap().body).unwrap();
+        assert_eq!(batch.hits[0].visitor, visitor, "{client_sent} chose the visitor");
+    }
+    // A malformed value with nothing after it can only be the client's: its bad request.
+    let garbage = post_event(serve, &[("spin-client-addr", "garbage")], &pageview("example.com"));
+    assert_eq!((garbage.status, garbage.error_code().as_deref()), (400, Some("invalid_client_address")));
+    assert!(!serve.logs().contains("misconfigured"), "{}", serve.logs());
 
     // Without a spin-client-addr, a client-sent x-hitkeep-client-ip is not enough.
-    let spoofed = post_event(&serve, &[], &pageview("example.com"));
+    let spoofed = post_event(serve, &[], &pageview("example.com"));
     assert_eq!((spoofed.status, spoofed.error_code().as_deref()), (500, Some("no_client_address")));
 
     aggregator.set_config_status(401);
-    let no_config = post_event(&serve, &spin_headers, &pageview("example.com"));
+    let no_config = post_event(serve, &spin_headers, &pageview("example.com"));
     assert_eq!((no_config.status, no_config.error_code().as_deref()), (503, Some("config_unavailable")));
     let logs = serve.logs_with("config request answered status=401");
     assert!(logs.contains("config request answered status=401"), "{logs}");

@@ -13,7 +13,7 @@
 //! request a 500 and nothing else.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use wasmtime::{
     StoreLimitsBuilder, Trap, UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -186,6 +187,10 @@ impl ComponentRuntime {
         let mut linker = Linker::<RequestState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        // The collector reads its settings from `wasi:config/store` first (Spin's variables
+        // arrive there). This host passes them in the environment, per request, so its
+        // store is empty.
+        wasmtime_wasi_config::add_to_linker(&mut linker, |_| WasiConfig::from(&*NO_CONFIG))?;
         let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
@@ -421,6 +426,9 @@ impl Instances {
         Ok(Instance { store, proxy, config: env.config.cloned(), served: 0 })
     }
 }
+
+/// The configuration store of every instance: empty (see [`ComponentRuntime::new`]).
+static NO_CONFIG: LazyLock<WasiConfigVariables> = LazyLock::new(WasiConfigVariables::new);
 
 fn same_config(a: Option<&Arc<str>>, b: Option<&Arc<str>>) -> bool {
     match (a, b) {

@@ -48,9 +48,48 @@ pub fn release_dir(target_dir: &Path) -> PathBuf {
     target_dir.join(WASM_TARGET).join("release")
 }
 
+/// Makes sure the toolchain running this build has the `wasm32-wasip2` standard library.
+///
+/// rustup installs the targets of `rust-toolchain.toml` only when it installs the toolchain
+/// itself: on a machine whose 1.95.0 was installed before the clone the target is missing and
+/// the nested build would fail after the long native build. When `rustup` is there, the target
+/// is added (a cargo warning says so); without rustup the nested build's own error explains.
+pub fn ensure_target() {
+    if target_installed() {
+        return;
+    }
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
+    let mut command = Command::new("rustup");
+    command.args(["target", "add", WASM_TARGET]);
+    if let Some(toolchain) = &toolchain {
+        command.args(["--toolchain", toolchain]);
+    }
+    println!(
+        "cargo:warning=the `{WASM_TARGET}` target is missing from this toolchain: installing it with `rustup target add {WASM_TARGET}`"
+    );
+    match command.output() {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => println!(
+            "cargo:warning=`rustup target add {WASM_TARGET}` failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) => println!("cargo:warning=could not run rustup to add `{WASM_TARGET}`: {error}"),
+    }
+}
+
+/// Whether `<sysroot>/lib/rustlib/wasm32-wasip2` exists for the compiler cargo runs.
+fn target_installed() -> bool {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let Ok(output) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    output.status.success() && Path::new(&sysroot).join("lib/rustlib").join(WASM_TARGET).join("lib").is_dir()
+}
+
 /// Runs `cargo build --release --target wasm32-wasip2 --target-dir <target_dir> <args>` in
-/// `cwd`, with `env` set; panics with cargo's output and `hint` when it fails (a missing
-/// target gets its own hint).
+/// `cwd`, with `env` set, after [`ensure_target`]; panics with cargo's output and `hint` when
+/// it fails (a missing target gets its own hint).
 pub fn cargo_build(
     what: &str,
     cwd: &Path,
@@ -59,6 +98,7 @@ pub fn cargo_build(
     env: &[(&str, &str)],
     hint: &str,
 ) {
+    ensure_target();
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command

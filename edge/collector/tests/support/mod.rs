@@ -90,7 +90,7 @@ fn runs(wasmtime: &Path) -> bool {
         .is_ok_and(|output| output.status.success() && output.stdout.starts_with(b"wasmtime"))
 }
 
-/// `wasmtime serve -Scli` running the component on a free port; killed on drop.
+/// `wasmtime serve -Scli -Sconfig` running the component on a free port; killed on drop.
 pub struct Serve {
     child: Child,
     /// Where it listens.
@@ -99,12 +99,22 @@ pub struct Serve {
 }
 
 impl Serve {
-    /// Serves the component with these environment variables.
+    /// Serves the component with these environment variables (and an empty
+    /// `wasi:config/store`, which the collector imports).
     pub fn start(wasm: &Path, env: &[(&str, String)]) -> Self {
+        Self::start_configured(wasm, env, &[])
+    }
+
+    /// Serves the component with these environment variables and `wasi:config` values
+    /// (`-Sconfig-var key=value`).
+    pub fn start_configured(wasm: &Path, env: &[(&str, String)], config: &[(&str, String)]) -> Self {
         let mut command = Command::new(wasmtime());
-        command.args(["serve", "-Scli", "--addr", "127.0.0.1:0"]);
+        command.args(["serve", "-Scli", "-Sconfig", "--addr", "127.0.0.1:0"]);
         for (name, value) in env {
             command.arg("--env").arg(format!("{name}={value}"));
+        }
+        for (key, value) in config {
+            command.arg(format!("-Sconfig-var={key}={value}"));
         }
         let mut child = command
             .arg(wasm)

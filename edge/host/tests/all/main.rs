@@ -3,6 +3,7 @@
 //! component (`tests/components/test-component`) for what the collector never does (loop
 //! forever, echo what it was handed, try the network). `HITKEEP_TEST_LOG=1` shows the logs.
 
+mod config_adapter;
 mod headers;
 mod limits;
 mod nats_server;
