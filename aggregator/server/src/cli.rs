@@ -1,4 +1,8 @@
-//! The command line: `hitkeep serve`, `hitkeep site ...`, `hitkeep demo`.
+//! The command line: `hitkeep serve`, `site`, `user`, `token`, `edge-token`, `audit`,
+//! `events`, `demo`, `plugin`.
+//!
+//! `--data-dir`, `--config` and `--log-level` are global: they may stand anywhere on the
+//! line, before or after the subcommand, for every command.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,9 +16,26 @@ use crate::config::LogFormat;
 #[derive(Debug, Parser)]
 #[command(name = "hitkeep", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The options every command takes, anywhere on the command line.
+#[derive(Debug, Default, Args)]
+pub struct GlobalArgs {
+    /// TOML config file (its `data_dir` is used by every command).
+    #[arg(long, global = true, env = "HITKEEP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./hitkeep-data, or the config file's].
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Log level filter (`info`, `debug`, `hitkeep=debug,info`).
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
 }
 
 /// The subcommands.
@@ -24,27 +45,18 @@ pub enum Command {
     Serve(ServeArgs),
     /// Add, list or remove tracked sites (works whether or not `serve` is running).
     Site {
-        /// Data directory.
-        #[arg(long, env = "HITKEEP_DATA_DIR", default_value = "./hitkeep-data")]
-        data_dir: PathBuf,
         /// What to do with sites.
         #[command(subcommand)]
         command: SiteCommand,
     },
     /// Issue, list or revoke the tokens of edges that post batches over HTTP (Spin).
     EdgeToken {
-        /// Data directory.
-        #[arg(long, env = "HITKEEP_DATA_DIR", default_value = "./hitkeep-data")]
-        data_dir: PathBuf,
         /// What to do with tokens.
         #[command(subcommand)]
         command: EdgeTokenCommand,
     },
     /// Print a site's newest stored events, to check that its tracking works.
     Events {
-        /// Data directory.
-        #[arg(long, env = "HITKEEP_DATA_DIR", default_value = "./hitkeep-data")]
-        data_dir: PathBuf,
         /// The site's domain.
         #[arg(long)]
         site: String,
@@ -52,6 +64,27 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: u32,
         /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create, list or remove the accounts of people (works whether or not `serve` runs).
+    User {
+        /// What to do with accounts.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Create, list or revoke API tokens for programs (works whether or not `serve` runs).
+    Token {
+        /// What to do with tokens.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the newest security events (sign-ins, failures, token and account changes).
+    Audit {
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// One JSON object per line.
         #[arg(long)]
         json: bool,
     },
@@ -80,6 +113,73 @@ pub enum PluginCommand {
         /// a built-in set of realistic events when absent.
         #[arg(long)]
         samples: Option<PathBuf>,
+    },
+}
+
+/// `hitkeep user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is read from the first line of standard input;
+    /// when standard input is a terminal (or with `--generate-password`) one is generated and
+    /// printed once.
+    Create {
+        /// The person's e-mail address.
+        email: String,
+        /// Instance role: `owner`, `admin` (every site, and people) or `member` (the sites
+        /// they are given).
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Generate the password instead of reading it.
+        #[arg(long)]
+        generate_password: bool,
+    },
+    /// List accounts.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an account with its sessions and API tokens.
+    Remove {
+        /// The account's e-mail address.
+        email: String,
+    },
+}
+
+/// `hitkeep token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an API token and print it (once).
+    Create {
+        /// A unique name (`ci-export`).
+        #[arg(long)]
+        name: String,
+        /// A site it may use (repeatable).
+        #[arg(long = "site", required_unless_present = "all_sites")]
+        sites: Vec<String>,
+        /// Every site instead.
+        #[arg(long, conflicts_with = "sites")]
+        all_sites: bool,
+        /// `read` (stats and settings) or `write` (also events and settings changes).
+        #[arg(long)]
+        scope: String,
+        /// Days until it expires (default: never).
+        #[arg(long)]
+        expires: Option<u32>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token.
+    Remove {
+        /// The token's name.
+        name: String,
     },
 }
 
@@ -157,14 +257,14 @@ pub enum SiteCommand {
 /// and the environment, so none has a default here (see [`crate::config::Config`]).
 #[derive(Debug, Default, Args, Serialize)]
 pub struct ServeArgs {
-    /// TOML config file.
-    #[arg(long, env = "HITKEEP_CONFIG")]
-    #[serde(skip)]
-    pub config: Option<PathBuf>,
-    /// Data directory [default: ./hitkeep-data].
-    #[arg(long)]
+    /// Data directory (from the global `--data-dir`).
+    #[arg(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// Log level (from the global `--log-level`).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
     /// HTTP address [default: 127.0.0.1:8080].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,10 +293,11 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugins_dir: Option<PathBuf>,
-    /// Log level filter.
+    /// The dashboard's public URL (`https://stats.example.com`): printed links, and `https`
+    /// turns on secure cookies and HSTS.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_level: Option<String>,
+    pub public_url: Option<String>,
     /// Log format.
     #[arg(long, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,9 +307,6 @@ pub struct ServeArgs {
 /// Flags of `hitkeep demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Data directory to load into (must not be in use by `serve`).
-    #[arg(long, env = "HITKEEP_DATA_DIR", default_value = "./hitkeep-data")]
-    pub data_dir: PathBuf,
     /// Hits to generate.
     #[arg(long, default_value_t = 1_000_000)]
     pub hits: u64,

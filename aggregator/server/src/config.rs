@@ -71,6 +71,18 @@ pub struct Config {
     pub plugins: Option<figment::value::Value>,
     /// Load demo traffic into an empty database at start.
     pub demo: bool,
+    /// The dashboard's public URL (`https://stats.example.com`, no path): the links printed
+    /// at start, the origin cross-site checks expect; `https` turns on `Secure` cookies and
+    /// HSTS.
+    pub public_url: Option<String>,
+    /// A sign-in session unused this long ends, in hours.
+    pub session_idle_hours: u32,
+    /// A sign-in session ends this long after signing in, in days.
+    pub session_max_days: u32,
+    /// Open HTTP connections at most; more wait to be accepted.
+    pub http_max_connections: usize,
+    /// Seconds a client gets to send a request's headers (also between keep-alive requests).
+    pub http_header_read_timeout_secs: u64,
     /// Log level filter (`info`, `debug`, `hitkeep=debug,info`...).
     pub log_level: String,
     /// Log format.
@@ -100,6 +112,11 @@ impl Default for Config {
             plugins_dir: None,
             plugins: None,
             demo: false,
+            public_url: None,
+            session_idle_hours: 7 * 24,
+            session_max_days: 30,
+            http_max_connections: 4096,
+            http_header_read_timeout_secs: 10,
             log_level: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -128,10 +145,27 @@ impl std::fmt::Debug for Config {
             .field("plugins_dir", &self.plugins_dir)
             .field("plugins", &self.plugins.is_some())
             .field("demo", &self.demo)
+            .field("public_url", &self.public_url)
+            .field("session_idle_hours", &self.session_idle_hours)
+            .field("session_max_days", &self.session_max_days)
+            .field("http_max_connections", &self.http_max_connections)
+            .field("http_header_read_timeout_secs", &self.http_header_read_timeout_secs)
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
     }
+}
+
+/// `scheme://host[:port]` of a public URL, which must be http(s) without path or query.
+fn public_origin(url: &str) -> Result<String, ConfigError> {
+    let bad =
+        || ConfigError::Conflict(format!("public_url {url:?} must be http(s)://host[:port] without a path"));
+    let trimmed = url.trim().trim_end_matches('/');
+    let (scheme, rest) = trimmed.split_once("://").ok_or_else(bad)?;
+    if !matches!(scheme, "http" | "https") || rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(bad());
+    }
+    Ok(format!("{scheme}://{}", rest.to_ascii_lowercase()))
 }
 
 /// `nats://user:pass@host` without the credentials.
@@ -230,8 +264,41 @@ impl Config {
         if self.nats_max_payload < 64 * 1024 {
             return Err(ConfigError::Conflict("nats_max_payload must be at least 65536".into()));
         }
+        if let Some(url) = &self.public_url {
+            public_origin(url)?;
+        }
+        if self.session_idle_hours == 0 || self.session_max_days == 0 {
+            return Err(ConfigError::Conflict(
+                "session_idle_hours and session_max_days must be at least 1".into(),
+            ));
+        }
+        if self.http_max_connections == 0 || self.http_header_read_timeout_secs == 0 {
+            return Err(ConfigError::Conflict(
+                "http_max_connections and http_header_read_timeout_secs must be at least 1".into(),
+            ));
+        }
         self.plugins_config()?;
         Ok(())
+    }
+
+    /// The public origin (`https://stats.example.com`), when configured.
+    pub fn public_origin(&self) -> Option<String> {
+        self.public_url.as_deref().and_then(|url| public_origin(url).ok())
+    }
+
+    /// Where people open the dashboard: the public URL, else this process's address.
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        match self.public_origin() {
+            Some(origin) => origin,
+            None => {
+                let host = if bound.ip().is_unspecified() {
+                    SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), bound.port())
+                } else {
+                    bound
+                };
+                format!("http://{host}")
+            }
+        }
     }
 
     /// The plugins to run, `None` when none are configured.

@@ -1,23 +1,29 @@
-//! The local control socket: how `hitkeep site ...` reaches a running `hitkeep serve`.
+//! The local control socket: how the command line (`hitkeep site`, `user`, `token`,
+//! `edge-token`, `audit`, `events`) reaches a running `hitkeep serve`.
 //!
 //! DuckDB lets one process write a database file. While `serve` runs, it owns `hitkeep.db`,
 //! so other commands on the same data directory talk to it over a Unix socket in that
 //! directory (`hitkeep.sock`, mode 0600: only the owner of the data may use it). When nobody
-//! listens there, they open the database themselves.
+//! listens there, the command opens the database itself and calls the same control routes
+//! in-process, so both ways run the same code.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use axum::Router;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
-use crate::api_error::ErrorBody;
-use crate::http::{AppState, control_app};
+use crate::app::control_app;
+use crate::error::ErrorBody;
+use crate::state::AppState;
 
 /// The socket's file name in the data directory.
 pub const SOCKET_FILE: &str = "hitkeep.sock";
@@ -25,6 +31,30 @@ pub const SOCKET_FILE: &str = "hitkeep.sock";
 /// The socket path for a data directory.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SOCKET_FILE)
+}
+
+/// Binds a Unix socket at `path` that nobody but this user can connect to, ever: it is
+/// bound inside a fresh directory of mode 0700, made 0600, and only then renamed into place
+/// (binding at `path` directly would leave it open to the umask until the chmod).
+fn bind_private(path: &Path) -> anyhow::Result<UnixListener> {
+    let parent = path.parent().context("the socket path has a directory")?;
+    let staging = parent.join(format!(".hitkeep-sock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .with_context(|| format!("creating {}", staging.display()))?;
+    let staged = staging.join(SOCKET_FILE);
+    let bound =
+        UnixListener::bind(&staged).with_context(|| format!("binding control socket {}", staged.display()));
+    let result = bound.and_then(|listener| {
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&staged, path)
+            .with_context(|| format!("moving the control socket to {}", path.display()))?;
+        Ok(listener)
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    result
 }
 
 /// Serves the control routes on the data directory's socket until `cancel` fires.
@@ -38,9 +68,7 @@ pub async fn serve(
     if path.exists() {
         std::fs::remove_file(&path).with_context(|| format!("removing stale {}", path.display()))?;
     }
-    let listener =
-        UnixListener::bind(&path).with_context(|| format!("binding control socket {}", path.display()))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    let listener = bind_private(&path)?;
     let app = control_app(state);
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await;
@@ -51,18 +79,31 @@ pub async fn serve(
     }))
 }
 
-/// A client of a running server's control socket.
+/// How the command line reaches the control routes.
 #[derive(Debug)]
-pub struct ControlClient {
-    path: PathBuf,
+pub enum ControlClient {
+    /// A running server's socket.
+    Socket(PathBuf),
+    /// No server runs: the database opened by this process, the routes called in-process.
+    InProcess(Router),
 }
 
 impl ControlClient {
-    /// A client if a server answers on the data directory's socket, else `None`.
-    pub async fn connect(data_dir: &Path) -> Option<Self> {
+    /// The running server's socket if one answers, else the database opened here.
+    pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
         let path = socket_path(data_dir);
-        UnixStream::connect(&path).await.ok()?;
-        Some(Self { path })
+        if UnixStream::connect(&path).await.is_ok() {
+            return Ok(Self::Socket(path));
+        }
+        let dir = data_dir.to_path_buf();
+        let store = tokio::task::spawn_blocking(move || hitkeep_store::Store::open_dir(&dir)).await??;
+        let state = AppState::offline_now(Arc::new(store), data_dir)?;
+        Ok(Self::InProcess(control_app(state)))
+    }
+
+    /// Whether a running server answered.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Self::Socket(_))
     }
 
     /// Sends a request and decodes the JSON answer, turning error bodies into errors.
@@ -72,19 +113,27 @@ impl ControlClient {
         uri: &str,
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<T> {
-        let stream = UnixStream::connect(&self.path).await.context("connecting to the control socket")?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(connection);
         let body = body.map(|json| json.to_string()).unwrap_or_default();
         let request = Request::builder()
             .method(method)
             .uri(uri)
             .header(hyper::header::HOST, "hitkeep")
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(bytes::Bytes::from(body)))?;
-        let response = sender.send_request(request).await?;
-        let status = response.status();
-        let bytes = response.into_body().collect().await?.to_bytes();
+            .header(hyper::header::CONTENT_TYPE, "application/json");
+        let (status, bytes) = match self {
+            Self::Socket(path) => {
+                let stream = UnixStream::connect(path).await.context("connecting to the control socket")?;
+                let (mut sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                tokio::spawn(connection);
+                let response =
+                    sender.send_request(request.body(Full::new(bytes::Bytes::from(body)))?).await?;
+                (response.status(), response.into_body().collect().await?.to_bytes())
+            }
+            Self::InProcess(router) => {
+                let response = router.clone().oneshot(request.body(axum::body::Body::from(body))?).await?;
+                (response.status(), response.into_body().collect().await?.to_bytes())
+            }
+        };
         if !status.is_success() {
             match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(error) => bail!("{} ({})", error.error.message, error.error.code),
@@ -93,4 +142,15 @@ impl ControlClient {
         }
         serde_json::from_slice(&bytes).context("decoding the server's answer")
     }
+}
+
+/// Domains and names are typed by people: keep a path segment intact.
+pub fn encode_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

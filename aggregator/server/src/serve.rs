@@ -9,14 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use hitkeep_broker::{Auth, Broker, BrokerConfig, TlsConfig, UserPass};
+use hitkeep_broker::{Auth as BrokerAuth, Broker, BrokerConfig, TlsConfig, UserPass};
 use hitkeep_edge::{EdgeConfig, EdgeHost, NatsAuth};
 use hitkeep_ingest::{Ingestor, Pipeline, PipelineConfig, SiteDirectory, SystemClock};
 use hitkeep_store::Store;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::secret::{SecretKind, digest};
+use crate::auth::{Auth, AuthSettings};
 use crate::config::Config;
-use crate::http::{AppState, Readiness};
+use crate::state::{AppState, Readiness};
 
 /// Hits loaded by `serve --demo` into an empty database.
 pub const DEMO_HITS: u64 = 300_000;
@@ -49,7 +51,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 /// Runs until `cancel` fires.
 pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
-    crate::http::metrics_handle();
+    crate::state::metrics_handle();
     let data_dir = config.data_dir.clone();
     let store = {
         let data_dir = data_dir.clone();
@@ -121,6 +123,10 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     } else {
         None
     };
+    let clock = Arc::new(SystemClock);
+    let demo_code = if config.demo { Some(SecretKind::Demo.generate()) } else { None };
+    let auth = Arc::new(Auth::new(auth_settings(&config, demo_code.as_deref())?, clock));
+    let first_run = prepare_accounts(&store, config.demo, auth.now_ms()).await?;
     let state = AppState {
         store: store.clone(),
         sites: sites.clone(),
@@ -128,6 +134,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         edge_config,
         ingest: Some(pipeline.submitter()),
         edge: edge.clone(),
+        auth: auth.clone(),
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -136,8 +143,25 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let http_addr = listener.local_addr()?;
     tracing::info!(addr = %http_addr, "http listening");
     let runtime_file = write_runtime_file(&data_dir, http_addr, &nats_url)?;
-    let app = crate::http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned()).await;
+    // Printed, never logged: the link is a credential until it is used.
+    let base = config.base_url(http_addr);
+    match (&demo_code, first_run) {
+        (Some(code), _) => {
+            println!("hitkeep: demo dashboard, signed in at once: {base}/login/demo?code={code}")
+        }
+        (None, Some(code)) => println!(
+            "hitkeep: no account yet. Create the owner at {base}/setup?code={code} (valid until used; a restart makes a new one)"
+        ),
+        (None, None) => println!("hitkeep: dashboard at {base}/"),
+    }
+    let sweeper = tokio::spawn(sweep_sessions(state.clone(), cancel.clone()));
+    let app = crate::app::app(state);
+    let limits = crate::listener::Limits {
+        max_connections: config.http_max_connections,
+        header_read_timeout: Duration::from_secs(config.http_header_read_timeout_secs),
+    };
+    let served = crate::listener::serve(listener, app, limits, cancel.clone().cancelled_owned()).await;
+    let _ = sweeper.await;
 
     tracing::info!("draining");
     cancel.cancel();
@@ -163,6 +187,72 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     tokio::task::spawn_blocking(move || store.checkpoint()).await??;
     tracing::info!("stopped");
     served.context("http server failed")
+}
+
+/// The authentication settings of a configuration.
+fn auth_settings(config: &Config, demo_code: Option<&str>) -> anyhow::Result<AuthSettings> {
+    let public_origin = config.public_origin();
+    Ok(AuthSettings {
+        secure: public_origin.as_deref().is_some_and(|origin| origin.starts_with("https://")),
+        public_origin,
+        session_idle_ms: i64::from(config.session_idle_hours) * 3_600_000,
+        session_max_ms: i64::from(config.session_max_days) * 86_400_000,
+        trusted_proxies: parse_ranges(&config.trusted_proxies)?,
+        demo_code: demo_code.map(digest),
+    })
+}
+
+/// Before the first account: a new setup code (its digest stored, the code returned to be
+/// printed). With `--demo`: the demo owner, signed in by the demo link.
+async fn prepare_accounts(store: &Arc<Store>, demo: bool, now_ms: i64) -> anyhow::Result<Option<String>> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        if demo {
+            crate::routes::account::ensure_demo_user(&store, now_ms)?;
+            return Ok(None);
+        }
+        if store.user_count()? > 0 {
+            return Ok(None);
+        }
+        let code = SecretKind::Setup.generate();
+        store.replace_setup_code(&digest(&code), now_ms)?;
+        Ok(Some(code))
+    })
+    .await?
+}
+
+/// Deletes ended sessions every hour.
+async fn sweep_sessions(state: AppState, cancel: CancellationToken) {
+    let mut interval = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = cancel.cancelled() => return,
+        }
+        let now = state.now_ms();
+        let idle_before = now - state.auth.settings.session_idle_ms;
+        match state.with_store(move |store| store.remove_expired_sessions(now, idle_before)).await {
+            Ok(0) => {}
+            Ok(removed) => {
+                state.auth.forget();
+                tracing::debug!(removed, "ended sessions deleted");
+            }
+            Err(error) => tracing::warn!(code = error.code(), "could not delete ended sessions"),
+        }
+    }
+}
+
+fn parse_ranges(ranges: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    ranges
+        .iter()
+        .map(|range| {
+            let range = range.trim();
+            range
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| range.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("trusted_proxies: {range:?} is not an IP address or CIDR range"))
+        })
+        .collect()
 }
 
 /// The file a running `serve` describes itself in (`hitkeep.runtime.json` in the data
@@ -199,17 +289,7 @@ fn embedded_edge_config(config: &Config, nats_url: &str) -> anyhow::Result<EdgeC
         _ => NatsAuth::None,
     };
     edge.nats.tls_ca = config.nats_tls_cert.clone();
-    edge.trusted_proxies = config
-        .trusted_proxies
-        .iter()
-        .map(|range| {
-            let range = range.trim();
-            range
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| range.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .with_context(|| format!("trusted_proxies: {range:?} is not an IP address or CIDR range"))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    edge.trusted_proxies = parse_ranges(&config.trusted_proxies)?;
     edge.geoip_db = config.geoip_db.clone();
     edge.geo_country_header = config
         .geo_country_header
@@ -224,17 +304,17 @@ fn embedded_edge_config(config: &Config, nats_url: &str) -> anyhow::Result<EdgeC
 
 fn broker_config(config: &Config) -> anyhow::Result<BrokerConfig> {
     let auth = match (&config.nats_token, &config.nats_user, &config.nats_password) {
-        (Some(token), _, _) => Auth::Token(token.clone()),
+        (Some(token), _, _) => BrokerAuth::Token(token.clone()),
         (None, Some(user), Some(password)) => {
-            Auth::Users(vec![UserPass::new(user.clone(), password.clone())])
+            BrokerAuth::Users(vec![UserPass::new(user.clone(), password.clone())])
         }
-        _ => Auth::None,
+        _ => BrokerAuth::None,
     };
     let tls = match (&config.nats_tls_cert, &config.nats_tls_key) {
         (Some(cert), Some(key)) => Some(TlsConfig::pem_files(cert.clone(), key.clone())),
         _ => None,
     };
-    if !config.nats_listen.ip().is_loopback() && matches!(auth, Auth::None) {
+    if !config.nats_listen.ip().is_loopback() && matches!(auth, BrokerAuth::None) {
         tracing::warn!(addr = %config.nats_listen, "the embedded broker listens beyond loopback without authentication");
     }
     Ok(BrokerConfig {

@@ -39,11 +39,29 @@ pub enum Error {
     #[error("site {0} does not exist")]
     SiteNotFound(String),
     /// An edge token with that name exists already.
-    #[error("edge token {0} already exists")]
+    #[error("token {0} already exists")]
     TokenExists(String),
     /// No edge token with that name.
-    #[error("edge token {0} does not exist")]
+    #[error("token {0} does not exist")]
     TokenNotFound(String),
+    /// An account with that e-mail address exists already.
+    #[error("an account with that e-mail address exists already")]
+    UserExists,
+    /// No such account.
+    #[error("no such account")]
+    UserNotFound,
+    /// The change would leave the instance without an owner.
+    #[error("the last owner cannot be removed or demoted")]
+    LastOwner,
+    /// The person has no role on that site.
+    #[error("that person is not a member of the site")]
+    NotAMember,
+    /// The setup code is wrong, used, or the instance has an owner already.
+    #[error("the setup link is invalid or was used already")]
+    SetupCodeInvalid,
+    /// The invitation is unknown or was used.
+    #[error("the invitation is invalid or was used already")]
+    InvitationInvalid,
     /// Input that breaks a rule of the store.
     #[error("invalid {field}: {reason}")]
     Invalid {

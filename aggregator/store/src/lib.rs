@@ -8,18 +8,25 @@
 //! names are constants of this crate, never derived from input; schema changes are
 //! numbered migrations, applied in order at open (see [`schema`]).
 
+mod audit;
+mod credentials;
 mod edge_tokens;
 mod error;
 mod events;
 mod recent;
 pub mod schema;
 mod sites;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use duckdb::Connection;
 
+pub use audit::{AuditEntry, AuditKind};
+pub use credentials::{
+    ApiToken, Invitation, MAX_TOKEN_NAME_LEN, SessionRecord, TokenScope, TokenSites, validate_token_name,
+};
 pub use edge_tokens::{EdgeToken, MAX_EDGE_TOKEN_NAME_LEN, validate_edge_token_name};
 pub use error::{Error, Result};
 pub use events::{
@@ -28,6 +35,7 @@ pub use events::{
 };
 pub use recent::{MAX_RECENT_EVENTS, StoredEvent};
 pub use sites::{Site, SiteRules, normalize_domain, validate_timezone};
+pub use users::{InstanceRole, MAX_EMAIL_LEN, MAX_NAME_LEN, Membership, SiteRole, User, normalize_email};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "hitkeep.db";
@@ -119,5 +127,24 @@ impl Store {
     /// The current schema version.
     pub fn schema_version(&self) -> Result<u32> {
         schema::current_version(&self.conn())
+    }
+}
+
+/// Runs `work` in one transaction on `conn`: committed when it returns `Ok`, rolled back
+/// otherwise.
+pub(crate) fn in_transaction<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> duckdb::Result<T>,
+) -> Result<T> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    match work(conn) {
+        Ok(value) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(value)
+        }
+        Err(error) => {
+            conn.execute_batch("ROLLBACK")?;
+            Err(error.into())
+        }
     }
 }

@@ -99,6 +99,95 @@ pub const MIGRATIONS: &[&str] = &[
         payload     BLOB NOT NULL
     );
     "#,
+    // 2: accounts: people, their roles, sign-in sessions, API tokens, one-time codes, the
+    // audit log. Times are ms since the epoch (the server's clock is a parameter). Every
+    // secret is kept as the SHA-256 digest of 256 random bits, passwords as argon2id PHC
+    // strings: nothing here can be presented back to the server.
+    r#"
+    CREATE SEQUENCE user_id_seq START 1;
+    CREATE TABLE users (
+        id                UINTEGER PRIMARY KEY DEFAULT nextval('user_id_seq'),
+        email             VARCHAR NOT NULL UNIQUE,
+        name              VARCHAR NOT NULL,
+        -- NULL: the account has no password (the demo account; SSO or passkey only).
+        password_hash     VARCHAR,
+        -- Instance role: 1 member, 2 admin, 3 owner.
+        role              UTINYINT NOT NULL,
+        created_at_ms     BIGINT NOT NULL
+    );
+    -- Per site roles: 1 viewer, 2 admin, 3 owner.
+    CREATE TABLE site_members (
+        site_id        UINTEGER NOT NULL,
+        user_id        UINTEGER NOT NULL,
+        role           UTINYINT NOT NULL,
+        created_at_ms  BIGINT NOT NULL,
+        PRIMARY KEY (site_id, user_id)
+    );
+    CREATE SEQUENCE session_id_seq START 1;
+    CREATE TABLE sessions (
+        id               UBIGINT PRIMARY KEY DEFAULT nextval('session_id_seq'),
+        token_sha256     BLOB NOT NULL UNIQUE,
+        user_id          UINTEGER NOT NULL,
+        -- How it was opened: password, setup, invitation, demo.
+        method           VARCHAR NOT NULL,
+        -- A coarse label of the browser ("Firefox on Linux"), never the user agent itself.
+        client           VARCHAR NOT NULL,
+        created_at_ms    BIGINT NOT NULL,
+        last_seen_at_ms  BIGINT NOT NULL,
+        -- The absolute end; the idle end is last_seen_at_ms plus the idle timeout.
+        expires_at_ms    BIGINT NOT NULL
+    );
+    CREATE SEQUENCE api_token_id_seq START 1;
+    CREATE TABLE api_tokens (
+        id               UINTEGER PRIMARY KEY DEFAULT nextval('api_token_id_seq'),
+        name             VARCHAR NOT NULL UNIQUE,
+        token_sha256     BLOB NOT NULL UNIQUE,
+        -- The person it acts for; NULL: made by the operator on the command line.
+        user_id          UINTEGER,
+        -- 1 read, 2 write.
+        scope            UTINYINT NOT NULL,
+        -- true: every site (of its person); else the sites in api_token_sites.
+        all_sites        BOOLEAN NOT NULL,
+        created_at_ms    BIGINT NOT NULL,
+        expires_at_ms    BIGINT,
+        last_used_at_ms  BIGINT
+    );
+    CREATE TABLE api_token_sites (
+        token_id  UINTEGER NOT NULL,
+        site_id   UINTEGER NOT NULL,
+        PRIMARY KEY (token_id, site_id)
+    );
+    -- The one-time code of the first-run setup link.
+    CREATE TABLE setup_codes (
+        code_sha256    BLOB PRIMARY KEY,
+        created_at_ms  BIGINT NOT NULL
+    );
+    CREATE SEQUENCE invitation_id_seq START 1;
+    CREATE TABLE invitations (
+        id              UINTEGER PRIMARY KEY DEFAULT nextval('invitation_id_seq'),
+        code_sha256     BLOB NOT NULL UNIQUE,
+        email           VARCHAR NOT NULL,
+        -- The instance role the new account gets.
+        role            UTINYINT NOT NULL,
+        -- And optionally a role on one site.
+        site_id         UINTEGER,
+        site_role       UTINYINT,
+        invited_by      UINTEGER,
+        created_at_ms   BIGINT NOT NULL,
+        expires_at_ms   BIGINT NOT NULL
+    );
+    CREATE SEQUENCE audit_id_seq START 1;
+    CREATE TABLE audit_log (
+        id        UBIGINT PRIMARY KEY DEFAULT nextval('audit_id_seq'),
+        at_ms     BIGINT NOT NULL,
+        -- sign_in, sign_in_failed, token_created... (hitkeep_store::AuditKind).
+        event     VARCHAR NOT NULL,
+        -- Whose account it concerns, and who did it (NULL: the operator's command line).
+        user_id   UINTEGER,
+        actor_id  UINTEGER,
+        detail    VARCHAR NOT NULL
+    );
+    "#,
 ];
 
 /// The version a fully migrated database has.

@@ -178,6 +178,10 @@ impl Store {
         let removed = (|| -> duckdb::Result<()> {
             conn.execute("DELETE FROM event_props WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM events WHERE site_id = ?", [site.id])?;
+            // Nobody keeps a role on, a token for, or an invitation to a site that is gone.
+            conn.execute("DELETE FROM site_members WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM api_token_sites WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM invitations WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM sites WHERE id = ?", [site.id])?;
             Ok(())
         })();

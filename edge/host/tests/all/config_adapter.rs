@@ -84,7 +84,6 @@ fn get(store: &mut Store<Spin>, instance: &Instance, key: &str) -> Result<Option
         .get_typed_func::<(&str,), (Result<Option<String>, ConfigError>,)>(&mut *store, &func)
         .unwrap();
     let (value,) = get.call(&mut *store, (key,)).unwrap();
-    get.post_return(&mut *store).unwrap();
     value
 }
 
@@ -95,7 +94,6 @@ fn get_all(store: &mut Store<Spin>, instance: &Instance) -> Result<Vec<(String, 
         .get_typed_func::<(), (Result<Vec<(String, String)>, ConfigError>,)>(&mut *store, &func)
         .unwrap();
     let (all,) = get_all.call(&mut *store, ()).unwrap();
-    get_all.post_return(&mut *store).unwrap();
     all
 }
 

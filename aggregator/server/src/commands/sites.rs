@@ -1,40 +1,26 @@
-//! `hitkeep site add|list|remove|rules`: through a running server's control socket when there is
-//! one, else directly on the database file.
+//! `hitkeep site add|list|remove|rules`.
 
-use std::path::Path;
-
-use hitkeep_store::Store;
+use hyper::Method;
 
 use crate::cli::SiteCommand;
-use crate::control::ControlClient;
-use crate::http::{RulesView, SiteView};
+use crate::control::{ControlClient, encode_segment};
+use crate::routes::sites::{RulesView, SiteView};
 
-/// Runs a site command against the data directory.
-pub async fn run(data_dir: &Path, command: SiteCommand) -> anyhow::Result<()> {
-    let output = match ControlClient::connect(data_dir).await {
-        Some(client) => remote(&client, command).await?,
-        None => {
-            let data_dir = data_dir.to_path_buf();
-            tokio::task::spawn_blocking(move || local(&Store::open_dir(&data_dir)?, command)).await??
-        }
-    };
-    print!("{output}");
-    Ok(())
-}
-
-async fn remote(client: &ControlClient, command: SiteCommand) -> anyhow::Result<String> {
+/// Runs a site command.
+pub async fn run(client: &ControlClient, command: SiteCommand) -> anyhow::Result<String> {
     Ok(match command {
         SiteCommand::Add { domain, timezone } => {
             let body = serde_json::json!({ "domain": domain, "timezone": timezone });
-            added(&client.call(hyper::Method::POST, "/control/sites", Some(body)).await?)
+            added(&client.call(Method::POST, "/control/sites", Some(body)).await?)
         }
         SiteCommand::List { json } => {
-            listing(&client.call::<Vec<SiteView>>(hyper::Method::GET, "/control/sites", None).await?, json)?
+            listing(&client.call::<Vec<SiteView>>(Method::GET, "/control/sites", None).await?, json)?
         }
-        SiteCommand::Remove { domain } => {
-            let uri = format!("/control/sites/{}", percent_encode_segment(&domain));
-            removed(&client.call(hyper::Method::DELETE, &uri, None).await?)
-        }
+        SiteCommand::Remove { domain } => removed(
+            &client
+                .call(Method::DELETE, &format!("/control/sites/{}", encode_segment(&domain)), None)
+                .await?,
+        ),
         SiteCommand::Rules {
             domain,
             honor_dnt,
@@ -45,7 +31,7 @@ async fn remote(client: &ControlClient, command: SiteCommand) -> anyhow::Result<
             json,
         } => {
             let domain = hitkeep_store::normalize_domain(&domain)?;
-            let sites = client.call::<Vec<SiteView>>(hyper::Method::GET, "/control/sites", None).await?;
+            let sites = client.call::<Vec<SiteView>>(Method::GET, "/control/sites", None).await?;
             let site = sites
                 .into_iter()
                 .find(|site| site.domain == domain)
@@ -53,8 +39,8 @@ async fn remote(client: &ControlClient, command: SiteCommand) -> anyhow::Result<
             let changes = RuleChanges { honor_dnt, honor_gpc, exclude_ip, exclude_path, allow_hostname };
             let site = match changes.apply(site.rules.clone()) {
                 Some(rules) => {
-                    let uri = format!("/control/sites/{}/rules", percent_encode_segment(&domain));
-                    client.call(hyper::Method::PUT, &uri, Some(serde_json::to_value(rules)?)).await?
+                    let uri = format!("/control/sites/{}/rules", encode_segment(&domain));
+                    client.call(Method::PUT, &uri, Some(serde_json::to_value(rules)?)).await?
                 }
                 None => site,
             };
@@ -114,36 +100,6 @@ fn rules_text(site: &SiteView, json: bool) -> anyhow::Result<String> {
     ))
 }
 
-fn local(store: &Store, command: SiteCommand) -> anyhow::Result<String> {
-    Ok(match command {
-        SiteCommand::Add { domain, timezone } => added(&store.add_site(&domain, &timezone)?.into()),
-        SiteCommand::List { json } => {
-            let sites: Vec<SiteView> = store.sites()?.into_iter().map(SiteView::from).collect();
-            listing(&sites, json)?
-        }
-        SiteCommand::Remove { domain } => removed(&store.remove_site(&domain)?.into()),
-        SiteCommand::Rules {
-            domain,
-            honor_dnt,
-            honor_gpc,
-            exclude_ip,
-            exclude_path,
-            allow_hostname,
-            json,
-        } => {
-            let site: SiteView = store.site(&domain)?.into();
-            let changes = RuleChanges { honor_dnt, honor_gpc, exclude_ip, exclude_path, allow_hostname };
-            let site = match changes.apply(site.rules.clone()) {
-                Some(rules) => crate::http::set_rules(store, &domain, rules)
-                    .map_err(|error| anyhow::anyhow!("{}", error.message()))?
-                    .into(),
-                None => site,
-            };
-            rules_text(&site, json)?
-        }
-    })
-}
-
 fn added(site: &SiteView) -> String {
     format!("added {} ({})\n", site.domain, site.timezone)
 }
@@ -162,15 +118,4 @@ fn listing(sites: &[SiteView], json: bool) -> anyhow::Result<String> {
         out.push_str(&format!("{:width$}  {}\n", site.domain, site.timezone));
     }
     Ok(out)
-}
-
-/// Domains are host names, but a user may type anything: keep the path segment intact.
-fn percent_encode_segment(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -1,54 +1,69 @@
 //! The HTTP face of the aggregator for edges that cannot speak NATS (a collector on Spin):
 //! `GET /api/edge/config` (the same snapshot as the `hitkeep.edge.config.v1` subject) and
 //! `POST /api/edge/batch` (the same envelope, dedupe and ack as `hitkeep.ingest.v1`), both
-//! behind an edge token; and the `hitkeep edge-token` commands that issue them.
+//! behind an edge token; and the control routes that issue edge tokens.
 //!
 //! A token is `hke_` and 64 hex digits (256 random bits). It is shown once, when it is
 //! made; the database keeps its SHA-256 digest only.
 
-use std::path::Path;
-
+use axum::Json;
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
 use hitkeep_protocol::AckStatus;
 use hitkeep_store::{EdgeToken, Store};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::api_error::ApiError;
-use crate::cli::EdgeTokenCommand;
-use crate::control::ControlClient;
-use crate::http::AppState;
+use crate::auth::secret::{SecretKind, digest};
+use crate::error::AppError;
+use crate::state::AppState;
 
-/// What every edge token starts with, so that scanners and people recognize one.
-pub const TOKEN_PREFIX: &str = "hke_";
+/// `/api/edge/config` and `/api/edge/batch`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/edge/config", get(config)).route(
+        "/api/edge/batch",
+        post(batch).layer(DefaultBodyLimit::max(hitkeep_protocol::limits::MAX_BATCH_BYTES)),
+    )
+}
 
-/// A new random token secret.
-pub fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-    let mut secret = String::with_capacity(TOKEN_PREFIX.len() + 64);
-    secret.push_str(TOKEN_PREFIX);
-    for byte in bytes {
-        secret.push_str(&format!("{byte:02x}"));
-    }
-    secret
+/// The control routes of edge tokens (`hitkeep edge-token`).
+pub fn control_router() -> Router<AppState> {
+    Router::new()
+        .route("/control/edge-tokens", get(list_tokens).post(add_token))
+        .route("/control/edge-tokens/{name}", delete(remove_token))
+}
+
+async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, AppError> {
+    let tokens = state.with_store(move |store| store.edge_tokens()).await?;
+    Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
+}
+
+async fn add_token(
+    State(state): State<AppState>,
+    Json(new): Json<NewToken>,
+) -> Result<(StatusCode, Json<TokenView>), AppError> {
+    let token = state.with_store(move |store| create(store, &new.name)).await?;
+    Ok((StatusCode::CREATED, Json(token)))
+}
+
+async fn remove_token(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<TokenView>, AppError> {
+    let token = state.with_store(move |store| store.remove_edge_token(&name)).await?;
+    Ok(Json(token.into()))
 }
 
 /// The content types `POST /api/edge/batch` takes: the JSON envelope and the binary one.
 const BATCH_MEDIA_TYPES: [&str; 2] = ["application/json", "application/octet-stream"];
 
-/// The digest the store keeps of a secret.
-pub fn digest(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
-}
-
 /// The edge token a request presents in `Authorization: Bearer ...`.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<EdgeToken, ApiError> {
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<EdgeToken, AppError> {
     let unauthorized = || {
-        ApiError::new(
+        AppError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "a valid edge token is required (Authorization: Bearer hke_...)",
@@ -59,7 +74,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<EdgeToken
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
-        .filter(|secret| secret.starts_with(TOKEN_PREFIX) && secret.len() <= 128)
+        .filter(|secret| SecretKind::EdgeToken.matches(secret))
         .ok_or_else(unauthorized)?;
     let digest = digest(secret);
     let token = state.with_store(move |store| store.edge_token_by_digest(&digest)).await?;
@@ -71,12 +86,12 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<EdgeToken
 
 /// `GET /api/edge/config`: the configuration snapshot, including the salts, so only for
 /// token holders and never cached.
-pub async fn config(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn config(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     authenticate(&state, &headers).await?;
     let source = state.edge_config.clone();
     let snapshot = tokio::task::spawn_blocking(move || source.snapshot()).await?.map_err(|error| {
         tracing::error!(%error, "cannot build the edge configuration");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error, see the server log")
+        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error, see the server log")
     })?;
     Ok((
         [
@@ -97,11 +112,7 @@ pub async fn config(State(state): State<AppState>, headers: HeaderMap) -> Result
 /// The content type only gates what is worth decoding; the envelope's own first byte says
 /// which encoding it is, exactly as on NATS, so a mislabelled but valid envelope is stored
 /// and a body that is neither is dead-lettered as `malformed`.
-pub async fn batch(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
     let token = authenticate(&state, &headers).await?;
     let envelope =
         headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| {
@@ -110,7 +121,7 @@ pub async fn batch(
             })
         });
     if !envelope {
-        return Err(ApiError::new(
+        return Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the batch envelope as application/json (version 1) or application/octet-stream (version 2)",
@@ -129,8 +140,8 @@ pub async fn batch(
         .into_response())
 }
 
-fn unavailable() -> ApiError {
-    ApiError::new(
+fn unavailable() -> AppError {
+    AppError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
         "the ingest pipeline is not accepting batches; retry later",
@@ -165,87 +176,7 @@ pub struct NewToken {
 
 /// Makes a token; the answer holds the secret.
 pub fn create(store: &Store, name: &str) -> hitkeep_store::Result<TokenView> {
-    let secret = new_secret();
+    let secret = SecretKind::EdgeToken.generate();
     let token = store.add_edge_token(name, &digest(&secret))?;
     Ok(TokenView { secret: Some(secret), ..token.into() })
-}
-
-/// `hitkeep edge-token add|list|remove`: through a running server's control socket when
-/// there is one, else directly on the database file.
-pub async fn run_cli(data_dir: &Path, command: EdgeTokenCommand) -> anyhow::Result<()> {
-    let output = match ControlClient::connect(data_dir).await {
-        Some(client) => match command {
-            EdgeTokenCommand::Add { name } => {
-                let body = serde_json::json!({ "name": name });
-                added(&client.call(hyper::Method::POST, "/control/edge-tokens", Some(body)).await?)
-            }
-            EdgeTokenCommand::List { json } => listing(
-                &client.call::<Vec<TokenView>>(hyper::Method::GET, "/control/edge-tokens", None).await?,
-                json,
-            )?,
-            EdgeTokenCommand::Remove { name } => {
-                hitkeep_store::validate_edge_token_name(&name)?;
-                let uri = format!("/control/edge-tokens/{name}");
-                removed(&client.call(hyper::Method::DELETE, &uri, None).await?)
-            }
-        },
-        None => {
-            let data_dir = data_dir.to_path_buf();
-            tokio::task::spawn_blocking(move || {
-                let store = Store::open_dir(&data_dir)?;
-                Ok::<_, anyhow::Error>(match command {
-                    EdgeTokenCommand::Add { name } => added(&create(&store, &name)?),
-                    EdgeTokenCommand::List { json } => {
-                        let tokens: Vec<TokenView> =
-                            store.edge_tokens()?.into_iter().map(TokenView::from).collect();
-                        listing(&tokens, json)?
-                    }
-                    EdgeTokenCommand::Remove { name } => removed(&store.remove_edge_token(&name)?.into()),
-                })
-            })
-            .await??
-        }
-    };
-    print!("{output}");
-    Ok(())
-}
-
-fn added(token: &TokenView) -> String {
-    format!(
-        "added edge token {}\n{}\nKeep it now: it is not shown again (Hitkeep stores only its SHA-256 digest).\n",
-        token.name,
-        token.secret.as_deref().unwrap_or("(no secret in the answer)")
-    )
-}
-
-fn removed(token: &TokenView) -> String {
-    format!("removed edge token {}\n", token.name)
-}
-
-fn listing(tokens: &[TokenView], json: bool) -> anyhow::Result<String> {
-    if json {
-        return Ok(serde_json::to_string_pretty(tokens)? + "\n");
-    }
-    let width = tokens.iter().map(|token| token.name.len()).max().unwrap_or(4).max(4);
-    let mut out = format!("{:width$}  CREATED (UTC)\n", "NAME");
-    for token in tokens {
-        out.push_str(&format!("{:width$}  {}\n", token.name, crate::http::format_utc(token.created_at_ms)));
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_random_prefixed_and_hashed() {
-        let (a, b) = (new_secret(), new_secret());
-        assert_ne!(a, b);
-        assert!(a.starts_with(TOKEN_PREFIX));
-        assert_eq!(a.len(), TOKEN_PREFIX.len() + 64);
-        assert!(a[TOKEN_PREFIX.len()..].bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(digest(&a), digest(&a));
-        assert_ne!(digest(&a), digest(&b));
-    }
 }

@@ -1,0 +1,10 @@
+//! The commands that work on a data directory whether or not `hitkeep serve` runs on it:
+//! each builds its requests to the control routes and prints the answer
+//! (see [`crate::control::ControlClient`]).
+
+pub mod audit;
+pub mod edge_tokens;
+pub mod events;
+pub mod sites;
+pub mod tokens;
+pub mod users;

@@ -1,0 +1,65 @@
+//! `hitkeep user create|list|remove`: accounts from the shell.
+
+use std::io::{BufRead, IsTerminal};
+
+use hyper::Method;
+
+use crate::cli::UserCommand;
+use crate::control::{ControlClient, encode_segment};
+use crate::routes::people::UserView;
+use crate::state::format_utc;
+
+/// Runs a user command. `create` reads the password from the first line of standard input,
+/// or generates one (printed once) when standard input is a terminal or `--generate-password`
+/// is given.
+pub async fn run(client: &ControlClient, command: UserCommand) -> anyhow::Result<String> {
+    Ok(match command {
+        UserCommand::Create { email, role, name, generate_password } => {
+            let password = if generate_password || std::io::stdin().is_terminal() {
+                None
+            } else {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                let line = line.trim_end_matches(['\r', '\n']).to_owned();
+                if line.is_empty() {
+                    anyhow::bail!("no password on standard input (or pass --generate-password)");
+                }
+                Some(line)
+            };
+            let body =
+                serde_json::json!({ "email": email, "name": name, "role": role, "password": password });
+            let user: UserView = client.call(Method::POST, "/control/users", Some(body)).await?;
+            let mut out = format!("created {} ({})\n", user.email, user.role);
+            if let Some(generated) = &user.generated_password {
+                out.push_str(&format!(
+                    "password: {generated}\nKeep it now: it is not shown again (Hitkeep stores only its argon2id hash).\n"
+                ));
+            }
+            out
+        }
+        UserCommand::List { json } => {
+            let users: Vec<UserView> = client.call(Method::GET, "/control/users", None).await?;
+            if json {
+                serde_json::to_string_pretty(&users)? + "\n"
+            } else {
+                let width = users.iter().map(|user| user.email.len()).max().unwrap_or(5).max(5);
+                let mut out = format!("{:width$}  {:6}  CREATED (UTC)\n", "EMAIL", "ROLE");
+                for user in &users {
+                    out.push_str(&format!(
+                        "{:width$}  {:6}  {}\n",
+                        user.email,
+                        user.role,
+                        format_utc(user.created_at_ms)
+                    ));
+                }
+                out
+            }
+        }
+        UserCommand::Remove { email } => {
+            let user: UserView = client
+                .call(Method::DELETE, &format!("/control/users/{}", encode_segment(&email)), None)
+                .await?;
+            format!("removed {} with their sessions and tokens\n", user.email)
+        }
+    })
+}

@@ -1,0 +1,126 @@
+//! The `hitkeep` server: the HTTP application and its authorization, the command line,
+//! `hitkeep serve`. The binary (`src/main.rs`) only calls [`main`]; the library exists so
+//! benchmarks and tests reach the same code.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod control;
+pub mod demo;
+pub mod edge;
+pub mod error;
+pub mod listener;
+pub mod routes;
+pub mod salts;
+pub mod serve;
+pub mod state;
+#[doc(hidden)]
+pub mod test_app;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::config::LogFormat;
+use crate::control::ControlClient;
+
+/// Parses the command line and runs the command.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let global = cli.global;
+    match cli.command {
+        Command::Serve(mut args) => {
+            args.data_dir = global.data_dir.clone();
+            args.log_level = global.log_level.clone();
+            let config = config::load(global.config.as_deref(), &args, &env)?;
+            init_logging(&config.log_level, config.log_format)?;
+            tracing::debug!(?config, "configuration");
+            runtime.block_on(serve::run(config))
+        }
+        Command::Plugin { command: cli::PluginCommand::Check { file, settings, samples } } => {
+            init_logging(global.log_level.as_deref().unwrap_or("warn"), LogFormat::Text)?;
+            let samples = match samples {
+                Some(path) => std::fs::read_to_string(&path)?
+                    .lines()
+                    .filter(|line| !line.trim().is_empty())
+                    .map(serde_json::from_str)
+                    .collect::<Result<Vec<hitkeep_protocol::Hit>, _>>()?,
+                None => hitkeep_plugins::sample_hits(),
+            };
+            let report = hitkeep_plugins::check_file(&file, &settings, &samples)?;
+            println!("{report}");
+            if !report.passed() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Demo(args) => {
+            init_logging(global.log_level.as_deref().unwrap_or("warn"), LogFormat::Text)?;
+            let data_dir = data_dir(&global, &env)?;
+            let store = hitkeep_store::Store::open_dir(&data_dir)?;
+            let report = demo::load(&store, args.hits, args.days, args.seed, !args.quiet)?;
+            println!(
+                "loaded {} hits ({} new) in {:.1} s: {:.0} hits/s into {}",
+                report.hits,
+                report.stored,
+                report.seconds,
+                report.hits as f64 / report.seconds.max(1e-9),
+                store.path().display()
+            );
+            Ok(())
+        }
+        command => {
+            init_logging(global.log_level.as_deref().unwrap_or("warn"), LogFormat::Text)?;
+            let data_dir = data_dir(&global, &env)?;
+            let output = runtime.block_on(async move {
+                let client = ControlClient::open(&data_dir).await?;
+                match command {
+                    Command::Site { command } => commands::sites::run(&client, command).await,
+                    Command::EdgeToken { command } => commands::edge_tokens::run(&client, command).await,
+                    Command::User { command } => commands::users::run(&client, command).await,
+                    Command::Token { command } => commands::tokens::run(&client, command).await,
+                    Command::Audit { limit, json } => commands::audit::run(&client, limit, json).await,
+                    Command::Events { site, limit, json } => {
+                        commands::events::run(&client, site, limit, json).await
+                    }
+                    Command::Serve(_) | Command::Plugin { .. } | Command::Demo(_) => {
+                        unreachable!("dispatched above")
+                    }
+                }
+            })?;
+            print!("{output}");
+            Ok(())
+        }
+    }
+}
+
+/// The data directory of a command other than `serve`: `--data-dir`, else
+/// `HITKEEP_DATA_DIR`, else the config file's, else `./hitkeep-data`.
+fn data_dir(global: &GlobalArgs, env: &[(String, String)]) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &global.data_dir {
+        return Ok(dir.clone());
+    }
+    if let Some((_, dir)) = env.iter().find(|(key, _)| key == "HITKEEP_DATA_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(file) = &global.config {
+        return Ok(config::load(Some(file), cli::ServeArgs::default(), &[])?.data_dir);
+    }
+    Ok(config::Config::default().data_dir)
+}
+
+fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(level)?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! The HTTP routes, one module per area. Each module exposes `router()` (the public API, its
+//! handlers taking the extractors of [`crate::auth`]) and, where the command line needs it,
+//! `control_router()` (the operator's routes on the control socket).
+
+pub mod account;
+pub mod audit;
+pub mod collect;
+pub mod edge;
+pub mod health;
+pub mod pages;
+pub mod people;
+pub mod sites;
+pub mod tokens;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,284 @@
+//! Sites: listing, adding, removing, their privacy rules and newest events.
+//!
+//! The API routes go through the one authorization check ([`SiteAccess`]); the control
+//! routes (the data directory's socket, `hitkeep site`) are the operator's and have none.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use hitkeep_store::{Site, SiteRole, SiteRules, Store, StoredEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Access, InstanceAdmin, NeedsManage, NeedsOwn, NeedsRead, Principal, SiteAccess};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The dashboard's and programs' site routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/sites", get(visible_sites).post(add_site_api))
+        .route("/api/sites/{domain}", get(site).delete(remove_site_api))
+        .route("/api/sites/{domain}/rules", put(put_rules_api))
+        .route("/api/sites/{domain}/events", get(events_api))
+}
+
+/// The operator's site routes on the control socket.
+pub fn control_router() -> Router<AppState> {
+    Router::new()
+        .route("/control/sites", get(list_sites).post(add_site))
+        .route("/control/sites/{domain}", axum::routing::delete(remove_site))
+        .route("/control/sites/{domain}/rules", put(put_rules))
+        .route("/control/events", get(events))
+}
+
+/// A site as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SiteView {
+    /// The domain.
+    pub domain: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: i64,
+    /// Its privacy rules.
+    pub rules: RulesView,
+    /// What the asker may do there (absent on the control socket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<String>,
+}
+
+impl From<Site> for SiteView {
+    fn from(site: Site) -> Self {
+        Self {
+            domain: site.domain,
+            timezone: site.timezone,
+            created_at_ms: site.created_at_ms,
+            rules: site.rules.into(),
+            access: None,
+        }
+    }
+}
+
+fn with_access(site: Site, access: Access) -> SiteView {
+    let name = match access {
+        Access::Read => "read",
+        Access::Write => "write",
+        Access::Manage => "manage",
+        Access::Own => "own",
+    };
+    SiteView { access: Some(name.to_owned()), ..site.into() }
+}
+
+/// A site's privacy rules as the API shows and takes them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RulesView {
+    /// Drop hits from browsers sending `DNT: 1`.
+    pub honor_dnt: bool,
+    /// Drop hits from browsers sending `Sec-GPC: 1`.
+    pub honor_gpc: bool,
+    /// Addresses or CIDR ranges whose hits are dropped.
+    pub excluded_ip_ranges: Vec<String>,
+    /// Path patterns whose hits are dropped (`/admin/**`).
+    pub excluded_paths: Vec<String>,
+    /// Host name patterns that count (`*.example.com`); empty: any.
+    pub allowed_hostnames: Vec<String>,
+}
+
+impl From<SiteRules> for RulesView {
+    fn from(rules: SiteRules) -> Self {
+        Self {
+            honor_dnt: rules.honor_dnt,
+            honor_gpc: rules.honor_gpc,
+            excluded_ip_ranges: rules.excluded_ip_ranges,
+            excluded_paths: rules.excluded_paths,
+            allowed_hostnames: rules.allowed_hostnames,
+        }
+    }
+}
+
+impl From<RulesView> for SiteRules {
+    fn from(rules: RulesView) -> Self {
+        Self {
+            honor_dnt: rules.honor_dnt,
+            honor_gpc: rules.honor_gpc,
+            excluded_ip_ranges: rules.excluded_ip_ranges,
+            excluded_paths: rules.excluded_paths,
+            allowed_hostnames: rules.allowed_hostnames,
+        }
+    }
+}
+
+/// Checks rules with the edge's own parsers and stores them.
+pub fn set_rules(store: &Store, domain: &str, rules: RulesView) -> Result<Site, AppError> {
+    let mut site = store.site(domain)?;
+    site.rules = rules.into();
+    crate::edge::site_settings(&site)
+        .map_err(|error| AppError::bad_request("invalid_rule", error.to_string()))?;
+    Ok(store.set_site_rules(&site.domain, &site.rules)?)
+}
+
+/// Body of a site creation.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSite {
+    /// The domain.
+    pub domain: String,
+    /// IANA time zone; UTC when absent.
+    #[serde(default = "utc")]
+    pub timezone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+/// Query of the events routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// The site's domain (control route only; the API takes it from the path).
+    #[serde(default)]
+    pub site: Option<String>,
+    /// How many, newest first.
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+fn default_limit() -> u32 {
+    20
+}
+
+/// Adds a site, then tells the pipeline, the edges and the access cache; with a creator
+/// who is not an instance admin, makes them its owner.
+async fn create_site(state: &AppState, new: NewSite, owner: Option<u32>) -> Result<Site, AppError> {
+    let now = state.now_ms();
+    let (site, all) = state
+        .with_store(move |store| {
+            let site = store.add_site(&new.domain, &new.timezone)?;
+            if let Some(user_id) = owner {
+                store.set_site_member(site.id, user_id, SiteRole::Owner, now)?;
+            }
+            Ok::<_, hitkeep_store::Error>((site, store.sites()?))
+        })
+        .await?;
+    state.sites_changed(&all);
+    Ok(site)
+}
+
+async fn delete_site(state: &AppState, domain: String) -> Result<Site, AppError> {
+    let (site, all) = state
+        .with_store(move |store| {
+            let site = store.remove_site(&domain)?;
+            Ok::<_, hitkeep_store::Error>((site, store.sites()?))
+        })
+        .await?;
+    state.sites_changed(&all);
+    Ok(site)
+}
+
+async fn replace_rules(state: &AppState, domain: String, rules: RulesView) -> Result<Site, AppError> {
+    let (site, all) = state
+        .with_store(move |store| {
+            let site = set_rules(store, &domain, rules)?;
+            Ok::<_, AppError>((site, store.sites()?))
+        })
+        .await?;
+    state.sites_changed(&all);
+    Ok(site)
+}
+
+async fn recent_events(state: &AppState, domain: String, limit: u32) -> Result<Vec<StoredEvent>, AppError> {
+    state.with_store(move |store| store.recent_events(&domain, limit)).await
+}
+
+// The API.
+
+/// `GET /api/sites`: the sites the asker may see, with what they may do there.
+async fn visible_sites(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<SiteView>>, AppError> {
+    let sites = state.with_store(move |store| store.sites()).await?;
+    let visible = sites
+        .into_iter()
+        .filter_map(|site| principal.access(site.id).map(|access| with_access(site, access)))
+        .collect();
+    Ok(Json(visible))
+}
+
+/// `POST /api/sites`: instance admins add sites.
+async fn add_site_api(
+    State(state): State<AppState>,
+    InstanceAdmin(_admin): InstanceAdmin,
+    Json(new): Json<NewSite>,
+) -> Result<(StatusCode, Json<SiteView>), AppError> {
+    let site = create_site(&state, new, None).await?;
+    Ok((StatusCode::CREATED, Json(with_access(site, Access::Own))))
+}
+
+async fn site(access: SiteAccess<NeedsRead>) -> Json<SiteView> {
+    Json(with_access(access.site, access.access))
+}
+
+async fn remove_site_api(
+    State(state): State<AppState>,
+    access: SiteAccess<NeedsOwn>,
+) -> Result<Json<SiteView>, AppError> {
+    Ok(Json(delete_site(&state, access.site.domain).await?.into()))
+}
+
+async fn put_rules_api(
+    State(state): State<AppState>,
+    access: SiteAccess<NeedsManage>,
+    Json(rules): Json<RulesView>,
+) -> Result<Json<SiteView>, AppError> {
+    let site = replace_rules(&state, access.site.domain, rules).await?;
+    Ok(Json(with_access(site, access.access)))
+}
+
+async fn events_api(
+    State(state): State<AppState>,
+    access: SiteAccess<NeedsRead>,
+    Query(query): Query<EventsQuery>,
+) -> Result<Json<Vec<StoredEvent>>, AppError> {
+    Ok(Json(recent_events(&state, access.site.domain, query.limit).await?))
+}
+
+// The control socket.
+
+async fn list_sites(State(state): State<AppState>) -> Result<Json<Vec<SiteView>>, AppError> {
+    let sites = state.with_store(move |store| store.sites()).await?;
+    Ok(Json(sites.into_iter().map(SiteView::from).collect()))
+}
+
+async fn add_site(
+    State(state): State<AppState>,
+    Json(new): Json<NewSite>,
+) -> Result<(StatusCode, Json<SiteView>), AppError> {
+    Ok((StatusCode::CREATED, Json(create_site(&state, new, None).await?.into())))
+}
+
+async fn remove_site(
+    State(state): State<AppState>,
+    axum::extract::Path(domain): axum::extract::Path<String>,
+) -> Result<Json<SiteView>, AppError> {
+    Ok(Json(delete_site(&state, domain).await?.into()))
+}
+
+async fn put_rules(
+    State(state): State<AppState>,
+    axum::extract::Path(domain): axum::extract::Path<String>,
+    Json(rules): Json<RulesView>,
+) -> Result<Json<SiteView>, AppError> {
+    Ok(Json(replace_rules(&state, domain, rules).await?.into()))
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Query(query): Query<EventsQuery>,
+) -> Result<Json<Vec<StoredEvent>>, AppError> {
+    let domain = query.site.ok_or_else(|| AppError::bad_request("invalid_input", "site= is required"))?;
+    Ok(Json(recent_events(&state, domain, query.limit).await?))
+}

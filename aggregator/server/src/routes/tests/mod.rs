@@ -1,0 +1,7 @@
+//! Handler tests through the router (`oneshot`), each on its own data directory: every
+//! authorization rule, and the error code of every refusal.
+
+mod account;
+mod hardening;
+mod people;
+mod tokens;

@@ -1,0 +1,130 @@
+//! What every handler shares: [`AppState`].
+
+use std::sync::{Arc, OnceLock};
+
+use hitkeep_edge::EdgeHandle;
+use hitkeep_ingest::{Clock, SiteDirectory, Submitter, SystemClock};
+use hitkeep_store::{Site, Store};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::auth::{Auth, AuthSettings};
+use crate::edge::EdgeConfigSource;
+use crate::error::AppError;
+
+/// What handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<Store>,
+    /// The pipeline's site directory, refreshed when sites change.
+    pub sites: SiteDirectory,
+    /// Reports whether the process can take traffic.
+    pub readiness: Arc<dyn Readiness>,
+    /// The edges' configuration, announced again when sites change.
+    pub edge_config: Arc<EdgeConfigSource>,
+    /// The ingest pipeline, for batches posted over HTTP.
+    pub ingest: Option<Submitter>,
+    /// The embedded edge host that serves `/api/event`, when it runs in this process.
+    pub edge: Option<EdgeHandle>,
+    /// Who is asking: sessions, tokens, throttles, and the clock they run on.
+    pub auth: Arc<Auth>,
+}
+
+impl AppState {
+    /// A state for the command line's in-process control calls and for tests: no NATS, no
+    /// pipeline, no edge.
+    pub fn offline(
+        store: Arc<Store>,
+        data_dir: &std::path::Path,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let sites = SiteDirectory::new(&store.sites()?);
+        let edge_config = Arc::new(EdgeConfigSource::new(store.clone(), data_dir, clock.clone()));
+        Ok(Self {
+            store,
+            sites,
+            readiness: Arc::new(NotServing),
+            edge_config,
+            ingest: None,
+            edge: None,
+            auth: Arc::new(Auth::new(AuthSettings::default(), clock)),
+        })
+    }
+
+    /// The same state on the system clock.
+    pub fn offline_now(store: Arc<Store>, data_dir: &std::path::Path) -> anyhow::Result<Self> {
+        Self::offline(store, data_dir, Arc::new(SystemClock))
+    }
+
+    /// Runs `work` on the store on the blocking pool (DuckDB calls block), with the store's
+    /// and the task's errors as API errors.
+    pub async fn with_store<T, E>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        E: Into<AppError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || work(&store)).await?.map_err(Into::into)
+    }
+
+    /// The clock's now, ms since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.auth.now_ms()
+    }
+
+    /// After sites changed: the pipeline's directory, the edges and the access cache learn it.
+    pub fn sites_changed(&self, all: &[Site]) {
+        self.sites.replace(all);
+        self.edge_config.notify_changed();
+        self.auth.forget();
+    }
+}
+
+/// Something that knows whether the process is ready (NATS connected, pipeline running).
+pub trait Readiness: Send + Sync + std::fmt::Debug {
+    /// `Err(reason)` when not ready.
+    fn check(&self) -> Result<(), String>;
+}
+
+/// The readiness of a process that serves no traffic (the command line's own calls).
+#[derive(Debug)]
+struct NotServing;
+
+impl Readiness for NotServing {
+    fn check(&self) -> Result<(), String> {
+        Err("not serving".into())
+    }
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was installed already; /metrics will be empty");
+        }
+        handle
+    })
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC for a time in ms since the epoch.
+pub fn format_utc(ms: i64) -> String {
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let minutes = ms_of_day / 60_000;
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", minutes / 60, minutes % 60)
+}
