@@ -211,7 +211,7 @@ async fn prepare_accounts(store: &Arc<Store>, demo: bool, now_ms: i64) -> anyhow
             crate::routes::account::ensure_demo_user(&store, now_ms)?;
             return Ok(None);
         }
-        if store.user_count()? > 0 {
+        if store.owner_count()? > 0 {
             return Ok(None);
         }
         let code = SecretKind::Setup.generate();

@@ -279,8 +279,8 @@ impl Store {
     }
 
     /// Creates the first owner with a setup code, which is used up: in one transaction, and
-    /// only while there is no account, so two people racing for a public instance cannot both
-    /// become owners.
+    /// only while the instance has no owner, so two people racing for a public instance
+    /// cannot both become owners.
     pub fn complete_setup(
         &self,
         digest: &[u8; 32],
@@ -292,9 +292,13 @@ impl Store {
         let conn = self.conn();
         let email = crate::normalize_email(email)?;
         let user_id = in_transaction(&conn, |conn| {
-            let users: u64 = conn.query_row("SELECT count(*) FROM users", [], |row| row.get(0))?;
+            let owners: u64 = conn.query_row(
+                "SELECT count(*) FROM users WHERE role = ?",
+                [InstanceRole::Owner.code()],
+                |row| row.get(0),
+            )?;
             let used = conn.execute("DELETE FROM setup_codes WHERE code_sha256 = ?", [&digest[..]])?;
-            if users > 0 || used == 0 {
+            if owners > 0 || used == 0 {
                 return Ok(None);
             }
             let id: u32 = conn.query_row(
@@ -560,12 +564,16 @@ mod tests {
             store.complete_setup(&[1; 32], "o@example.com", "", "h", 2),
             Err(Error::SetupCodeInvalid)
         ));
+        // Accounts made from the shell as members or admins leave the setup open.
+        store.add_user("m@example.com", "", None, InstanceRole::Admin, 1).unwrap();
+        assert_eq!(store.owner_count().unwrap(), 0);
         let owner = store.complete_setup(&[2; 32], "O@example.com", " Olga ", "h", 2).unwrap();
+        assert_eq!(store.owner_count().unwrap(), 1);
         assert_eq!(
             (owner.email.as_str(), owner.name.as_str(), owner.role),
             ("o@example.com", "Olga", InstanceRole::Owner)
         );
-        // Used up, and with an account there no new code helps either.
+        // Used up, and with an owner there no new code helps either.
         assert!(matches!(
             store.complete_setup(&[2; 32], "p@example.com", "", "h", 3),
             Err(Error::SetupCodeInvalid)
@@ -575,7 +583,7 @@ mod tests {
             store.complete_setup(&[3; 32], "p@example.com", "", "h", 5),
             Err(Error::SetupCodeInvalid)
         ));
-        assert_eq!(store.user_count().unwrap(), 1);
+        assert_eq!(store.user_count().unwrap(), 2);
     }
 
     #[test]

@@ -183,6 +183,16 @@ impl Store {
         Ok(self.conn().query_row("SELECT count(*) FROM users", [], |row| row.get(0))?)
     }
 
+    /// How many accounts own the instance. None: the first-run setup is still open (even
+    /// when `hitkeep user create` already made members or admins).
+    pub fn owner_count(&self) -> Result<u64> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM users WHERE role = ?",
+            [InstanceRole::Owner.code()],
+            |row| row.get(0),
+        )?)
+    }
+
     /// Every account, by e-mail address.
     pub fn users(&self) -> Result<Vec<User>> {
         let conn = self.conn();
@@ -244,14 +254,6 @@ impl Store {
         }
         self.conn().execute("UPDATE users SET role = ? WHERE id = ?", params![role.code(), user_id])?;
         self.user(user_id)
-    }
-
-    fn owner_count(&self) -> Result<u64> {
-        Ok(self.conn().query_row(
-            "SELECT count(*) FROM users WHERE role = ?",
-            [InstanceRole::Owner.code()],
-            |row| row.get(0),
-        )?)
     }
 
     /// Removes an account with its sessions, API tokens and site roles, in one transaction.

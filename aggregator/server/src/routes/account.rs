@@ -125,8 +125,8 @@ struct Status {
 }
 
 async fn status(State(state): State<AppState>) -> Result<Json<Status>, AppError> {
-    let users = state.with_store(|store| store.user_count()).await?;
-    Ok(Json(Status { setup_required: users == 0 }))
+    let owners = state.with_store(|store| store.owner_count()).await?;
+    Ok(Json(Status { setup_required: owners == 0 }))
 }
 
 /// Body of the first-run setup.

@@ -82,12 +82,12 @@ fn error_line(error: Option<&str>) -> String {
 async fn home(State(state): State<AppState>, parts: Parts) -> Result<Response, AppError> {
     let principal = state.auth.principal(&state.store, &parts).await.ok().flatten();
     let Some(Principal::Person { person, .. }) = principal else {
-        let users = state.with_store(|store| store.user_count()).await?;
-        if users == 0 {
+        let owners = state.with_store(|store| store.owner_count()).await?;
+        if owners == 0 {
             return Ok(page(
                 StatusCode::OK,
                 "Set up",
-                "<h1>Hitkeep</h1><p>This instance has no account yet. Open the setup link that \
+                "<h1>Hitkeep</h1><p>This instance has no owner yet. Open the setup link that \
                  <code>hitkeep serve</code> printed when it started.</p>",
             ));
         }
@@ -135,8 +135,8 @@ async fn setup_page(
     State(state): State<AppState>,
     Query(query): Query<CodeQuery>,
 ) -> Result<Response, AppError> {
-    let users = state.with_store(|store| store.user_count()).await?;
-    if users > 0 {
+    let owners = state.with_store(|store| store.owner_count()).await?;
+    if owners > 0 {
         return Ok(Redirect::to("/login").into_response());
     }
     Ok(page(StatusCode::OK, "Set up", &setup_form_html(&query.code, None)))
