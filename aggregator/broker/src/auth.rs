@@ -1,13 +1,15 @@
-//! Authentication: checks the credentials of a CONNECT against the configured [`Auth`].
+//! Authentication: checks the credentials of a CONNECT against the configured [`Auth`] and
+//! gives the connection its [`Permissions`].
 
-use crate::config::Auth;
+use crate::config::{Auth, Credentials};
 use crate::encode::ConnectOptions;
+use crate::permissions::Permissions;
 
-/// Whether the CONNECT's credentials are accepted. Every configured secret is compared in
-/// constant time, and all users are checked, so timing reveals neither a secret nor which
-/// user names exist.
-pub(crate) fn is_authorized(auth: &Auth, connect: &ConnectOptions) -> bool {
-    match auth {
+/// The permissions the CONNECT's credentials give, or `None` when they are refused. Every
+/// configured secret is compared in constant time, and all users are checked, so timing
+/// reveals neither a secret nor which user names exist.
+pub(crate) fn authenticate(auth: &Auth, connect: &ConnectOptions) -> Option<Permissions> {
+    let accepted = match auth {
         Auth::None => true,
         Auth::Token(token) => connect
             .auth_token
@@ -15,7 +17,7 @@ pub(crate) fn is_authorized(auth: &Auth, connect: &ConnectOptions) -> bool {
             .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes())),
         Auth::Users(users) => {
             let (Some(user), Some(pass)) = (connect.user.as_deref(), connect.pass.as_deref()) else {
-                return false;
+                return None;
             };
             let mut accepted = false;
             for candidate in users {
@@ -25,7 +27,15 @@ pub(crate) fn is_authorized(auth: &Auth, connect: &ConnectOptions) -> bool {
             }
             accepted
         }
-    }
+        Auth::Custom(authenticator) => {
+            return authenticator.authenticate(&Credentials {
+                token: connect.auth_token.as_deref(),
+                user: connect.user.as_deref(),
+                password: connect.pass.as_deref(),
+            });
+        }
+    };
+    accepted.then(Permissions::all)
 }
 
 /// Compares in time that depends only on the lengths, not on where the inputs differ.
@@ -47,6 +57,10 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
+    fn authorized(auth: &Auth, connect: &ConnectOptions) -> bool {
+        authenticate(auth, connect).is_some()
+    }
+
     #[test]
     fn constant_time_eq_matches_equality() {
         for (a, b) in
@@ -59,19 +73,40 @@ mod tests {
     #[test]
     fn token_auth() {
         let auth = Auth::Token("s3cret".into());
-        assert!(is_authorized(&auth, &connect(r#"{"auth_token":"s3cret"}"#)));
-        assert!(!is_authorized(&auth, &connect(r#"{"auth_token":"s3cre"}"#)));
-        assert!(!is_authorized(&auth, &connect(r#"{}"#)));
-        assert!(!is_authorized(&auth, &connect(r#"{"user":"s3cret","pass":"s3cret"}"#)));
+        assert!(authorized(&auth, &connect(r#"{"auth_token":"s3cret"}"#)));
+        assert!(!authorized(&auth, &connect(r#"{"auth_token":"s3cre"}"#)));
+        assert!(!authorized(&auth, &connect(r#"{}"#)));
+        assert!(!authorized(&auth, &connect(r#"{"user":"s3cret","pass":"s3cret"}"#)));
     }
 
     #[test]
     fn user_auth() {
         let auth = Auth::Users(vec![UserPass::new("alice", "a-pass"), UserPass::new("bob", "b-pass")]);
-        assert!(is_authorized(&auth, &connect(r#"{"user":"bob","pass":"b-pass"}"#)));
-        assert!(!is_authorized(&auth, &connect(r#"{"user":"bob","pass":"a-pass"}"#)));
-        assert!(!is_authorized(&auth, &connect(r#"{"user":"carol","pass":"a-pass"}"#)));
-        assert!(!is_authorized(&auth, &connect(r#"{"user":"bob"}"#)));
-        assert!(!is_authorized(&auth, &connect(r#"{"auth_token":"b-pass"}"#)));
+        assert!(authorized(&auth, &connect(r#"{"user":"bob","pass":"b-pass"}"#)));
+        assert!(!authorized(&auth, &connect(r#"{"user":"bob","pass":"a-pass"}"#)));
+        assert!(!authorized(&auth, &connect(r#"{"user":"carol","pass":"a-pass"}"#)));
+        assert!(!authorized(&auth, &connect(r#"{"user":"bob"}"#)));
+        assert!(!authorized(&auth, &connect(r#"{"auth_token":"b-pass"}"#)));
+    }
+
+    #[test]
+    fn custom_auth_gives_each_client_its_permissions() {
+        struct Edges;
+        impl crate::config::Authenticator for Edges {
+            fn authenticate(&self, credentials: &Credentials<'_>) -> Option<Permissions> {
+                match credentials.token? {
+                    "admin" => Some(Permissions::all()),
+                    "edge" => Some(Permissions::only(["in"], ["_INBOX.e.>"])),
+                    _ => None,
+                }
+            }
+        }
+        let auth = Auth::Custom(std::sync::Arc::new(Edges));
+        assert_eq!(authenticate(&auth, &connect(r#"{"auth_token":"admin"}"#)), Some(Permissions::all()));
+        let edge = authenticate(&auth, &connect(r#"{"auth_token":"edge"}"#)).unwrap();
+        assert!(edge.may_publish(b"in") && !edge.may_publish(b"out"));
+        assert_eq!(authenticate(&auth, &connect(r#"{"auth_token":"other"}"#)), None);
+        assert_eq!(authenticate(&auth, &connect(r#"{}"#)), None);
+        assert_eq!(format!("{auth:?}"), "Custom(..)");
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::permissions::Permissions;
 
 /// Settings of an embedded broker. `BrokerConfig::default()` is a loopback-only broker on
 /// port 4222 without authentication, with nats-server's default limits.
@@ -107,6 +108,34 @@ pub enum Auth {
     Token(String),
     /// Clients must send one of these user/password pairs.
     Users(Vec<UserPass>),
+    /// The embedding application decides, credential by credential, and gives each client
+    /// its [`Permissions`] (as nats-server's per-user `permissions`).
+    Custom(Arc<dyn Authenticator>),
+}
+
+/// The credentials a client sent in CONNECT.
+#[derive(Clone, Copy)]
+pub struct Credentials<'a> {
+    /// `auth_token`.
+    pub token: Option<&'a str>,
+    /// `user`.
+    pub user: Option<&'a str>,
+    /// `pass`.
+    pub password: Option<&'a str>,
+}
+
+impl fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+/// Decides who may connect, and what they may do then. Called once per CONNECT, on the
+/// connection's task: it must answer quickly (from memory) and compare secrets in constant
+/// time.
+pub trait Authenticator: Send + Sync + 'static {
+    /// The client's permissions, or `None` to refuse it (`-ERR 'Authorization Violation'`).
+    fn authenticate(&self, credentials: &Credentials<'_>) -> Option<Permissions>;
 }
 
 impl Auth {
@@ -121,6 +150,7 @@ impl fmt::Debug for Auth {
             Auth::None => f.write_str("None"),
             Auth::Token(_) => f.write_str("Token(<redacted>)"),
             Auth::Users(users) => f.debug_tuple("Users").field(users).finish(),
+            Auth::Custom(_) => f.write_str("Custom(..)"),
         }
     }
 }

@@ -13,6 +13,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::auth;
 use crate::encode::{self, ConnectOptions};
 use crate::parser::{self, Op, ParseError, Parsed, Publish};
+use crate::permissions::Permissions;
 use crate::router::{Client, Fanout, MatchCache, SubscribeError};
 use crate::server::{ServerState, until_set};
 use crate::stats::Stats;
@@ -125,6 +126,11 @@ struct Session {
     client: Arc<Client>,
     limits: parser::Limits,
     connected: bool,
+    /// The CONNECT whose credentials the [`Authenticator`](crate::Authenticator) accepted,
+    /// asked again when [`crate::BrokerHandle::reauthenticate`] is called.
+    credentials: Option<ConnectOptions>,
+    /// What the credentials of its CONNECT allow (everything without authentication).
+    permissions: Permissions,
     verbose: bool,
     pedantic: bool,
     echo: bool,
@@ -148,6 +154,8 @@ impl Session {
             client,
             limits,
             connected: false,
+            credentials: None,
+            permissions: Permissions::all(),
             verbose: false,
             pedantic: false,
             echo: true,
@@ -164,6 +172,7 @@ impl Session {
         let mut buf = BytesMut::with_capacity(READ_BUFFER);
         let mut aborted = self.client.abort.subscribe();
         let mut shutdown = self.state.shutdown.clone();
+        let mut reauthenticate = self.state.reauthenticate.subscribe();
         let mut keepalive =
             tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
         keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -179,6 +188,12 @@ impl Session {
                 biased;
                 () = until_set(&mut aborted) => return End::Aborted,
                 () = until_set(&mut shutdown) => return End::Shutdown,
+                Ok(()) = reauthenticate.changed(), if self.connected => {
+                    match self.reauthenticate() {
+                        Ok(()) => continue,
+                        Err(end) => return end,
+                    }
+                }
                 () = &mut connect_deadline, if auth_required && !self.connected => {
                     self.send_err("Authentication Timeout");
                     return End::AuthenticationTimeout;
@@ -276,8 +291,12 @@ impl Session {
             return Err(self.protocol_error(ParseError::InvalidArguments));
         };
         if !self.connected {
-            if !auth::is_authorized(&self.state.config.auth, &options) {
+            let Some(permissions) = auth::authenticate(&self.state.config.auth, &options) else {
                 return Err(self.authorization_violation());
+            };
+            self.permissions = permissions;
+            if matches!(self.state.config.auth, crate::config::Auth::Custom(_)) {
+                self.credentials = Some(options.clone());
             }
             self.connected = true;
             tracing::debug!(
@@ -297,11 +316,36 @@ impl Session {
         Ok(())
     }
 
+    /// Asks the authenticator again about this connection's credentials: a revoked one ends
+    /// the connection, changed permissions apply from the next operation.
+    fn reauthenticate(&mut self) -> Result<(), End> {
+        let Some(options) = &self.credentials else { return Ok(()) };
+        match auth::authenticate(&self.state.config.auth, options) {
+            Some(permissions) => {
+                self.permissions = permissions;
+                Ok(())
+            }
+            None => {
+                let end = self.authorization_violation();
+                self.fanout.signal_writers();
+                Err(end)
+            }
+        }
+    }
+
     fn authorization_violation(&mut self) -> End {
         self.state.stats.auth_failure();
         tracing::warn!(client_id = self.client.id, "authorization violation");
         self.send_err("Authorization Violation");
         End::AuthorizationViolation
+    }
+
+    /// Refuses one operation as nats-server does; the connection stays open.
+    fn permissions_violation(&mut self, what: &str, subject: &[u8]) {
+        self.state.stats.permission_violation();
+        let subject = String::from_utf8_lossy(subject);
+        tracing::debug!(client_id = self.client.id, %subject, "permissions violation for {what}");
+        self.send_err(&format!("Permissions Violation for {what} \"{subject}\""));
     }
 
     fn publish(&mut self, publish: &Publish<'_>) {
@@ -310,6 +354,10 @@ impl Session {
                 || publish.reply.is_some_and(|reply| !subject::is_valid_literal(reply)))
         {
             self.send_err("Invalid Publish Subject");
+            return;
+        }
+        if !self.permissions.may_publish(publish.subject) {
+            self.permissions_violation("Publish to", publish.subject);
             return;
         }
         let state = &*self.state;
@@ -332,6 +380,10 @@ impl Session {
         if !subject::is_valid_filter(subject) || queue.is_some_and(|queue| !subject::is_valid_literal(queue))
         {
             self.send_err("Invalid Subject");
+            return;
+        }
+        if !self.permissions.may_subscribe(subject) {
+            self.permissions_violation("Subscription to", subject);
             return;
         }
         let state = &*self.state;

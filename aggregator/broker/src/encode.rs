@@ -50,7 +50,7 @@ impl ServerInfo<'_> {
 
 /// The client half of the handshake. Unknown fields (jwt, nkey, sig, ...) are ignored. No
 /// `Debug`: it holds secrets.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub(crate) struct ConnectOptions {
     pub(crate) verbose: bool,

@@ -29,6 +29,7 @@ mod error;
 mod index;
 mod outbound;
 mod parser;
+mod permissions;
 mod router;
 mod server;
 mod stats;
@@ -36,9 +37,10 @@ mod subject;
 mod tls;
 mod writer;
 
-pub use config::{Auth, BrokerConfig, TlsConfig, UserPass};
+pub use config::{Auth, Authenticator, BrokerConfig, Credentials, TlsConfig, UserPass};
 pub use error::{Error, Result};
-pub use server::{Broker, BrokerHandle};
+pub use permissions::Permissions;
+pub use server::{Broker, BrokerHandle, Reauthenticator};
 pub use stats::BrokerStats;
 
 /// The rustls version the broker uses, for building a [`TlsConfig::Rustls`].

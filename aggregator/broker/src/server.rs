@@ -49,6 +49,7 @@ impl Broker {
             router: Router::default(),
             stats: Stats::default(),
             shutdown: shutdown_rx,
+            reauthenticate: Arc::new(watch::Sender::new(())),
             next_client_id: AtomicU64::new(1),
         });
         let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
@@ -85,6 +86,21 @@ impl BrokerHandle {
         format!("{scheme}://{host}:{}", addr.port())
     }
 
+    /// Has every connection accepted by an [`Auth::Custom`] authenticator ask it again, and
+    /// closes those it now refuses (`-ERR 'Authorization Violation'`): call it after revoking
+    /// a credential, so a client connected with it is cut off at once.
+    ///
+    /// [`Auth::Custom`]: crate::Auth::Custom
+    pub fn reauthenticate(&self) {
+        self.state.reauthenticate.send_replace(());
+    }
+
+    /// A handle that calls [`BrokerHandle::reauthenticate`] and outlives no broker: for the
+    /// code that revokes credentials, which the broker's owner does not hold.
+    pub fn reauthenticator(&self) -> Reauthenticator {
+        Reauthenticator(Arc::downgrade(&self.state.reauthenticate))
+    }
+
     /// Current counters.
     pub fn stats(&self) -> BrokerStats {
         self.state.stats.snapshot()
@@ -103,6 +119,20 @@ impl BrokerHandle {
     }
 }
 
+/// Asks a broker's connections to authenticate again (see [`BrokerHandle::reauthenticate`]);
+/// does nothing once the broker is gone.
+#[derive(Debug, Clone)]
+pub struct Reauthenticator(std::sync::Weak<watch::Sender<()>>);
+
+impl Reauthenticator {
+    /// See [`BrokerHandle::reauthenticate`].
+    pub fn reauthenticate(&self) {
+        if let Some(sender) = self.0.upgrade() {
+            sender.send_replace(());
+        }
+    }
+}
+
 impl Drop for BrokerHandle {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
@@ -116,6 +146,8 @@ pub(crate) struct ServerState {
     pub(crate) router: Router,
     pub(crate) stats: Stats,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Bumped by [`BrokerHandle::reauthenticate`].
+    pub(crate) reauthenticate: Arc<watch::Sender<()>>,
     server_id: String,
     local_addr: SocketAddr,
     next_client_id: AtomicU64,

@@ -5,7 +5,8 @@
 //! and the counters `hitkeep_broker_connections_total`, `hitkeep_broker_messages_in_total`,
 //! `hitkeep_broker_bytes_in_total`, `hitkeep_broker_messages_out_total`,
 //! `hitkeep_broker_bytes_out_total`, `hitkeep_broker_slow_consumers_total`,
-//! `hitkeep_broker_auth_failures_total`, `hitkeep_broker_no_responders_total`,
+//! `hitkeep_broker_auth_failures_total`, `hitkeep_broker_permission_violations_total`,
+//! `hitkeep_broker_no_responders_total`,
 //! `hitkeep_broker_rejected_connections_total` and `hitkeep_broker_protocol_errors_total`
 //! (label `reason`).
 
@@ -32,6 +33,8 @@ pub struct BrokerStats {
     pub slow_consumers: u64,
     /// CONNECTs refused for bad credentials, or ops sent before an authenticated CONNECT.
     pub auth_failures: u64,
+    /// Publishes and subscriptions refused by a client's permissions.
+    pub permission_violations: u64,
     /// Connections refused because `max_connections` was reached.
     pub rejected_connections: u64,
 }
@@ -47,6 +50,7 @@ pub(crate) struct Stats {
     bytes_out: AtomicU64,
     slow_consumers: AtomicU64,
     auth_failures: AtomicU64,
+    permission_violations: AtomicU64,
     rejected_connections: AtomicU64,
 }
 
@@ -71,6 +75,7 @@ impl Stats {
             bytes_out: self.bytes_out.load(Relaxed),
             slow_consumers: self.slow_consumers.load(Relaxed),
             auth_failures: self.auth_failures.load(Relaxed),
+            permission_violations: self.permission_violations.load(Relaxed),
             rejected_connections: self.rejected_connections.load(Relaxed),
         }
     }
@@ -125,6 +130,11 @@ impl Stats {
     pub(crate) fn slow_consumer(&self) {
         self.slow_consumers.fetch_add(1, Relaxed);
         metrics::counter!("hitkeep_broker_slow_consumers_total").increment(1);
+    }
+
+    pub(crate) fn permission_violation(&self) {
+        self.permission_violations.fetch_add(1, Relaxed);
+        metrics::counter!("hitkeep_broker_permission_violations_total").increment(1);
     }
 
     pub(crate) fn auth_failure(&self) {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod demo;
 pub mod edge;
+pub mod edge_credentials;
 pub mod error;
 pub mod listener;
 pub mod routes;

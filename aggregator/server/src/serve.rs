@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use hitkeep_broker::{Auth as BrokerAuth, Broker, BrokerConfig, TlsConfig, UserPass};
+use hitkeep_broker::{Auth as BrokerAuth, Broker, BrokerConfig, TlsConfig};
 use hitkeep_edge::{EdgeConfig, EdgeHost, NatsAuth};
 use hitkeep_ingest::{Ingestor, Pipeline, PipelineConfig, SiteDirectory, SystemClock};
 use hitkeep_store::Store;
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::secret::{SecretKind, digest};
 use crate::auth::{Auth, AuthSettings};
 use crate::config::Config;
+use crate::edge_credentials::{EdgeCredentials, OwnCredentials};
 use crate::state::{AppState, Readiness};
 
 /// Hits loaded by `serve --demo` into an empty database.
@@ -69,11 +70,17 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         tracing::info!(hits = report.stored, seconds = report.seconds, "demo data loaded");
     }
 
+    let edge_credentials = {
+        let (store, own) = (store.clone(), own_credentials(&config));
+        Arc::new(tokio::task::spawn_blocking(move || EdgeCredentials::load(&store, own)).await??)
+    };
     let (broker, nats_url) = match &config.nats_url {
         Some(url) => (None, url.clone()),
         None => {
-            let broker =
-                Broker::start(broker_config(&config)?).await.context("starting the embedded NATS broker")?;
+            let broker = Broker::start(broker_config(&config, edge_credentials.broker_auth())?)
+                .await
+                .context("starting the embedded NATS broker")?;
+            edge_credentials.attach(broker.reauthenticator());
             tracing::info!(addr = %broker.local_addr(), "embedded nats broker listening");
             let url = broker.client_url();
             (Some(broker), url)
@@ -135,6 +142,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         ingest: Some(pipeline.submitter()),
         edge: edge.clone(),
         auth: auth.clone(),
+        edge_credentials,
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -302,14 +310,20 @@ fn embedded_edge_config(config: &Config, nats_url: &str) -> anyhow::Result<EdgeC
     Ok(edge)
 }
 
-fn broker_config(config: &Config) -> anyhow::Result<BrokerConfig> {
-    let auth = match (&config.nats_token, &config.nats_user, &config.nats_password) {
-        (Some(token), _, _) => BrokerAuth::Token(token.clone()),
+/// The aggregator's own NATS credentials, which the embedded broker gives every permission.
+fn own_credentials(config: &Config) -> OwnCredentials {
+    match (&config.nats_token, &config.nats_user, &config.nats_password) {
+        (Some(token), _, _) => OwnCredentials::Token(token.clone()),
         (None, Some(user), Some(password)) => {
-            BrokerAuth::Users(vec![UserPass::new(user.clone(), password.clone())])
+            OwnCredentials::User { user: user.clone(), password: password.clone() }
         }
-        _ => BrokerAuth::None,
-    };
+        _ => OwnCredentials::None,
+    }
+}
+
+/// The embedded broker: the aggregator's own credentials may do everything, edge tokens what
+/// an edge does (see [`crate::edge_credentials`]).
+fn broker_config(config: &Config, auth: BrokerAuth) -> anyhow::Result<BrokerConfig> {
     let tls = match (&config.nats_tls_cert, &config.nats_tls_key) {
         (Some(cert), Some(key)) => Some(TlsConfig::pem_files(cert.clone(), key.clone())),
         _ => None,

@@ -9,6 +9,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::{Auth, AuthSettings};
 use crate::edge::EdgeConfigSource;
+use crate::edge_credentials::{EdgeCredentials, OwnCredentials};
 use crate::error::AppError;
 
 /// What handlers share.
@@ -28,6 +29,8 @@ pub struct AppState {
     pub edge: Option<EdgeHandle>,
     /// Who is asking: sessions, tokens, throttles, and the clock they run on.
     pub auth: Arc<Auth>,
+    /// The edge tokens, for edges over HTTP and the embedded broker.
+    pub edge_credentials: Arc<EdgeCredentials>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let sites = SiteDirectory::new(&store.sites()?);
         let edge_config = Arc::new(EdgeConfigSource::new(store.clone(), data_dir, clock.clone()));
+        let edge_credentials = Arc::new(EdgeCredentials::load(&store, OwnCredentials::None)?);
         Ok(Self {
             store,
             sites,
@@ -48,6 +52,7 @@ impl AppState {
             ingest: None,
             edge: None,
             auth: Arc::new(Auth::new(AuthSettings::default(), clock)),
+            edge_credentials,
         })
     }
 

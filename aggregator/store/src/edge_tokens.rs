@@ -77,16 +77,24 @@ impl Store {
         Ok(tokens)
     }
 
-    /// The token whose secret has this digest, if any.
-    pub fn edge_token_by_digest(&self, sha256: &[u8; 32]) -> Result<Option<EdgeToken>> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM edge_tokens WHERE token_sha256 = ?"),
-                [&sha256[..]],
-                token_from_row,
-            )
-            .optional()?)
+    /// Every edge token with the SHA-256 digest of its secret, to check secrets against.
+    pub fn edge_token_digests(&self) -> Result<Vec<([u8; 32], EdgeToken)>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(&format!("SELECT token_sha256, {COLUMNS} FROM edge_tokens"))?;
+        let rows = statement.query_map([], |row| {
+            let digest: Vec<u8> = row.get(0)?;
+            let token = EdgeToken { id: row.get(1)?, name: row.get(2)?, created_at_ms: row.get(3)? };
+            Ok((digest, token))
+        })?;
+        let mut tokens = Vec::new();
+        for row in rows {
+            let (digest, token) = row?;
+            // Written by `add_edge_token` only, always 32 bytes; a row that is not cannot match.
+            if let Ok(digest) = <[u8; 32]>::try_from(digest.as_slice()) {
+                tokens.push((digest, token));
+            }
+        }
+        Ok(tokens)
     }
 
     /// Revokes a token.
@@ -110,18 +118,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_found_by_digest_and_revoked_by_name() {
+    fn tokens_are_listed_with_their_digests_and_revoked_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_dir(dir.path()).unwrap();
         let token = store.add_edge_token("spin-eu", &[7; 32]).unwrap();
         assert_eq!(token.name, "spin-eu");
         assert!(matches!(store.add_edge_token("spin-eu", &[8; 32]), Err(Error::TokenExists(_))));
         assert!(matches!(store.add_edge_token("bad name", &[9; 32]), Err(Error::Invalid { .. })));
-        assert_eq!(store.edge_token_by_digest(&[7; 32]).unwrap(), Some(token.clone()));
-        assert_eq!(store.edge_token_by_digest(&[8; 32]).unwrap(), None);
+        assert_eq!(store.edge_token_digests().unwrap(), vec![([7; 32], token.clone())]);
         assert_eq!(store.edge_tokens().unwrap(), std::slice::from_ref(&token));
         assert_eq!(store.remove_edge_token("spin-eu").unwrap(), token);
-        assert_eq!(store.edge_token_by_digest(&[7; 32]).unwrap(), None);
+        assert!(store.edge_token_digests().unwrap().is_empty());
         assert!(matches!(store.remove_edge_token("spin-eu"), Err(Error::TokenNotFound(_))));
     }
 

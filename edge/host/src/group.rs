@@ -11,6 +11,13 @@
 //! only while every lane is busy, so they grow with the load and the per-event cost falls as
 //! it rises. A lane runs in its own task: a client that disconnects cancels its own wait,
 //! never the call that carries its neighbours' events.
+//!
+//! The queue is bounded, by events ([`RuntimeLimits::event_queue_limit`]) and by bytes
+//! ([`MAX_QUEUED_BYTES`]): when the component cannot keep up, further events are refused at
+//! once (`503` with `Retry-After`) instead of piling up in memory and waiting longer and
+//! longer.
+//!
+//! [`RuntimeLimits::event_queue_limit`]: crate::RuntimeLimits::event_queue_limit
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +45,9 @@ const GROUP_CONTENT_TYPE: &str = "application/x-hitkeep-group";
 /// Bytes an event adds to an encoded group besides its headers and body.
 const ITEM_OVERHEAD: usize = 6;
 
+/// The most bytes of events (headers and bodies) waiting for a lane at once: four full groups.
+pub(crate) const MAX_QUEUED_BYTES: usize = 4 * MAX_GROUP_BYTES;
+
 /// An event waiting for a lane.
 struct Pending {
     request: GroupRequest,
@@ -52,6 +62,8 @@ pub(crate) enum Failed {
     /// The component does not serve groups (one built elsewhere, or an older collector): the
     /// event's body comes back, to be sent on alone, as every later event will be.
     Unsupported(Bytes),
+    /// The queue is full: the event was not taken.
+    Full,
 }
 
 /// What a group call came to.
@@ -61,9 +73,18 @@ enum Outcome {
     Unsupported,
 }
 
+/// Events waiting for a lane, and their encoded size.
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Pending>,
+    bytes: usize,
+}
+
 /// The queue and the lanes of one host.
 pub(crate) struct EventGroups {
-    queue: Mutex<VecDeque<Pending>>,
+    queue: Mutex<Queue>,
+    /// The most events `queue` holds.
+    limit: usize,
     lanes: Arc<Semaphore>,
     /// False once the component answered a group with something else than group replies.
     supported: AtomicBool,
@@ -79,12 +100,13 @@ impl std::fmt::Debug for EventGroups {
 }
 
 impl EventGroups {
-    pub(crate) fn new(lanes: usize) -> Self {
+    pub(crate) fn new(lanes: usize, limit: usize) -> Self {
         let mut secret = [0u8; 16];
         getrandom::fill(&mut secret).expect("the operating system's random source");
         let key = secret.iter().map(|byte| format!("{byte:02x}")).collect();
         Self {
-            queue: Mutex::new(VecDeque::new()),
+            queue: Mutex::new(Queue::default()),
+            limit: limit.max(1),
             lanes: Arc::new(Semaphore::new(lanes.max(1))),
             supported: AtomicBool::new(true),
             key,
@@ -100,7 +122,7 @@ impl EventGroups {
     pub(crate) async fn submit(inner: &Arc<Inner>, request: GroupRequest) -> Result<GroupReply, Failed> {
         let (reply, answer) = oneshot::channel();
         let groups = &inner.groups;
-        groups.queue.lock().expect("group queue lock").push_back(Pending { request, reply });
+        groups.enqueue(Pending { request, reply })?;
         if let Ok(lane) = groups.lanes.clone().try_acquire_owned() {
             let inner = inner.clone();
             tokio::spawn(async move {
@@ -115,18 +137,35 @@ impl EventGroups {
         answer.await.unwrap_or(Err(Failed::Call))
     }
 
+    /// Adds an event to the queue, unless it is full (by count or bytes).
+    fn enqueue(&self, pending: Pending) -> Result<(), Failed> {
+        let size = encoded_size(&pending.request);
+        let mut queue = self.queue.lock().expect("group queue lock");
+        if queue.waiting.len() >= self.limit || queue.bytes + size > MAX_QUEUED_BYTES {
+            drop(queue);
+            metrics::counter!(m::EVENT_QUEUE_FULL).increment(1);
+            return Err(Failed::Full);
+        }
+        queue.bytes += size;
+        queue.waiting.push_back(pending);
+        metrics::gauge!(m::EVENT_QUEUE).set(queue.waiting.len() as f64);
+        Ok(())
+    }
+
     fn take_group(&self) -> Vec<Pending> {
         let mut queue = self.queue.lock().expect("group queue lock");
         let mut group = Vec::new();
         let mut bytes = 8;
-        while let Some(next) = queue.front() {
+        while let Some(next) = queue.waiting.front() {
             let size = encoded_size(&next.request);
             if !group.is_empty() && (group.len() == MAX_GROUP_EVENTS || bytes + size > MAX_GROUP_BYTES) {
                 break;
             }
             bytes += size;
-            group.extend(queue.pop_front());
+            queue.bytes -= size;
+            group.extend(queue.waiting.pop_front());
         }
+        metrics::gauge!(m::EVENT_QUEUE).set(queue.waiting.len() as f64);
         group
     }
 }
@@ -134,7 +173,7 @@ impl EventGroups {
 /// Starts a lane for events left in the queue, if there are any and a lane is free.
 fn reopen(inner: Arc<Inner>) {
     let groups = &inner.groups;
-    if groups.queue.lock().expect("group queue lock").is_empty() {
+    if groups.queue.lock().expect("group queue lock").waiting.is_empty() {
         return;
     }
     if let Ok(lane) = groups.lanes.clone().try_acquire_owned() {
@@ -273,14 +312,14 @@ mod tests {
 
     #[test]
     fn groups_are_cut_by_count_and_bytes() {
-        let groups = EventGroups::new(1);
+        let groups = EventGroups::new(1, 1000);
         let small = GroupRequest { headers: vec![("a".into(), vec![1])], body: vec![0; 100] };
         let big = GroupRequest { headers: vec![], body: vec![0; MAX_GROUP_BYTES / 2] };
         let mut answers = Vec::new();
         let mut push = |request: &GroupRequest| {
             let (reply, answer) = oneshot::channel();
             answers.push(answer);
-            groups.queue.lock().unwrap().push_back(Pending { request: request.clone(), reply });
+            assert!(groups.enqueue(Pending { request: request.clone(), reply }).is_ok());
         };
         for _ in 0..MAX_GROUP_EVENTS + 5 {
             push(&small);
@@ -292,6 +331,32 @@ mod tests {
         assert_eq!(groups.take_group().len(), 1);
         assert!(groups.take_group().is_empty());
         assert_eq!(groups.key.len(), 32);
-        assert_ne!(groups.key, EventGroups::new(1).key);
+        assert_ne!(groups.key, EventGroups::new(1, 1).key);
+        assert_eq!(groups.queue.lock().unwrap().bytes, 0);
+    }
+
+    #[test]
+    fn a_full_queue_refuses_events_and_takes_them_again_once_drained() {
+        let groups = EventGroups::new(1, 3);
+        let event = GroupRequest { headers: vec![], body: vec![0; 10] };
+        let mut answers = Vec::new();
+        let mut push = |request: GroupRequest| {
+            let (reply, answer) = oneshot::channel();
+            answers.push(answer);
+            groups.enqueue(Pending { request, reply })
+        };
+        for _ in 0..3 {
+            assert!(push(event.clone()).is_ok());
+        }
+        assert!(matches!(push(event.clone()), Err(Failed::Full)), "the fourth event is over the limit");
+        assert_eq!(groups.take_group().len(), 3);
+        assert!(push(event.clone()).is_ok(), "a drained queue takes events again");
+
+        // The byte bound holds whatever the count.
+        let groups = EventGroups::new(1, 1000);
+        let (reply, _answer) = oneshot::channel();
+        let huge = GroupRequest { headers: vec![], body: vec![0; MAX_QUEUED_BYTES] };
+        assert!(matches!(groups.enqueue(Pending { request: huge, reply }), Err(Failed::Full)));
+        assert_eq!(groups.queue.lock().unwrap().bytes, 0);
     }
 }

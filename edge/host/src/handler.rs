@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 
@@ -210,6 +210,16 @@ impl EdgeHandle {
             match EventGroups::submit(&self.inner, group_request(&parts.headers, body)).await {
                 Ok(reply) => return group::response(reply),
                 Err(Failed::Call) => return collector_failed(route),
+                Err(Failed::Full) => {
+                    let mut response = refused(
+                        route,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "overloaded",
+                        "the edge has more events waiting than it takes; try again shortly",
+                    );
+                    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                    return response;
+                }
                 Err(Failed::Unsupported(body)) => body,
             }
         } else {

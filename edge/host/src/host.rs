@@ -9,6 +9,7 @@ use async_nats::{Client, ConnectOptions, Event};
 use http::HeaderName;
 use ipnet::IpNet;
 use metrics_exporter_prometheus::PrometheusHandle;
+use sha2::Digest;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -179,7 +180,10 @@ impl EdgeHost {
                 http: config.http,
                 metrics: config.metrics,
                 shutting_down: AtomicBool::new(false),
-                groups: EventGroups::new(config.runtime.event_lanes as usize),
+                groups: EventGroups::new(
+                    config.runtime.event_lanes as usize,
+                    config.runtime.event_queue_limit as usize,
+                ),
                 client,
                 batcher,
                 publisher,
@@ -215,6 +219,12 @@ async fn connect(nats: &NatsConfig, edge_name: &str, connected: Arc<Notify>) -> 
                 }
             }
         });
+    if let Some(token) = edge_token(nats) {
+        // An edge token gives this edge its own reply inbox and nothing else (see
+        // `hitkeep_protocol::edge_inbox_prefix`); the default `_INBOX` would be refused.
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        options = options.custom_inbox_prefix(hitkeep_protocol::edge_inbox_prefix(&digest));
+    }
     options = match &nats.auth {
         NatsAuth::None => options,
         NatsAuth::Token(token) => options.token(token.clone()),
@@ -230,6 +240,25 @@ async fn connect(nats: &NatsConfig, edge_name: &str, connected: Arc<Notify>) -> 
     }
     options.connect(nats.url.as_str()).await.map_err(|e| Error::Nats(e.to_string()))
 }
+
+/// The aggregator's edge token (`hke_...`) this edge connects with: the NATS token, or the
+/// token in the URL (`nats://hke_...@host`).
+fn edge_token(nats: &NatsConfig) -> Option<&str> {
+    let token = match &nats.auth {
+        NatsAuth::Token(token) => token.as_str(),
+        NatsAuth::UserPassword { .. } => return None,
+        NatsAuth::None => {
+            let first = nats.url.split(',').next()?;
+            let (_, rest) = first.split_once("://")?;
+            let (userinfo, _) = rest.split_once('@')?;
+            userinfo
+        }
+    };
+    token.starts_with(EDGE_TOKEN_PREFIX).then_some(token)
+}
+
+/// What the aggregator's edge tokens begin with.
+const EDGE_TOKEN_PREFIX: &str = "hke_";
 
 impl EdgeHandle {
     /// True when a configuration is loaded and NATS is connected (what `/readyz` says).
@@ -292,5 +321,25 @@ impl EdgeHandle {
         }
         let _ = self.inner.client.flush().await;
         tracing::info!("edge host stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edge_token_is_found_in_the_credentials_or_the_url() {
+        let with = |url: &str, auth: NatsAuth| NatsConfig { url: url.into(), auth, ..NatsConfig::default() };
+        let token = NatsAuth::Token("hke_abc".into());
+        assert_eq!(edge_token(&with("nats://h:4222", token)), Some("hke_abc"));
+        assert_eq!(
+            edge_token(&with("nats://hke_def@h:4222,nats://other:4222", NatsAuth::None)),
+            Some("hke_def")
+        );
+        assert_eq!(edge_token(&with("nats://h:4222", NatsAuth::Token("shared".into()))), None);
+        assert_eq!(edge_token(&with("nats://user:pw@h:4222", NatsAuth::None)), None);
+        let user = NatsAuth::UserPassword { user: "hke_x".into(), password: "p".into() };
+        assert_eq!(edge_token(&with("nats://h:4222", user)), None);
     }
 }

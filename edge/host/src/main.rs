@@ -92,6 +92,9 @@ struct Args {
     /// together in the next call. Default: half the CPUs, at least 1.
     #[arg(long, env = "HITKEEP_EDGE_EVENT_LANES", value_parser = clap::value_parser!(u32).range(1..))]
     event_lanes: Option<u32>,
+    /// Events waiting for a free lane at most; more are refused with 503 and `Retry-After`.
+    #[arg(long, env = "HITKEEP_EDGE_EVENT_QUEUE_LIMIT", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    event_queue_limit: u32,
     /// Seconds to keep publishing the spool after SIGTERM before exiting.
     #[arg(long, env = "HITKEEP_EDGE_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     shutdown_grace_secs: u64,
@@ -200,6 +203,7 @@ fn config_from(
     if let Some(lanes) = args.event_lanes {
         config.runtime.event_lanes = lanes;
     }
+    config.runtime.event_queue_limit = args.event_queue_limit;
     config.nats = NatsConfig { url: args.nats_url, auth, tls_ca: args.nats_tls_ca, ..NatsConfig::default() };
     config.batch = BatchConfig {
         max_hits: args.batch_hits,

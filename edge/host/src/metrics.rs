@@ -13,6 +13,10 @@ pub const COMPONENT_SECONDS: &str = "hitkeep_edge_component_seconds";
 pub const COMPONENT_MEMORY: &str = "hitkeep_edge_component_memory_bytes";
 /// Histogram: events per component call on `/api/event` (see `group`).
 pub const EVENT_GROUP_SIZE: &str = "hitkeep_edge_event_group_size";
+/// Events waiting for a lane.
+pub const EVENT_QUEUE: &str = "hitkeep_edge_event_queue";
+/// Events refused because the queue was full.
+pub const EVENT_QUEUE_FULL: &str = "hitkeep_edge_event_queue_full_total";
 /// Component calls that gave no response, by `reason` (`deadline`, `trap`, ...).
 pub const COMPONENT_ERRORS: &str = "hitkeep_edge_component_errors_total";
 /// Outgoing requests of the component to anything but the sink, refused.
@@ -64,6 +68,8 @@ pub fn describe() {
     );
     describe_histogram!(COMPONENT_MEMORY, metrics::Unit::Bytes, "peak linear memory of a component instance");
     describe_histogram!(EVENT_GROUP_SIZE, "events handed to the collector in one component call");
+    describe_gauge!(EVENT_QUEUE, "events waiting for a free lane");
+    describe_counter!(EVENT_QUEUE_FULL, "events refused with 503 because the event queue was full");
     describe_counter!(COMPONENT_ERRORS, "component calls without a response, by reason");
     describe_counter!(OUTGOING_REFUSED, "outgoing requests of the component to anything but the sink");
     describe_counter!(HITS_ACCEPTED, "hits taken into the batcher");

@@ -64,6 +64,9 @@ pub struct RuntimeLimits {
     /// the CPUs, at least 1, leaving the other half to HTTP; fewer lanes make larger groups
     /// (cheaper per event), more lanes shorter waits.
     pub event_lanes: u32,
+    /// Events waiting for a free lane at most; more are refused with `503` and
+    /// `Retry-After: 1` until the queue drains (the queue also holds at most 16 MiB).
+    pub event_queue_limit: u32,
 }
 
 /// The default [`RuntimeLimits::event_lanes`]: half the CPUs, at least 1.
@@ -82,6 +85,7 @@ impl Default for RuntimeLimits {
             max_response_bytes: 64 * 1024,
             max_requests_per_instance: 1,
             event_lanes: default_event_lanes(),
+            event_queue_limit: 4096,
         }
     }
 }

@@ -22,6 +22,19 @@ pub const EDGE_CONFIG_SUBJECT: &str = "hitkeep.edge.config.v1";
 /// (a site was added or edited, the salt rotated); edges then request it again.
 pub const EDGE_CONFIG_CHANGED_SUBJECT: &str = "hitkeep.edge.config.v1.changed";
 
+/// The reply inbox prefix of an edge that connects to NATS with an edge token (`hke_...`):
+/// `_INBOX.edge.` and the first 16 bytes of the token's SHA-256 digest in hex. Such an edge
+/// may publish to [`INGEST_SUBJECT`] and [`EDGE_CONFIG_SUBJECT`] and subscribe only to
+/// [`EDGE_CONFIG_CHANGED_SUBJECT`] and beneath this prefix, so it hears its own replies and
+/// nobody else's. The aggregator knows the digest, the edge the token; neither needs a name.
+pub fn edge_inbox_prefix(token_sha256: &[u8; 32]) -> String {
+    let mut prefix = String::from("_INBOX.edge.");
+    for byte in &token_sha256[..16] {
+        prefix.push_str(&format!("{byte:02x}"));
+    }
+    prefix
+}
+
 /// The header that carries [`Batch::id`], as JetStream expects it for deduplication.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
@@ -231,6 +244,15 @@ impl Ack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_edge_inbox_prefix_is_one_subject_token_per_digest() {
+        let mut digest = [0u8; 32];
+        digest[0] = 0xab;
+        digest[15] = 0x01;
+        digest[16] = 0xff;
+        assert_eq!(edge_inbox_prefix(&digest), "_INBOX.edge.ab000000000000000000000000000001");
+    }
     use crate::hit::tests::sample;
 
     #[test]

@@ -29,7 +29,7 @@ pub mod limits;
 
 pub use batch::{
     Ack, AckStatus, Batch, DecodeError, EDGE_CONFIG_CHANGED_SUBJECT, EDGE_CONFIG_SUBJECT, ENVELOPE_VERSION,
-    INGEST_SUBJECT, MSG_ID_HEADER, is_valid_id,
+    INGEST_SUBJECT, MSG_ID_HEADER, edge_inbox_prefix, is_valid_id,
 };
 pub use binary::BINARY_ENVELOPE_VERSION;
 pub use hit::{Channel, Device, EventKind, Hit, HitRef, Revenue, RevenueRef, Utm, UtmRef, ValidationError};

@@ -45,7 +45,14 @@ async fn add_token(
     State(state): State<AppState>,
     Json(new): Json<NewToken>,
 ) -> Result<(StatusCode, Json<TokenView>), AppError> {
-    let token = state.with_store(move |store| create(store, &new.name)).await?;
+    let credentials = state.edge_credentials.clone();
+    let token = state
+        .with_store(move |store| {
+            let token = create(store, &new.name)?;
+            credentials.reload(store)?;
+            Ok::<_, hitkeep_store::Error>(token)
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(token)))
 }
 
@@ -53,7 +60,14 @@ async fn remove_token(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<TokenView>, AppError> {
-    let token = state.with_store(move |store| store.remove_edge_token(&name)).await?;
+    let credentials = state.edge_credentials.clone();
+    let token = state
+        .with_store(move |store| {
+            let token = store.remove_edge_token(&name)?;
+            credentials.reload(store)?;
+            Ok::<_, hitkeep_store::Error>(token)
+        })
+        .await?;
     Ok(Json(token.into()))
 }
 
@@ -74,11 +88,8 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<EdgeToken
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
-        .filter(|secret| SecretKind::EdgeToken.matches(secret))
         .ok_or_else(unauthorized)?;
-    let digest = digest(secret);
-    let token = state.with_store(move |store| store.edge_token_by_digest(&digest)).await?;
-    token.ok_or_else(|| {
+    state.edge_credentials.token(secret).ok_or_else(|| {
         metrics::counter!("hitkeep_edge_auth_failures_total").increment(1);
         unauthorized()
     })

@@ -330,6 +330,72 @@ async fn grouped_events_each_get_their_own_answer() -> AnyResult {
     Ok(())
 }
 
+/// With more events waiting than the queue holds, the host refuses the rest at once with
+/// `503 overloaded` and `Retry-After`; every event it took is stored, and once the queue has
+/// drained it takes events again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_event_queue_refuses_with_retry_after_and_loses_nothing_it_took() -> AnyResult {
+    let broker = broker().await?;
+    let aggregator = Aggregator::start(&broker.client_url()).await?;
+    let dir = tempfile::tempdir()?;
+    let mut config = test_config("edge-overload", dir.path(), &broker.client_url(), collector());
+    config.runtime.event_lanes = 1;
+    config.runtime.event_queue_limit = 2;
+    let host = TestHost::start(config).await?;
+    host.wait_ready().await?;
+
+    let mut accepted = BTreeSet::new();
+    let mut refused = 0;
+    for round in 0..20 {
+        let mut tasks = Vec::new();
+        for connection in 0..64 {
+            let addr = host.addr;
+            tasks.push(tokio::spawn(async move {
+                let path = format!("/burst/{round}/{connection}");
+                let ip = format!("198.51.100.{connection}");
+                let headers = [
+                    ("content-type", "text/plain"),
+                    ("user-agent", FIREFOX),
+                    ("x-forwarded-for", ip.as_str()),
+                ];
+                let reply = request(addr, "POST", "/api/event", &headers, pageview(&path)).await?;
+                anyhow::Ok((path, reply))
+            }));
+        }
+        for task in tasks {
+            let (path, reply) = task.await??;
+            match reply.status {
+                202 => {
+                    accepted.insert(path);
+                }
+                503 => {
+                    assert!(reply.text().contains("\"overloaded\""), "{}", reply.text());
+                    assert_eq!(reply.headers.get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
+                    assert!(reply.headers.get("access-control-allow-origin").is_some_and(|v| v == "*"));
+                    refused += 1;
+                }
+                other => panic!("{path}: {other} {}", reply.text()),
+            }
+        }
+        if refused > 0 {
+            break;
+        }
+    }
+    assert!(refused > 0, "64 events at once overflow a queue of 2 behind one lane");
+    assert!(!accepted.is_empty());
+
+    let reply = host.post_event(&pageview("/after"), &[]).await?;
+    assert_eq!(reply.status, 202, "a drained queue takes events again: {}", reply.text());
+    accepted.insert("/after".to_owned());
+    let hits = aggregator.wait_for_hits(accepted.len(), Duration::from_secs(20)).await?;
+    let received: BTreeSet<String> = hits.iter().map(|hit| hit.path.clone()).collect();
+    assert_eq!(received, accepted, "every event answered 202 is stored, once");
+
+    host.shutdown(Duration::from_secs(2)).await;
+    broker.shutdown().await;
+    Ok(())
+}
+
 /// `HEAD /hk.js` answers with the headers of `GET /hk.js`, its length included, and no body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_of_the_tracker_declares_its_length() -> AnyResult {
