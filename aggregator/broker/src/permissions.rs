@@ -36,9 +36,10 @@ impl Permissions {
         }
     }
 
-    /// Whether the client may publish to the literal `subject`.
+    /// Whether the client may publish to `subject`. Publish subjects are literal; one with a
+    /// wildcard token reaches nobody, and is allowed only where the same filter would be.
     pub fn may_publish(&self, subject: &[u8]) -> bool {
-        self.publish.as_ref().is_none_or(|allowed| allowed.iter().any(|p| matches(p.as_bytes(), subject)))
+        self.publish.as_ref().is_none_or(|allowed| allowed.iter().any(|p| covers(p.as_bytes(), subject)))
     }
 
     /// Whether the client may subscribe to `filter`.
@@ -62,22 +63,8 @@ fn tokens(subject: &[u8]) -> impl Iterator<Item = &[u8]> {
     subject.split(|&byte| byte == b'.')
 }
 
-/// Whether the pattern matches the literal subject.
-fn matches(pattern: &[u8], subject: &[u8]) -> bool {
-    let mut subject = tokens(subject);
-    for token in tokens(pattern) {
-        if token == TAIL {
-            return subject.next().is_some();
-        }
-        match subject.next() {
-            Some(given) if token == ONE || token == given => {}
-            _ => return false,
-        }
-    }
-    subject.next().is_none()
-}
-
-/// Whether every subject `filter` matches is matched by `pattern`.
+/// Whether every subject `filter` matches is matched by `pattern` (for a literal subject:
+/// whether the pattern matches it).
 fn covers(pattern: &[u8], filter: &[u8]) -> bool {
     let mut filter = tokens(filter);
     for token in tokens(pattern) {
@@ -112,7 +99,7 @@ mod tests {
             ("*.bar", "x.baz", false),
         ];
         for (pattern, subject, expected) in cases {
-            assert_eq!(matches(pattern.as_bytes(), subject.as_bytes()), expected, "{pattern} {subject}");
+            assert_eq!(covers(pattern.as_bytes(), subject.as_bytes()), expected, "{pattern} {subject}");
         }
     }
 

@@ -15,49 +15,27 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use hitkeep_broker::{Auth as BrokerAuth, Authenticator, Credentials, Permissions, Reauthenticator};
+use hitkeep_edge::NatsAuth;
 use hitkeep_protocol::{EDGE_CONFIG_CHANGED_SUBJECT, EDGE_CONFIG_SUBJECT, INGEST_SUBJECT, edge_inbox_prefix};
 use hitkeep_store::{EdgeToken, Store};
 
 use crate::auth::secret::{SecretKind, digest, same_bytes};
 
-/// The aggregator's own NATS credentials.
-#[derive(Clone, Default)]
-pub enum OwnCredentials {
-    /// None: the broker takes anyone (loopback only, unless the operator chose otherwise).
-    #[default]
-    None,
-    /// `nats_token`.
-    Token(String),
-    /// `nats_user` and `nats_password`.
-    User {
-        /// The user name.
-        user: String,
-        /// The password.
-        password: String,
-    },
-}
-
-impl std::fmt::Debug for OwnCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::None => f.write_str("None"),
-            Self::Token(_) => f.write_str("Token(..)"),
-            Self::User { user, .. } => f.debug_struct("User").field("user", user).finish_non_exhaustive(),
-        }
-    }
-}
-
 /// The edge tokens, by digest, and the aggregator's own NATS credentials.
+///
+/// The aggregator's own credentials are those it connects with ([`NatsAuth`], the same the
+/// embedded edge uses): with none, the broker takes anyone (loopback only, unless the
+/// operator chose otherwise).
 #[derive(Debug, Default)]
 pub struct EdgeCredentials {
-    own: OwnCredentials,
+    own: NatsAuth,
     tokens: RwLock<HashMap<[u8; 32], EdgeToken>>,
     broker: OnceLock<Reauthenticator>,
 }
 
 impl EdgeCredentials {
     /// The store's edge tokens, with the aggregator's own NATS credentials.
-    pub fn load(store: &Store, own: OwnCredentials) -> hitkeep_store::Result<Self> {
+    pub fn load(store: &Store, own: NatsAuth) -> hitkeep_store::Result<Self> {
         let credentials = Self { own, ..Self::default() };
         credentials.reload(store)?;
         Ok(credentials)
@@ -86,7 +64,7 @@ impl EdgeCredentials {
     /// credentials, otherwise through these.
     pub fn broker_auth(self: &Arc<Self>) -> BrokerAuth {
         match self.own {
-            OwnCredentials::None => BrokerAuth::None,
+            NatsAuth::None => BrokerAuth::None,
             _ => BrokerAuth::Custom(self.clone()),
         }
     }
@@ -108,11 +86,11 @@ impl EdgeCredentials {
 impl Authenticator for EdgeCredentials {
     fn authenticate(&self, credentials: &Credentials<'_>) -> Option<Permissions> {
         let own = match &self.own {
-            OwnCredentials::None => true,
-            OwnCredentials::Token(token) => {
+            NatsAuth::None => true,
+            NatsAuth::Token(token) => {
                 credentials.token.is_some_and(|given| same_bytes(given.as_bytes(), token.as_bytes()))
             }
-            OwnCredentials::User { user, password } => {
+            NatsAuth::UserPassword { user, password } => {
                 let user_ok =
                     credentials.user.is_some_and(|given| same_bytes(given.as_bytes(), user.as_bytes()));
                 let pass_ok = credentials
@@ -149,9 +127,8 @@ mod tests {
         let store = Store::open_dir(dir.path()).unwrap();
         let made = crate::routes::edge::create(&store, "eu-1").unwrap();
         let secret = made.secret.unwrap();
-        let edges = Arc::new(
-            EdgeCredentials::load(&store, OwnCredentials::Token("aggregator-secret".into())).unwrap(),
-        );
+        let edges =
+            Arc::new(EdgeCredentials::load(&store, NatsAuth::Token("aggregator-secret".into())).unwrap());
         assert!(matches!(edges.broker_auth(), BrokerAuth::Custom(_)));
 
         let all = edges.authenticate(&credentials(Some("aggregator-secret"), None, None)).unwrap();
@@ -190,13 +167,12 @@ mod tests {
     fn user_and_password_are_checked_together() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_dir(dir.path()).unwrap();
-        let own = OwnCredentials::User { user: "hitkeep".into(), password: "pw".into() };
+        let own = NatsAuth::UserPassword { user: "hitkeep".into(), password: "pw".into() };
         let edges = Arc::new(EdgeCredentials::load(&store, own).unwrap());
         assert!(edges.authenticate(&credentials(None, Some("hitkeep"), Some("pw"))).is_some());
         assert!(edges.authenticate(&credentials(None, Some("hitkeep"), Some("pX"))).is_none());
         assert!(edges.authenticate(&credentials(None, Some("other"), Some("pw"))).is_none());
-        assert!(!format!("{:?}", OwnCredentials::Token("pw".into())).contains("pw"));
-        let open = Arc::new(EdgeCredentials::load(&store, OwnCredentials::None).unwrap());
+        let open = Arc::new(EdgeCredentials::load(&store, NatsAuth::None).unwrap());
         assert!(matches!(open.broker_auth(), BrokerAuth::None));
     }
 }

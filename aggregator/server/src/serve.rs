@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::secret::{SecretKind, digest};
 use crate::auth::{Auth, AuthSettings};
 use crate::config::Config;
-use crate::edge_credentials::{EdgeCredentials, OwnCredentials};
+use crate::edge_credentials::EdgeCredentials;
 use crate::state::{AppState, Readiness};
 
 /// Hits loaded by `serve --demo` into an empty database.
@@ -289,13 +289,7 @@ fn write_runtime_file(
 fn embedded_edge_config(config: &Config, nats_url: &str) -> anyhow::Result<EdgeConfig> {
     let mut edge = EdgeConfig::new("local", config.data_dir.join("edge"));
     edge.nats.url = nats_url.to_string();
-    edge.nats.auth = match (&config.nats_token, &config.nats_user, &config.nats_password) {
-        (Some(token), _, _) => NatsAuth::Token(token.clone()),
-        (None, Some(user), Some(password)) => {
-            NatsAuth::UserPassword { user: user.clone(), password: password.clone() }
-        }
-        _ => NatsAuth::None,
-    };
+    edge.nats.auth = own_credentials(config);
     edge.nats.tls_ca = config.nats_tls_cert.clone();
     edge.trusted_proxies = parse_ranges(&config.trusted_proxies)?;
     edge.geoip_db = config.geoip_db.clone();
@@ -310,14 +304,15 @@ fn embedded_edge_config(config: &Config, nats_url: &str) -> anyhow::Result<EdgeC
     Ok(edge)
 }
 
-/// The aggregator's own NATS credentials, which the embedded broker gives every permission.
-fn own_credentials(config: &Config) -> OwnCredentials {
+/// The aggregator's own NATS credentials: what it and its embedded edge connect with, and
+/// what the embedded broker gives every permission.
+fn own_credentials(config: &Config) -> NatsAuth {
     match (&config.nats_token, &config.nats_user, &config.nats_password) {
-        (Some(token), _, _) => OwnCredentials::Token(token.clone()),
+        (Some(token), _, _) => NatsAuth::Token(token.clone()),
         (None, Some(user), Some(password)) => {
-            OwnCredentials::User { user: user.clone(), password: password.clone() }
+            NatsAuth::UserPassword { user: user.clone(), password: password.clone() }
         }
-        _ => OwnCredentials::None,
+        _ => NatsAuth::None,
     }
 }
 
@@ -345,12 +340,11 @@ async fn connect_nats(config: &Config, url: &str) -> anyhow::Result<async_nats::
         .name("hitkeep-aggregator")
         .subscription_capacity(4096)
         .connection_timeout(Duration::from_secs(5));
-    if let Some(token) = &config.nats_token {
-        options = options.token(token.clone());
-    }
-    if let (Some(user), Some(password)) = (&config.nats_user, &config.nats_password) {
-        options = options.user_and_password(user.clone(), password.clone());
-    }
+    options = match own_credentials(config) {
+        NatsAuth::None => options,
+        NatsAuth::Token(token) => options.token(token),
+        NatsAuth::UserPassword { user, password } => options.user_and_password(user, password),
+    };
     if let Some(cert) = &config.nats_tls_cert {
         options = options.require_tls(true).add_root_certificates(cert.clone());
     }

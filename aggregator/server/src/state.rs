@@ -9,7 +9,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::{Auth, AuthSettings};
 use crate::edge::EdgeConfigSource;
-use crate::edge_credentials::{EdgeCredentials, OwnCredentials};
+use crate::edge_credentials::EdgeCredentials;
 use crate::error::AppError;
 
 /// What handlers share.
@@ -43,7 +43,7 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let sites = SiteDirectory::new(&store.sites()?);
         let edge_config = Arc::new(EdgeConfigSource::new(store.clone(), data_dir, clock.clone()));
-        let edge_credentials = Arc::new(EdgeCredentials::load(&store, OwnCredentials::None)?);
+        let edge_credentials = Arc::new(EdgeCredentials::load(&store, hitkeep_edge::NatsAuth::None)?);
         Ok(Self {
             store,
             sites,

@@ -148,7 +148,9 @@ impl EventGroups {
         }
         queue.bytes += size;
         queue.waiting.push_back(pending);
-        metrics::gauge!(m::EVENT_QUEUE).set(queue.waiting.len() as f64);
+        let waiting = queue.waiting.len();
+        drop(queue);
+        metrics::gauge!(m::EVENT_QUEUE).set(waiting as f64);
         Ok(())
     }
 
