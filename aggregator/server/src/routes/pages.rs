@@ -64,7 +64,7 @@ fn escape(text: &str) -> String {
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{} · Hitkeep</title><link rel=\"stylesheet\" href=\"/assets/fallback.css\"></head><body>{body}</body></html>",
+         <title>{} · Hitkeep</title><link rel=\"stylesheet\" href=\"/assets/fallback.css\"><link rel=\"icon\" href=\"data:,\"></head><body>{body}</body></html>",
         escape(title)
     );
     let mut response = (status, Html(html)).into_response();
