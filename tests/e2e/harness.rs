@@ -33,6 +33,7 @@ pub struct Server {
     pub http: SocketAddr,
     pub nats_url: String,
     log: PathBuf,
+    stdout: PathBuf,
 }
 
 impl Server {
@@ -46,6 +47,8 @@ impl Server {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
         ));
         let log_file = std::fs::File::create(&log).unwrap();
+        let stdout = log.with_extension("stdout");
+        let stdout_file = std::fs::File::create(&stdout).unwrap();
         let mut command = Command::new(hitkeep_bin());
         command
             .args(["serve", "--data-dir"])
@@ -53,7 +56,7 @@ impl Server {
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env("HITKEEP_LOG_LEVEL", "info")
-            .stdout(Stdio::null())
+            .stdout(stdout_file)
             .stderr(log_file);
         if !extra.contains(&"--nats-url") {
             command.env("HITKEEP_NATS_LISTEN", "127.0.0.1:0");
@@ -75,12 +78,18 @@ impl Server {
                         http: info["http"].as_str().unwrap().parse().unwrap(),
                         nats_url: info["nats"].as_str().unwrap().to_string(),
                         log,
+                        stdout,
                     };
                 }
             }
             assert!(Instant::now() < deadline, "hitkeep serve did not come up");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// What the server printed on standard output so far (the setup or demo link).
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
 
     /// The server's log so far.

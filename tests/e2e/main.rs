@@ -4,6 +4,7 @@
 //! The binary is the one cargo built for this workspace (`cargo test --workspace` builds it,
 //! since the `hitkeep` package has integration tests of its own).
 
+mod accounts;
 /// The collector's own test support: building the component, finding the `wasmtime` CLI,
 /// `wasmtime serve`.
 #[path = "../../edge/collector/tests/support/mod.rs"]

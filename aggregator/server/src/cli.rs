@@ -79,6 +79,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Create, list or revoke a site's share links (public read-only dashboards).
+    Share {
+        /// What to do with share links.
+        #[command(subcommand)]
+        command: ShareCommand,
+    },
     /// Print the newest security events (sign-ins, failures, token and account changes).
     Audit {
         /// How many, newest first.
@@ -147,6 +153,12 @@ pub enum UserCommand {
         /// The account's e-mail address.
         email: String,
     },
+    /// Remove a person's second factors (authenticator app and recovery codes), for someone
+    /// who lost both; they sign in with their password alone and set up a new one.
+    ResetFactors {
+        /// The account's e-mail address.
+        email: String,
+    },
 }
 
 /// `hitkeep token` subcommands.
@@ -179,6 +191,43 @@ pub enum TokenCommand {
     /// Revoke a token.
     Remove {
         /// The token's name.
+        name: String,
+    },
+}
+
+/// `hitkeep share` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ShareCommand {
+    /// Make a share link of a site and print it (once).
+    Create {
+        /// The site's domain.
+        site: String,
+        /// A name, unique on the site (`board`).
+        #[arg(long)]
+        name: String,
+        /// Ask visitors for a password, read from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Days until it ends (default: never).
+        #[arg(long)]
+        expires: Option<u32>,
+        /// Let other sites show it in an `<iframe>`.
+        #[arg(long)]
+        embed: bool,
+    },
+    /// List a site's share links (never their codes).
+    List {
+        /// The site's domain.
+        site: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a share link: whoever has it sees nothing from now on.
+    Remove {
+        /// The site's domain.
+        site: String,
+        /// The link's name.
         name: String,
     },
 }

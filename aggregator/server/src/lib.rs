@@ -86,6 +86,7 @@ pub fn main() -> anyhow::Result<()> {
                     Command::EdgeToken { command } => commands::edge_tokens::run(&client, command).await,
                     Command::User { command } => commands::users::run(&client, command).await,
                     Command::Token { command } => commands::tokens::run(&client, command).await,
+                    Command::Share { command } => commands::shares::run(&client, command).await,
                     Command::Audit { limit, json } => commands::audit::run(&client, limit, json).await,
                     Command::Events { site, limit, json } => {
                         commands::events::run(&client, site, limit, json).await

@@ -132,7 +132,9 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     };
     let clock = Arc::new(SystemClock);
     let demo_code = if config.demo { Some(SecretKind::Demo.generate()) } else { None };
-    let auth = Arc::new(Auth::new(auth_settings(&config, demo_code.as_deref())?, clock));
+    let sealer = crate::auth::sealing::SecretBox::open_dir(&data_dir)?;
+    let auth = Arc::new(Auth::new(auth_settings(&config, demo_code.as_deref())?, clock, sealer));
+    auth.load_policy(&store)?;
     let first_run = prepare_accounts(&store, config.demo, auth.now_ms()).await?;
     let state = AppState {
         store: store.clone(),
@@ -239,7 +241,12 @@ async fn sweep_sessions(state: AppState, cancel: CancellationToken) {
         }
         let now = state.now_ms();
         let idle_before = now - state.auth.settings.session_idle_ms;
-        match state.with_store(move |store| store.remove_expired_sessions(now, idle_before)).await {
+        let swept = state.with_store(move |store| {
+            let sessions = store.remove_expired_sessions(now, idle_before)?;
+            let others = store.remove_expired_challenges(now)? + store.remove_expired_share_sessions(now)?;
+            Ok::<_, hitkeep_store::Error>(sessions + others)
+        });
+        match swept.await {
             Ok(0) => {}
             Ok(removed) => {
                 state.auth.forget();

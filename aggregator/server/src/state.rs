@@ -7,6 +7,7 @@ use hitkeep_ingest::{Clock, SiteDirectory, Submitter, SystemClock};
 use hitkeep_store::{Site, Store};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::auth::sealing::SecretBox;
 use crate::auth::{Auth, AuthSettings};
 use crate::edge::EdgeConfigSource;
 use crate::edge_credentials::EdgeCredentials;
@@ -44,6 +45,8 @@ impl AppState {
         let sites = SiteDirectory::new(&store.sites()?);
         let edge_config = Arc::new(EdgeConfigSource::new(store.clone(), data_dir, clock.clone()));
         let edge_credentials = Arc::new(EdgeCredentials::load(&store, hitkeep_edge::NatsAuth::None)?);
+        let auth = Auth::new(AuthSettings::default(), clock, SecretBox::open_dir(data_dir)?);
+        auth.load_policy(&store)?;
         Ok(Self {
             store,
             sites,
@@ -51,7 +54,7 @@ impl AppState {
             edge_config,
             ingest: None,
             edge: None,
-            auth: Arc::new(Auth::new(AuthSettings::default(), clock)),
+            auth: Arc::new(auth),
             edge_credentials,
         })
     }

@@ -51,7 +51,8 @@ impl TestApp {
         let store = Arc::new(Store::open_dir(dir.path()).unwrap());
         let clock = ManualClock::new(START_MS);
         let mut state = AppState::offline(store, dir.path(), Arc::new(clock.clone())).unwrap();
-        state.auth = Arc::new(Auth::new(settings, Arc::new(clock.clone())));
+        let sealer = crate::auth::sealing::SecretBox::open_dir(dir.path()).unwrap();
+        state.auth = Arc::new(Auth::new(settings, Arc::new(clock.clone()), sealer));
         Self { _dir: dir, state, clock, users: HashMap::new() }
     }
 

@@ -41,11 +41,29 @@ pub enum AuditKind {
     TokenCreated,
     /// An API token was revoked.
     TokenRevoked,
+    /// A second factor was added (detail: `factor=totp`).
+    FactorAdded,
+    /// A second factor was removed.
+    FactorRemoved,
+    /// New recovery codes were made (the old ones no longer work).
+    RecoveryCodesReplaced,
+    /// A recovery code was used to sign in.
+    RecoveryCodeUsed,
+    /// An instance setting changed (detail: `name=value`).
+    SettingChanged,
+    /// A share link was made.
+    ShareLinkCreated,
+    /// A share link was revoked.
+    ShareLinkRevoked,
+    /// A password reset was asked for by e-mail (for an existing account only).
+    PasswordResetRequested,
+    /// A password was reset with a link from an e-mail.
+    PasswordReset,
 }
 
 impl AuditKind {
     /// Every kind, for parsing and listing.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 24] = [
         Self::SetupCompleted,
         Self::SignIn,
         Self::SignInFailed,
@@ -61,6 +79,15 @@ impl AuditKind {
         Self::InvitationAccepted,
         Self::TokenCreated,
         Self::TokenRevoked,
+        Self::FactorAdded,
+        Self::FactorRemoved,
+        Self::RecoveryCodesReplaced,
+        Self::RecoveryCodeUsed,
+        Self::SettingChanged,
+        Self::ShareLinkCreated,
+        Self::ShareLinkRevoked,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
     ];
 
     /// The stored name.
@@ -81,6 +108,15 @@ impl AuditKind {
             Self::InvitationAccepted => "invitation_accepted",
             Self::TokenCreated => "token_created",
             Self::TokenRevoked => "token_revoked",
+            Self::FactorAdded => "factor_added",
+            Self::FactorRemoved => "factor_removed",
+            Self::RecoveryCodesReplaced => "recovery_codes_replaced",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::SettingChanged => "setting_changed",
+            Self::ShareLinkCreated => "share_link_created",
+            Self::ShareLinkRevoked => "share_link_revoked",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
         }
     }
 }

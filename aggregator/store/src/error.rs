@@ -62,6 +62,15 @@ pub enum Error {
     /// The invitation is unknown or was used.
     #[error("the invitation is invalid or was used already")]
     InvitationInvalid,
+    /// The password reset link is unknown, used, or expired.
+    #[error("the password reset link is invalid, used or expired; ask for a new one")]
+    ResetCodeInvalid,
+    /// A share link with that name exists already on the site.
+    #[error("share link {0} already exists")]
+    ShareLinkExists(String),
+    /// No share link with that name on the site.
+    #[error("share link {0} does not exist")]
+    ShareLinkNotFound(String),
     /// Input that breaks a rule of the store.
     #[error("invalid {field}: {reason}")]
     Invalid {

@@ -13,8 +13,11 @@ mod credentials;
 mod edge_tokens;
 mod error;
 mod events;
+mod factors;
+mod password_resets;
 mod recent;
 pub mod schema;
+mod share_links;
 mod sites;
 mod users;
 
@@ -33,7 +36,10 @@ pub use events::{
     BatchWrite, DeadLetter, EventRows, EventRowsBuilder, EventWriter, KnownBatches, NewEvent, SessionSeed,
     StoreCounts,
 };
+pub use factors::{REQUIRE_SECOND_FACTOR, SignInChallenge, TotpFactor};
+pub use password_resets::PasswordReset;
 pub use recent::{MAX_RECENT_EVENTS, StoredEvent};
+pub use share_links::{MAX_SHARE_NAME_LEN, NewShareLink, ShareLink, validate_share_name};
 pub use sites::{Site, SiteRules, normalize_domain, validate_timezone};
 pub use users::{InstanceRole, MAX_EMAIL_LEN, MAX_NAME_LEN, Membership, SiteRole, User, normalize_email};
 

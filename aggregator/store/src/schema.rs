@@ -188,6 +188,68 @@ pub const MIGRATIONS: &[&str] = &[
         detail    VARCHAR NOT NULL
     );
     "#,
+    // 3: second factors, share links, instance settings, password resets. A TOTP secret must be read back to
+    // check codes, so it is kept sealed with the data directory's key (`secret.key`, outside
+    // the database); recovery codes, challenges and share links are digests like every other
+    // secret, a share link's password an argon2id PHC string.
+    r#"
+    CREATE TABLE totp_factors (
+        user_id        UINTEGER PRIMARY KEY,
+        secret_sealed  BLOB NOT NULL,
+        -- false until the person has entered a first code from their app.
+        confirmed      BOOLEAN NOT NULL,
+        -- The time step of the last code accepted: each code is accepted once.
+        last_step      BIGINT NOT NULL,
+        created_at_ms  BIGINT NOT NULL
+    );
+    CREATE TABLE recovery_codes (
+        user_id      UINTEGER NOT NULL,
+        code_sha256  BLOB NOT NULL,
+        used_at_ms   BIGINT,
+        PRIMARY KEY (user_id, code_sha256)
+    );
+    -- The second step of a sign-in: the password was right, a second factor is due.
+    CREATE TABLE sign_in_challenges (
+        token_sha256   BLOB PRIMARY KEY,
+        user_id        UINTEGER NOT NULL,
+        -- How the first step was made (password).
+        method         VARCHAR NOT NULL,
+        attempts       UINTEGER NOT NULL,
+        expires_at_ms  BIGINT NOT NULL
+    );
+    CREATE SEQUENCE share_link_id_seq START 1;
+    CREATE TABLE share_links (
+        id             UINTEGER PRIMARY KEY DEFAULT nextval('share_link_id_seq'),
+        site_id        UINTEGER NOT NULL,
+        name           VARCHAR NOT NULL,
+        token_sha256   BLOB NOT NULL UNIQUE,
+        -- NULL: no password.
+        password_hash  VARCHAR,
+        -- Whether other sites may show it in an iframe.
+        embed          BOOLEAN NOT NULL,
+        created_by     UINTEGER,
+        created_at_ms  BIGINT NOT NULL,
+        expires_at_ms  BIGINT,
+        UNIQUE (site_id, name)
+    );
+    -- A password-protected share link, unlocked in one browser.
+    CREATE TABLE share_sessions (
+        token_sha256   BLOB PRIMARY KEY,
+        link_id        UINTEGER NOT NULL,
+        expires_at_ms  BIGINT NOT NULL
+    );
+    CREATE TABLE instance_settings (
+        name   VARCHAR PRIMARY KEY,
+        value  VARCHAR NOT NULL
+    );
+    -- A password reset link sent by e-mail: its digest, valid once, for an hour.
+    CREATE TABLE password_resets (
+        token_sha256   BLOB PRIMARY KEY,
+        user_id        UINTEGER NOT NULL,
+        created_at_ms  BIGINT NOT NULL,
+        expires_at_ms  BIGINT NOT NULL
+    );
+    "#,
 ];
 
 /// The version a fully migrated database has.

@@ -178,10 +178,16 @@ impl Store {
         let removed = (|| -> duckdb::Result<()> {
             conn.execute("DELETE FROM event_props WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM events WHERE site_id = ?", [site.id])?;
-            // Nobody keeps a role on, a token for, or an invitation to a site that is gone.
+            // Nobody keeps a role on, a token for, an invitation to or a share link of a site
+            // that is gone.
             conn.execute("DELETE FROM site_members WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM api_token_sites WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM invitations WHERE site_id = ?", [site.id])?;
+            conn.execute(
+                "DELETE FROM share_sessions WHERE link_id IN (SELECT id FROM share_links WHERE site_id = ?)",
+                [site.id],
+            )?;
+            conn.execute("DELETE FROM share_links WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM sites WHERE id = ?", [site.id])?;
             Ok(())
         })();

@@ -256,7 +256,8 @@ impl Store {
         self.user(user_id)
     }
 
-    /// Removes an account with its sessions, API tokens and site roles, in one transaction.
+    /// Removes an account with its sessions, API tokens, second factors and site roles, in one
+    /// transaction.
     /// The last owner cannot be removed.
     pub fn remove_user(&self, user_id: u32) -> Result<User> {
         let user = self.user(user_id)?;
@@ -270,6 +271,10 @@ impl Store {
             )?;
             conn.execute("DELETE FROM api_tokens WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])?;
+            conn.execute("DELETE FROM sign_in_challenges WHERE user_id = ?", [user_id])?;
+            conn.execute("DELETE FROM totp_factors WHERE user_id = ?", [user_id])?;
+            conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", [user_id])?;
+            conn.execute("DELETE FROM password_resets WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM site_members WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM users WHERE id = ?", [user_id])?;
             Ok(())

@@ -1,17 +1,24 @@
 //! Who is asking, and what they may do: the one authorization check of the API.
 //!
 //! A request is made by a [`Principal`]: a person, known by the session cookie the server
-//! set when they signed in, or a program, known by the API token in `Authorization: Bearer`.
+//! set when they signed in; a program, known by the API token in `Authorization: Bearer`; or
+//! a visitor of a share link, known by the link's code (or what unlocking it gave) in
+//! `X-Hitkeep-Share`, who may only view that one site's dashboard.
 //! Handlers never check either by hand. They take an extractor that has already checked:
 //!
-//! - [`SignedIn`]: any person (account routes: password, sessions, their tokens);
+//! - [`AnyPerson`]: any person signed in (their account, sessions and second factors);
+//! - [`SignedIn`]: a person who also meets the instance's second-factor policy (their
+//!   tokens, and everything below);
 //! - [`InstanceAdmin`]: a person with the instance's `admin` or `owner` role;
 //! - [`SiteAccess<N>`]: anyone with at least the access `N` names on the site in the
-//!   route's `{domain}` ([`NeedsRead`] for stats and settings, [`NeedsManage`] for changes,
+//!   route's `{domain}` ([`NeedsView`] for the dashboard's stats, share links included,
+//!   [`NeedsRead`] for settings and raw events, [`NeedsManage`] for changes,
 //!   [`NeedsOwn`] for members and removal; [`NeedsWrite`] for sending events).
 //!
 //! So a route that reads site data cannot forget the check: it cannot get at the site
-//! without one of them.
+//! without one of them. When the instance requires a second factor, a person without one
+//! (and their tokens) gets `403 second_factor_required` from all but [`AnyPerson`]'s routes,
+//! which are what they need to enrol one.
 //!
 //! Sessions, tokens and people's roles are cached in memory ([`Auth`]): this process is the
 //! only writer of its database (the command line goes through its control socket), so every
@@ -19,13 +26,16 @@
 //! request with a token therefore costs a hash and two map lookups, no database call.
 
 pub mod password;
+pub mod sealing;
 pub mod secret;
 pub mod throttle;
+pub mod totp;
 pub mod web;
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::{FromRequestParts, RawPathParams};
@@ -33,11 +43,12 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use hitkeep_ingest::Clock;
 use hitkeep_store::{
-    ApiToken, InstanceRole, SessionRecord, Site, SiteRole, Store, TokenScope, TokenSites, User,
+    ApiToken, InstanceRole, SessionRecord, ShareLink, Site, SiteRole, Store, TokenScope, TokenSites, User,
 };
 
 use crate::error::AppError;
 use crate::state::AppState;
+use sealing::SecretBox;
 use secret::{SecretKind, digest};
 use throttle::{Policy, RateLimit, SignInThrottle};
 
@@ -78,6 +89,9 @@ const SESSION_TOUCH_MS: i64 = 5 * 60_000;
 /// A token's last-used time is written at most this often.
 const TOKEN_TOUCH_MS: i64 = 60_000;
 
+/// The header a share link's page sends its code (`hkl_`) or unlocking (`hkv_`) in.
+pub const SHARE_HEADER: &str = "x-hitkeep-share";
+
 /// Requests per minute and client to the auth routes (sign-in, setup, invitations).
 pub const AUTH_REQUESTS_PER_MINUTE: u32 = 60;
 
@@ -91,6 +105,9 @@ pub struct Auth {
     pub throttle: SignInThrottle,
     /// The request budget of the auth routes.
     pub auth_limit: RateLimit,
+    /// Seals the secrets that must be read back (TOTP seeds).
+    pub sealer: SecretBox,
+    require_second_factor: AtomicBool,
     cache: RwLock<Cache>,
 }
 
@@ -106,15 +123,45 @@ struct Cache {
 const CACHE_LIMIT: usize = 50_000;
 
 impl Auth {
-    /// Authentication with these settings on this clock.
-    pub fn new(settings: AuthSettings, clock: Arc<dyn Clock>) -> Self {
+    /// Authentication with these settings on this clock, sealing with `sealer`.
+    pub fn new(settings: AuthSettings, clock: Arc<dyn Clock>, sealer: SecretBox) -> Self {
         Self {
             settings,
             clock,
             throttle: SignInThrottle::new(Policy::default()),
             auth_limit: RateLimit::new(AUTH_REQUESTS_PER_MINUTE, 60_000),
+            sealer,
+            require_second_factor: AtomicBool::new(false),
             cache: RwLock::new(Cache::default()),
         }
+    }
+
+    /// Reads the instance's policy from the store (at start).
+    pub fn load_policy(&self, store: &Store) -> hitkeep_store::Result<()> {
+        let required = store.setting(hitkeep_store::REQUIRE_SECOND_FACTOR)?.as_deref() == Some("true");
+        self.set_require_second_factor(required);
+        Ok(())
+    }
+
+    /// Whether everyone must have a second factor.
+    pub fn require_second_factor(&self) -> bool {
+        self.require_second_factor.load(Ordering::Relaxed)
+    }
+
+    /// Changes the policy (the store's setting is the caller's to write).
+    pub fn set_require_second_factor(&self, required: bool) {
+        self.require_second_factor.store(required, Ordering::Relaxed);
+    }
+
+    /// `403 second_factor_required` when the policy applies to `person` and they have none.
+    pub fn check_policy(&self, person: &PersonAccess) -> Result<(), AppError> {
+        if self.require_second_factor() && !person.has_second_factor {
+            return Err(AppError::forbidden(
+                "second_factor_required",
+                "this instance requires a second factor: set one up under your account first",
+            ));
+        }
+        Ok(())
     }
 
     /// Now, ms since the epoch, on the server's clock.
@@ -224,7 +271,8 @@ impl Auth {
             Ok(user) => {
                 let site_roles =
                     store.memberships_of(user_id)?.into_iter().map(|m| (m.site_id, m.role)).collect();
-                Ok(Some(PersonAccess { user, site_roles }))
+                let has_second_factor = store.totp_factor(user_id)?.is_some_and(|factor| factor.confirmed);
+                Ok(Some(PersonAccess { user, site_roles, has_second_factor }))
             }
             Err(hitkeep_store::Error::UserNotFound) => Ok(None),
             Err(error) => Err(error),
@@ -290,10 +338,49 @@ impl Auth {
             self.token_used(store, secret, &token).await?;
             return Ok(Some(Principal::Token { token, person }));
         }
+        if let Some(value) = parts.headers.get(SHARE_HEADER) {
+            let code = value.to_str().map(str::trim).unwrap_or_default();
+            let link = self.share_link(store, code).await?;
+            return Ok(Some(Principal::Share { link: Arc::new(link) }));
+        }
         let Some(secret) = web::session_cookie(&parts.headers) else { return Ok(None) };
         let session = self.session(store, secret).await?.ok_or_else(session_expired)?;
         let person = self.person(store, session.user_id).await?.ok_or_else(session_expired)?;
         Ok(Some(Principal::Person { person, session_id: session.id }))
+    }
+
+    /// The share link a code (`hkl_`) or an unlocking (`hkv_`) opens now. Share links are
+    /// not cached: revoking one ends every view of it at once.
+    pub async fn share_link(&self, store: &Arc<Store>, code: &str) -> Result<ShareLink, AppError> {
+        let now = self.now_ms();
+        let key = digest(code);
+        let link = if SecretKind::ShareLink.matches(code) {
+            let link = blocking(store, move |store| store.share_link_by_digest(&key))
+                .await?
+                .ok_or_else(invalid_share_link)?;
+            if link.password_hash.is_some() {
+                return Err(AppError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "share_password_required",
+                    "this share link has a password: unlock it first",
+                ));
+            }
+            link
+        } else if SecretKind::ShareUnlock.matches(code) {
+            let (link, until) = blocking(store, move |store| store.share_session(&key))
+                .await?
+                .ok_or_else(share_unlock_expired)?;
+            if until <= now {
+                return Err(share_unlock_expired());
+            }
+            link
+        } else {
+            return Err(invalid_share_link());
+        };
+        if link.expires_at_ms.is_some_and(|at| at <= now) {
+            return Err(AppError::new(StatusCode::GONE, "share_link_expired", "this share link has expired"));
+        }
+        Ok(link)
     }
 
     /// The client's address for throttling: the peer, or what a trusted proxy says.
@@ -304,6 +391,18 @@ impl Auth {
 
 fn invalid_token(message: &'static str) -> AppError {
     AppError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
+}
+
+fn invalid_share_link() -> AppError {
+    AppError::new(StatusCode::NOT_FOUND, "invalid_share_link", "no such share link; it may have been revoked")
+}
+
+fn share_unlock_expired() -> AppError {
+    AppError::new(
+        StatusCode::UNAUTHORIZED,
+        "share_unlock_expired",
+        "this share link's unlocking has ended; enter its password again",
+    )
 }
 
 fn session_expired() -> AppError {
@@ -327,6 +426,8 @@ pub struct PersonAccess {
     pub user: User,
     /// Their roles by site id.
     pub site_roles: HashMap<u32, SiteRole>,
+    /// Whether they have a confirmed second factor.
+    pub has_second_factor: bool,
 }
 
 impl PersonAccess {
@@ -346,7 +447,9 @@ impl PersonAccess {
 /// What may be done on a site, in increasing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
-    /// Read its stats and settings.
+    /// View its dashboard's stats (what a share link shows).
+    View,
+    /// Also read its settings and raw events.
     Read,
     /// Also send events to it (server-side tracking, imports).
     Write,
@@ -373,6 +476,11 @@ pub enum Principal {
         /// The person it acts for (`None`: the operator's token).
         person: Option<Arc<PersonAccess>>,
     },
+    /// A visitor of a share link: views that one site's dashboard.
+    Share {
+        /// The link.
+        link: Arc<ShareLink>,
+    },
 }
 
 impl Principal {
@@ -398,6 +506,7 @@ impl Principal {
                     None => Some(scope),
                 }
             }
+            Self::Share { link } => (link.site_id == site_id).then_some(Access::View),
         }
     }
 
@@ -406,6 +515,7 @@ impl Principal {
         match self {
             Self::Person { person, .. } => Some(person.user.id),
             Self::Token { person, .. } => person.as_ref().map(|person| person.user.id),
+            Self::Share { .. } => None,
         }
     }
 
@@ -417,25 +527,68 @@ impl Principal {
                 token.sites == TokenSites::All
                     && person.as_ref().is_none_or(|person| person.user.role >= InstanceRole::Admin)
             }
+            Self::Share { .. } => false,
         }
     }
 }
 
+/// Who asks, whether or not they meet the second-factor policy (for [`AnyPerson`]).
+async fn any_principal(parts: &mut Parts, state: &AppState) -> Result<Principal, AppError> {
+    if let Some(principal) = parts.extensions.get::<Principal>() {
+        return Ok(principal.clone());
+    }
+    let principal = state.auth.principal(&state.store, parts).await?.ok_or_else(AppError::unauthenticated)?;
+    parts.extensions.insert(principal.clone());
+    Ok(principal)
+}
+
+/// Who asks, meeting the second-factor policy: a person without a second factor, or their
+/// token, is refused while the instance requires one.
 impl FromRequestParts<AppState> for Principal {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        if let Some(principal) = parts.extensions.get::<Principal>() {
-            return Ok(principal.clone());
+        let principal = any_principal(parts, state).await?;
+        if let Principal::Person { person, .. } | Principal::Token { person: Some(person), .. } = &principal {
+            state.auth.check_policy(person)?;
         }
-        let principal =
-            state.auth.principal(&state.store, parts).await?.ok_or_else(AppError::unauthenticated)?;
-        parts.extensions.insert(principal.clone());
         Ok(principal)
     }
 }
 
-/// A signed-in person (not a token): account routes.
+/// A signed-in person (not a token), whether or not they meet the second-factor policy:
+/// the routes they need to meet it (their account, sessions, factors, signing out).
+#[derive(Debug, Clone)]
+pub struct AnyPerson {
+    /// The person.
+    pub person: Arc<PersonAccess>,
+    /// Their current session.
+    pub session_id: u64,
+}
+
+impl AnyPerson {
+    /// The account.
+    pub fn user(&self) -> &User {
+        &self.person.user
+    }
+}
+
+impl FromRequestParts<AppState> for AnyPerson {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        match any_principal(parts, state).await? {
+            Principal::Person { person, session_id } => Ok(Self { person, session_id }),
+            Principal::Token { .. } | Principal::Share { .. } => Err(AppError::forbidden(
+                "person_required",
+                "this route is for people signed in, not API tokens or share links",
+            )),
+        }
+    }
+}
+
+/// A signed-in person (not a token) who meets the second-factor policy: their tokens, and
+/// the extractors below.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     /// The person.
@@ -455,13 +608,9 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        match Principal::from_request_parts(parts, state).await? {
-            Principal::Person { person, session_id } => Ok(Self { person, session_id }),
-            Principal::Token { .. } => Err(AppError::forbidden(
-                "person_required",
-                "this route is for people signed in, not API tokens",
-            )),
-        }
+        let AnyPerson { person, session_id } = AnyPerson::from_request_parts(parts, state).await?;
+        state.auth.check_policy(&person)?;
+        Ok(Self { person, session_id })
     }
 }
 
@@ -490,7 +639,10 @@ pub trait Needs: Send + Sync + 'static {
     const ACCESS: Access;
 }
 
-/// Reading a site's stats and settings.
+/// Viewing a site's dashboard (share links too).
+#[derive(Debug)]
+pub struct NeedsView;
+/// Reading a site's settings and raw events.
 #[derive(Debug)]
 pub struct NeedsRead;
 /// Sending events to a site.
@@ -503,6 +655,9 @@ pub struct NeedsManage;
 #[derive(Debug)]
 pub struct NeedsOwn;
 
+impl Needs for NeedsView {
+    const ACCESS: Access = Access::View;
+}
 impl Needs for NeedsRead {
     const ACCESS: Access = Access::Read;
 }
@@ -557,7 +712,7 @@ impl<N: Needs> FromRequestParts<AppState> for SiteAccess<N> {
         if access < N::ACCESS {
             let code = match principal {
                 Principal::Person { .. } => "insufficient_role",
-                Principal::Token { .. } => "insufficient_scope",
+                Principal::Token { .. } | Principal::Share { .. } => "insufficient_scope",
             };
             return Err(AppError::forbidden(
                 code,

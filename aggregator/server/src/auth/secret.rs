@@ -22,6 +22,12 @@ pub enum SecretKind {
     Demo,
     /// An edge's token for `/api/edge/*` (Spin collectors).
     EdgeToken,
+    /// The second step of a sign-in (between the password and the code).
+    Challenge,
+    /// A share link's code (the public link of a site's dashboard).
+    ShareLink,
+    /// What unlocking a password-protected share link gives, for its requests.
+    ShareUnlock,
 }
 
 impl SecretKind {
@@ -34,6 +40,9 @@ impl SecretKind {
             Self::Invitation => "hki_",
             Self::Demo => "hkd_",
             Self::EdgeToken => "hke_",
+            Self::Challenge => "hkc_",
+            Self::ShareLink => "hkl_",
+            Self::ShareUnlock => "hkv_",
         }
     }
 
@@ -80,6 +89,9 @@ mod tests {
             SecretKind::Setup,
             SecretKind::Invitation,
             SecretKind::EdgeToken,
+            SecretKind::Challenge,
+            SecretKind::ShareLink,
+            SecretKind::ShareUnlock,
         ] {
             let (a, b) = (kind.generate(), kind.generate());
             assert_ne!(a, b);

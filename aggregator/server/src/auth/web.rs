@@ -148,6 +148,16 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
+/// The content security policy of an embed share link's page: the same, but any site may
+/// frame it.
+pub const EMBED_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors *";
+
+/// Marks an answer other sites may frame (an embed share link's page).
+#[derive(Debug, Clone, Copy)]
+pub struct Embeddable;
+
 /// Security headers on every answer but the collector's (`/api/event`, `/hk.js`: loaded by
 /// other sites, with the CORS headers the collector sets itself).
 pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -159,13 +169,22 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
     if collector {
         return response;
     }
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    let embeddable = response.extensions().get::<Embeddable>().is_some();
+    let headers = response.headers_mut();
+    // A page may ask for less (a share link's page: `no-referrer`).
+    headers.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
     headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     headers
         .insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    if embeddable {
+        headers
+            .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(EMBED_CONTENT_SECURITY_POLICY));
+    } else {
+        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers
+                .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        }
     }
     if state.auth.settings.secure {
         headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));

@@ -1,4 +1,4 @@
-//! `hitkeep user create|list|remove`: accounts from the shell.
+//! `hitkeep user create|list|remove|reset-factors`: accounts from the shell.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -60,6 +60,14 @@ pub async fn run(client: &ControlClient, command: UserCommand) -> anyhow::Result
                 .call(Method::DELETE, &format!("/control/users/{}", encode_segment(&email)), None)
                 .await?;
             format!("removed {} with their sessions and tokens\n", user.email)
+        }
+        UserCommand::ResetFactors { email } => {
+            let path = format!("/control/users/{}/factors", encode_segment(&email));
+            let user: UserView = client.call(Method::DELETE, &path, None).await?;
+            format!(
+                "removed the second factors of {}; they sign in with their password alone now\n",
+                user.email
+            )
         }
     })
 }

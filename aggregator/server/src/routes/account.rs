@@ -16,7 +16,7 @@ use hitkeep_store::{AuditKind, InstanceRole, SessionRecord, Store, User};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::secret::{SecretKind, digest, same_bytes};
-use crate::auth::{ClientAddress, SignedIn, password, web};
+use crate::auth::{AnyPerson, ClientAddress, password, web};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -61,6 +61,11 @@ pub struct Me {
     pub role: String,
     /// Whether the account has a password.
     pub has_password: bool,
+    /// Whether they have a confirmed second factor.
+    pub has_second_factor: bool,
+    /// Whether the instance requires one (and they cannot use the dashboard until they
+    /// have one).
+    pub second_factor_required: bool,
     /// Their site roles.
     pub sites: Vec<MySite>,
 }
@@ -74,7 +79,7 @@ pub struct MySite {
     pub role: String,
 }
 
-fn me_of(store: &Store, user: &User) -> hitkeep_store::Result<Me> {
+fn me_of(store: &Store, user: &User, second_factor_required: bool) -> hitkeep_store::Result<Me> {
     let sites = store
         .memberships_of(user.id)?
         .into_iter()
@@ -86,6 +91,8 @@ fn me_of(store: &Store, user: &User) -> hitkeep_store::Result<Me> {
         name: user.name.clone(),
         role: user.role.as_str().to_owned(),
         has_password: user.has_password,
+        has_second_factor: store.totp_factor(user.id)?.is_some_and(|factor| factor.confirmed),
+        second_factor_required,
         sites,
     })
 }
@@ -94,20 +101,22 @@ fn me_of(store: &Store, user: &User) -> hitkeep_store::Result<Me> {
 pub async fn sign_in(
     state: &AppState,
     user: User,
-    method: &'static str,
+    method: &str,
     headers: &HeaderMap,
     status: StatusCode,
 ) -> Result<Response, AppError> {
+    let method = method.to_owned();
     let secret = SecretKind::Session.generate();
     let key = digest(&secret);
     let client = web::client_label(headers);
     let now = state.now_ms();
     let max_ms = state.auth.settings.session_max_ms;
+    let required = state.auth.require_second_factor();
     let me = state
         .with_store(move |store| {
-            store.add_session(&key, user.id, method, &client, now, now + max_ms)?;
+            store.add_session(&key, user.id, &method, &client, now, now + max_ms)?;
             store.audit(AuditKind::SignIn, Some(user.id), Some(user.id), &format!("method={method}"), now)?;
-            me_of(store, &user)
+            me_of(store, &user, required)
         })
         .await?;
     let cookie = web::session_cookie_header(&secret, max_ms / 1000, state.auth.settings.secure);
@@ -193,13 +202,38 @@ fn invalid_credentials() -> AppError {
     AppError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong e-mail address or password")
 }
 
+/// Where a sign-in stands after its first step.
+#[derive(Debug)]
+pub enum SignInStep {
+    /// Signed in: the answer with the account and the session cookie.
+    Done(Response),
+    /// The password was right and the account has a second factor: the code comes next.
+    SecondFactor(Challenge),
+}
+
+/// The second step a sign-in waits for (`202` from `/api/auth/login`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Challenge {
+    /// Always `true`: tells a client that the code comes next.
+    pub second_factor_required: bool,
+    /// What to send back with the code (`hkc_...`, valid a few minutes, for a few tries).
+    pub challenge: String,
+    /// What may be sent: `totp`, `recovery_code`.
+    pub methods: Vec<String>,
+    /// It ends at, ms since the epoch.
+    pub expires_at_ms: i64,
+}
+
+/// How long the second step of a sign-in waits.
+pub const CHALLENGE_TTL_MS: i64 = 5 * 60_000;
+
 /// Checks a password sign-in, with throttling and without revealing which accounts exist.
 pub async fn password_sign_in(
     state: &AppState,
     client: IpAddr,
     body: LoginBody,
     headers: &HeaderMap,
-) -> Result<Response, AppError> {
+) -> Result<SignInStep, AppError> {
     let account = body.email.trim().to_lowercase();
     let now = state.now_ms();
     state.auth.throttle.check(&account, client, now).map_err(AppError::too_many)?;
@@ -229,13 +263,34 @@ pub async fn password_sign_in(
             .await?;
         return Err(invalid_credentials());
     };
-    state.auth.throttle.succeeded(&account);
     if password::needs_rehash(&stored) {
         let user_id = user.id;
         let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?;
         state.with_store(move |store| store.set_password_hash(user_id, &hash)).await?;
     }
-    sign_in(state, user, "password", headers, StatusCode::OK).await
+    let user_id = user.id;
+    let has_totp = state
+        .with_store(move |store| store.totp_factor(user_id))
+        .await?
+        .is_some_and(|factor| factor.confirmed);
+    if !has_totp {
+        state.auth.throttle.succeeded(&account);
+        return Ok(SignInStep::Done(sign_in(state, user, "password", headers, StatusCode::OK).await?));
+    }
+    // The account's failures stay counted until the code is right too: wrong codes add to
+    // them, so guessing codes meets the same backoff as guessing passwords.
+    let challenge = SecretKind::Challenge.generate();
+    let key = digest(&challenge);
+    let expires_at_ms = now + CHALLENGE_TTL_MS;
+    state
+        .with_store(move |store| store.add_sign_in_challenge(&key, user_id, "password", expires_at_ms))
+        .await?;
+    Ok(SignInStep::SecondFactor(Challenge {
+        second_factor_required: true,
+        challenge,
+        methods: vec!["totp".to_owned(), "recovery_code".to_owned()],
+        expires_at_ms,
+    }))
 }
 
 async fn login(
@@ -244,7 +299,14 @@ async fn login(
     headers: HeaderMap,
     Json(body): Json<LoginBody>,
 ) -> Result<Response, AppError> {
-    password_sign_in(&state, client, body, &headers).await
+    Ok(match password_sign_in(&state, client, body, &headers).await? {
+        SignInStep::Done(response) => response,
+        SignInStep::SecondFactor(challenge) => {
+            let mut response = (StatusCode::ACCEPTED, Json(challenge)).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+    })
 }
 
 /// Query of the demo sign-in link.
@@ -376,7 +438,7 @@ pub async fn accept(
 }
 
 /// Ends the current session and tells the browser to forget it.
-pub async fn end_current_session(state: &AppState, signed_in: &SignedIn) -> Result<(), AppError> {
+pub async fn end_current_session(state: &AppState, signed_in: &AnyPerson) -> Result<(), AppError> {
     let (user_id, session_id, now) = (signed_in.user().id, signed_in.session_id, state.now_ms());
     state
         .with_store(move |store| {
@@ -396,14 +458,15 @@ fn signed_out() -> Response {
     response
 }
 
-async fn logout(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response, AppError> {
+async fn logout(State(state): State<AppState>, signed_in: AnyPerson) -> Result<Response, AppError> {
     end_current_session(&state, &signed_in).await?;
     Ok(signed_out())
 }
 
-async fn me(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<Me>, AppError> {
+async fn me(State(state): State<AppState>, signed_in: AnyPerson) -> Result<Json<Me>, AppError> {
     let user = signed_in.user().clone();
-    Ok(Json(state.with_store(move |store| me_of(store, &user)).await?))
+    let required = state.auth.require_second_factor();
+    Ok(Json(state.with_store(move |store| me_of(store, &user, required)).await?))
 }
 
 /// Body of a password change.
@@ -421,27 +484,15 @@ struct PasswordBody {
 async fn change_password(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
-    signed_in: SignedIn,
+    signed_in: AnyPerson,
     Json(body): Json<PasswordBody>,
 ) -> Result<StatusCode, AppError> {
     let user = signed_in.user().clone();
     let now = state.now_ms();
-    state.auth.throttle.check(&user.email, client, now).map_err(AppError::too_many)?;
     password::check_new(&body.new_password, &user.email)
         .map_err(|weak| AppError::bad_request("weak_password", weak.to_string()))?;
     let user_id = user.id;
-    if let Some(stored) = state.with_store(move |store| store.password_hash(user_id)).await? {
-        let current = body.current_password.unwrap_or_default();
-        let matched = tokio::task::spawn_blocking(move || password::verify(&current, &stored)).await?;
-        if !matched {
-            state.auth.throttle.failed(&user.email, client, now);
-            return Err(AppError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "the current password is wrong",
-            ));
-        }
-    }
+    confirm_password(&state, client, &user, body.current_password).await?;
     let new_password = body.new_password;
     let hash = tokio::task::spawn_blocking(move || password::hash(&new_password)).await?;
     let keep = signed_in.session_id;
@@ -454,6 +505,33 @@ async fn change_password(
         .await?;
     state.auth.forget();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks the password of the person signed in before a sensitive change (throttled like a
+/// sign-in); `Ok(false)` when the account has no password to check (demo, invited by SSO).
+pub async fn confirm_password(
+    state: &AppState,
+    client: IpAddr,
+    user: &User,
+    given: Option<String>,
+) -> Result<bool, AppError> {
+    let now = state.now_ms();
+    state.auth.throttle.check(&user.email, client, now).map_err(AppError::too_many)?;
+    let user_id = user.id;
+    let Some(stored) = state.with_store(move |store| store.password_hash(user_id)).await? else {
+        return Ok(false);
+    };
+    let given = given.unwrap_or_default();
+    let matched = tokio::task::spawn_blocking(move || password::verify(&given, &stored)).await?;
+    if !matched {
+        state.auth.throttle.failed(&user.email, client, now);
+        return Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "the current password is wrong",
+        ));
+    }
+    Ok(true)
 }
 
 /// A session as the account page lists it.
@@ -489,7 +567,7 @@ fn session_view(session: SessionRecord, current: u64) -> SessionView {
 
 async fn sessions(
     State(state): State<AppState>,
-    signed_in: SignedIn,
+    signed_in: AnyPerson,
 ) -> Result<Json<Vec<SessionView>>, AppError> {
     let user_id = signed_in.user().id;
     let (now, idle) = (state.now_ms(), state.auth.settings.session_idle_ms);
@@ -505,7 +583,7 @@ async fn sessions(
 
 async fn end_session(
     State(state): State<AppState>,
-    signed_in: SignedIn,
+    signed_in: AnyPerson,
     Path(id): Path<u64>,
 ) -> Result<Response, AppError> {
     if id == signed_in.session_id {
@@ -535,7 +613,7 @@ async fn end_session(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn end_sessions(state: &AppState, signed_in: &SignedIn, keep: Option<u64>) -> Result<(), AppError> {
+async fn end_sessions(state: &AppState, signed_in: &AnyPerson, keep: Option<u64>) -> Result<(), AppError> {
     let (user_id, now) = (signed_in.user().id, state.now_ms());
     state
         .with_store(move |store| {
@@ -556,14 +634,14 @@ async fn end_sessions(state: &AppState, signed_in: &SignedIn, keep: Option<u64>)
 /// `DELETE /api/account/sessions/others`: sign out everywhere else.
 async fn end_other_sessions(
     State(state): State<AppState>,
-    signed_in: SignedIn,
+    signed_in: AnyPerson,
 ) -> Result<StatusCode, AppError> {
     end_sessions(&state, &signed_in, Some(signed_in.session_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /api/account/sessions`: sign out everywhere, here too.
-async fn end_all_sessions(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response, AppError> {
+async fn end_all_sessions(State(state): State<AppState>, signed_in: AnyPerson) -> Result<Response, AppError> {
     end_sessions(&state, &signed_in, None).await?;
     Ok(signed_out())
 }

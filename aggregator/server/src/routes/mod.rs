@@ -6,9 +6,11 @@ pub mod account;
 pub mod audit;
 pub mod collect;
 pub mod edge;
+pub mod factors;
 pub mod health;
 pub mod pages;
 pub mod people;
+pub mod shares;
 pub mod sites;
 pub mod tokens;
 

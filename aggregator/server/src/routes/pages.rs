@@ -1,12 +1,13 @@
 //! Plain server-rendered pages for signing in without the dashboard's script: first-run
-//! setup, password sign-in, invitations, sign-out, and a home page listing the sites.
+//! setup, password sign-in, invitations, sign-out, a home page listing the sites, and the
+//! page of a share link (with its password form).
 //!
 //! They are HTML forms posting to the same origin, no script at all, styled by one
 //! stylesheet of this binary, so they work under the strict content security policy and in
 //! any browser. The dashboard (web/) draws richer versions of the same flows over the JSON
 //! API; these stay as the fallback.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -14,21 +15,31 @@ use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use crate::auth::secret::{SecretKind, digest};
+use crate::auth::web::Embeddable;
 use crate::auth::{ClientAddress, Principal};
 use crate::error::AppError;
-use crate::routes::account::{self, LoginBody, SetupBody};
+use crate::routes::account::{self, LoginBody, SetupBody, SignInStep};
+use crate::routes::factors::{self, SecondFactorBody};
+use crate::routes::shares::{self, ShareInfo, UnlockBody};
 use crate::state::AppState;
 
 /// The pages.
 pub fn router(state: &AppState) -> Router<AppState> {
+    // A share link's page is public and may be opened by many people behind one address:
+    // only its password form is under the auth routes' request budget.
+    let share = Router::new().route("/share/{code}", get(share_page));
     Router::new()
         .route("/", get(home))
         .route("/setup", get(setup_page).post(setup_form))
         .route("/login", get(login_page).post(login_form))
+        .route("/login/code", axum::routing::post(code_form))
         .route("/logout", axum::routing::post(logout_form))
         .route("/invite", get(invite_page).post(invite_form))
+        .route("/share/{code}/unlock", axum::routing::post(share_form))
         .route("/assets/fallback.css", get(stylesheet))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::web::auth_rate_limit))
+        .merge(share)
         .layer(axum::extract::DefaultBodyLimit::max(account::MAX_AUTH_BODY))
 }
 
@@ -220,15 +231,57 @@ async fn login_form(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let body = LoginBody { email: form.email, password: form.password };
-    let result = account::password_sign_in(&state, client, body, &headers).await;
+    let result = match account::password_sign_in(&state, client, body, &headers).await {
+        Ok(SignInStep::Done(response)) => Ok(response),
+        Ok(SignInStep::SecondFactor(challenge)) => {
+            return page(StatusCode::OK, "Sign in", &code_form_html(&challenge.challenge, None));
+        }
+        Err(error) => Err(error),
+    };
     after_sign_in(result, |error| login_form_html(Some(error)), "Sign in")
+}
+
+fn code_form_html(challenge: &str, error: Option<&str>) -> String {
+    format!(
+        "<h1>Sign in</h1><p>Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>{}\
+         <form method=\"post\" action=\"/login/code\"><input type=\"hidden\" name=\"challenge\" value=\"{}\">\
+         <label for=\"code\">Code</label><input id=\"code\" name=\"code\" required autofocus \
+         autocomplete=\"one-time-code\" inputmode=\"text\" maxlength=\"40\">\
+         <button type=\"submit\">Verify</button></form>",
+        error_line(error),
+        escape(challenge)
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct CodeForm {
+    challenge: String,
+    code: String,
+}
+
+/// `POST /login/code`: the second step of the fallback sign-in. A wrong code shows the code
+/// form again while the challenge lasts, then the password form.
+async fn code_form(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let challenge = form.challenge.clone();
+    let body = SecondFactorBody { challenge: form.challenge, code: form.code };
+    let result = factors::second_factor_sign_in(&state, client, body, &headers).await;
+    let ended = result.as_ref().err().is_some_and(|error| error.code() == "challenge_expired");
+    if ended {
+        return after_sign_in(result, |error| login_form_html(Some(error)), "Sign in");
+    }
+    after_sign_in(result, |error| code_form_html(&challenge, Some(error)), "Sign in")
 }
 
 async fn logout_form(State(state): State<AppState>, parts: Parts) -> Result<Response, AppError> {
     if let Ok(Some(Principal::Person { person, session_id })) =
         state.auth.principal(&state.store, &parts).await
     {
-        account::end_current_session(&state, &crate::auth::SignedIn { person, session_id }).await?;
+        account::end_current_session(&state, &crate::auth::AnyPerson { person, session_id }).await?;
     }
     let mut response = Redirect::to("/login").into_response();
     for cookie in crate::auth::web::expired_session_cookies() {
@@ -280,6 +333,111 @@ async fn invite_form(
     let code = form.code.clone();
     let result = account::accept(&state, form.code, form.name, form.password, &headers).await;
     after_sign_in(result, |error| invite_form_html(&code, &email, Some(error)), "Invitation")
+}
+
+/// A share link's page: framable by any site when the link is an embed link.
+fn share_page_response(status: StatusCode, embed: bool, body: &str) -> Response {
+    let mut response = page(status, "Shared dashboard", body);
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if embed {
+        response.extensions_mut().insert(Embeddable);
+    }
+    response
+}
+
+fn share_open_html(info: &ShareInfo) -> String {
+    let until = info
+        .expires_at_ms
+        .map(|at| format!(" until {} UTC", crate::state::format_utc(at)))
+        .unwrap_or_default();
+    format!(
+        "<h1>{}</h1><p>A read-only dashboard shared as “{}”{until}; times are in {}.</p>\
+         <p class=\"muted\">The dashboard's script draws its charts here.</p>",
+        escape(&info.domain),
+        escape(&info.name),
+        escape(&info.timezone)
+    )
+}
+
+fn share_password_html(code: &str, error: Option<&str>) -> String {
+    format!(
+        "<h1>Shared dashboard</h1><p>This dashboard is protected by a password.</p>{}\
+         <form method=\"post\" action=\"/share/{}/unlock\">\
+         <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" required autofocus autocomplete=\"current-password\">\
+         <button type=\"submit\">Open</button></form>",
+        error_line(error),
+        escape(code)
+    )
+}
+
+fn share_error(error: &AppError) -> Response {
+    share_page_response(
+        error.status(),
+        false,
+        &format!("<h1>Shared dashboard</h1>{}", error_line(Some(&error.message()))),
+    )
+}
+
+/// `GET /share/{code}`: the shared dashboard, or its password form.
+async fn share_page(State(state): State<AppState>, Path(code): Path<String>) -> Result<Response, AppError> {
+    let key = digest(&code);
+    let link = if SecretKind::ShareLink.matches(&code) {
+        state.with_store(move |store| store.share_link_by_digest(&key)).await?
+    } else {
+        None
+    };
+    let Some(link) = link else {
+        return Ok(share_error(&AppError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_share_link",
+            "no such share link; it may have been revoked",
+        )));
+    };
+    if link.expires_at_ms.is_some_and(|at| at <= state.now_ms()) {
+        return Ok(share_error(&AppError::new(
+            StatusCode::GONE,
+            "share_link_expired",
+            "this share link has expired",
+        )));
+    }
+    if link.password_hash.is_some() {
+        return Ok(share_page_response(StatusCode::OK, link.embed, &share_password_html(&code, None)));
+    }
+    let info = shares::info(&state, std::sync::Arc::new(link)).await?;
+    Ok(share_page_response(StatusCode::OK, info.embed, &share_open_html(&info)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ShareForm {
+    password: String,
+}
+
+/// `POST /share/{code}/unlock`: the password form's answer. This page has no script to keep
+/// the unlocking, so it shows the dashboard at once; the dashboard's script keeps it.
+async fn share_form(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    Path(code): Path<String>,
+    Form(form): Form<ShareForm>,
+) -> Response {
+    let body = UnlockBody { code: code.clone(), password: form.password };
+    match shares::unlock(&state, client, body).await {
+        Ok(unlocked) => {
+            share_page_response(StatusCode::OK, unlocked.share.embed, &share_open_html(&unlocked.share))
+        }
+        Err(error) if error.code() == "invalid_share_password" || error.code() == "too_many_attempts" => {
+            let mut response = share_page_response(
+                error.status(),
+                false,
+                &share_password_html(&code, Some(&error.message())),
+            );
+            if let Some(retry) = error_retry(&error) {
+                response.headers_mut().insert(header::RETRY_AFTER, retry);
+            }
+            response
+        }
+        Err(error) => share_error(&error),
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub fn control_router() -> Router<AppState> {
     Router::new()
         .route("/control/users", get(control_list).post(control_create))
         .route("/control/users/{email}", delete(control_remove))
+        .route("/control/users/{email}/factors", delete(control_reset_factors))
 }
 
 /// An account as listed.
@@ -429,6 +430,14 @@ async fn control_remove(
 ) -> Result<Json<UserView>, AppError> {
     let user = state.with_store(move |store| store.user_by_email(&email)).await?;
     Ok(Json(remove_user(&state, user.id, None).await?))
+}
+
+async fn control_reset_factors(
+    State(state): State<AppState>,
+    Path(email): Path<String>,
+) -> Result<Json<UserView>, AppError> {
+    let user = crate::routes::factors::reset_factors(&state, email).await?;
+    Ok(Json(UserView::from(user)))
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ impl From<Site> for SiteView {
 
 fn with_access(site: Site, access: Access) -> SiteView {
     let name = match access {
+        Access::View => "view",
         Access::Read => "read",
         Access::Write => "write",
         Access::Manage => "manage",
@@ -195,7 +196,8 @@ async fn recent_events(state: &AppState, domain: String, limit: u32) -> Result<V
 
 // The API.
 
-/// `GET /api/sites`: the sites the asker may see, with what they may do there.
+/// `GET /api/sites`: the sites the asker may see, with what they may do there (a share
+/// link's visitor sees none here: `GET /api/share` describes its site).
 async fn visible_sites(
     State(state): State<AppState>,
     principal: Principal,
@@ -203,7 +205,10 @@ async fn visible_sites(
     let sites = state.with_store(move |store| store.sites()).await?;
     let visible = sites
         .into_iter()
-        .filter_map(|site| principal.access(site.id).map(|access| with_access(site, access)))
+        .filter_map(|site| {
+            let access = principal.access(site.id).filter(|access| *access >= Access::Read)?;
+            Some(with_access(site, access))
+        })
         .collect();
     Ok(Json(visible))
 }

@@ -2,6 +2,8 @@
 //! authorization rule, and the error code of every refusal.
 
 mod account;
+mod factors;
 mod hardening;
 mod people;
+mod shares;
 mod tokens;
