@@ -5,7 +5,7 @@
 #   scripts/test.sh -p hitkeep-store   # extra arguments go to `cargo test`
 #
 # Needs: rustup (the toolchain and targets come from rust-toolchain.toml), python3 with pip
-# (for nats-py, pyotp and the wasmtime CLI), and either root (to apt-get install nats-server and
+# (for nats-py, pyotp, aiosmtpd and the wasmtime CLI), and either root (to apt-get install nats-server and
 # ccache) or nats-server already on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,11 +50,14 @@ if ! python3 -c 'import nats' 2>/dev/null; then
   fi
 fi
 
-# pyotp: an independent TOTP implementation, the phone of the accounts' end-to-end test.
-if ! python3 -c 'import pyotp' 2>/dev/null; then
-  echo "installing pyotp with pip" >&2
-  python3 -m pip install --quiet --disable-pip-version-check pyotp || missing+=("pyotp (pip install pyotp)")
-fi
+# pyotp (an independent TOTP implementation, the phone of the accounts' tests) and aiosmtpd
+# (a real SMTP server that receives the password reset and invitation mail).
+for module in pyotp aiosmtpd; do
+  if ! python3 -c "import $module" 2>/dev/null; then
+    echo "installing $module with pip" >&2
+    python3 -m pip install --quiet --disable-pip-version-check "$module" || missing+=("$module (pip install $module)")
+  fi
+done
 
 # The wasmtime CLI: the collector component is tested unmodified under `wasmtime serve`.
 if ! python3 -c 'import wasmtime_cli' 2>/dev/null && ! command -v wasmtime >/dev/null; then

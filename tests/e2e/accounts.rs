@@ -277,3 +277,115 @@ fn every_sign_in_method_works_and_no_secret_is_stored_in_clear() {
         secrets.into_iter().filter(|(what, _)| *what != "the TOTP secret (bytes)").collect();
     assert_absent(&[("the rows of the database".to_owned(), dump)], &text_secrets);
 }
+
+/// `aiosmtpd` on a free port, keeping what it receives in a Maildir.
+struct Smtp {
+    child: std::process::Child,
+    port: u16,
+    maildir: std::path::PathBuf,
+}
+
+impl Smtp {
+    fn start(dir: &Path) -> Self {
+        let port = free_port();
+        let maildir = dir.join("maildir");
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&maildir)
+            .spawn()
+            .expect("python3 runs (scripts/test.sh installs aiosmtpd)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port, maildir }
+    }
+
+    fn wait_for_message(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut entries) = std::fs::read_dir(self.maildir.join("new"))
+                && let Some(Ok(entry)) = entries.next()
+            {
+                let text = std::fs::read_to_string(entry.path()).unwrap();
+                return text.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+            }
+            assert!(Instant::now() < deadline, "no mail arrived");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_forgotten_password_is_reset_by_mail_through_a_real_smtp_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = Smtp::start(dir.path());
+    let config = dir.path().join("hitkeep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "smtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_tls = \"none\"\nsmtp_from = \"Hitkeep <hitkeep@localhost>\"\n",
+            smtp.port
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data, &["--config", config.to_str().unwrap()]);
+    let client = Client { addr: server.http, cookie: None };
+    let setup_code = wait_for_setup_link(&server);
+    let setup = client.call(
+        "POST",
+        "/api/auth/setup",
+        &[],
+        serde_json::json!({ "code": setup_code, "email": EMAIL, "password": PASSWORD }),
+    );
+    assert_eq!(setup.status, 201, "{}", setup.json);
+    let status = client.call("GET", "/api/auth/status", &[], serde_json::Value::Null);
+    assert_eq!(status.json["email_enabled"], true);
+
+    let asked = client.call("POST", "/api/auth/password-reset", &[], serde_json::json!({ "email": EMAIL }));
+    assert_eq!(asked.status, 202, "{}", asked.json);
+    let message = smtp.wait_for_message();
+    let base = format!("http://{}/reset?code=", server.http);
+    let start = message.find(&base).unwrap_or_else(|| panic!("a link to {base} in:\n{message}"));
+    let code: String = message[start + base.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let reset = client.call(
+        "POST",
+        "/api/auth/password-reset/complete",
+        &[],
+        serde_json::json!({ "code": code, "password": "the new passphrase, long" }),
+    );
+    assert_eq!(reset.status, 200, "{}", reset.json);
+    let signed_in = client.call(
+        "POST",
+        "/api/auth/login",
+        &[],
+        serde_json::json!({ "email": EMAIL, "password": "the new passphrase, long" }),
+    );
+    assert_eq!(signed_in.status, 200, "{}", signed_in.json);
+    let log = server.log();
+    assert!(
+        !log.contains(EMAIL) && !log.contains(&code),
+        "the log holds neither the address nor the link:\n{log}"
+    );
+    server.stop();
+}

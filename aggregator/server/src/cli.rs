@@ -153,6 +153,15 @@ pub enum UserCommand {
         /// The account's e-mail address.
         email: String,
     },
+    /// Set a person's password (read from the first line of standard input, or generated and
+    /// printed once) and end their sessions: for an instance that sends no e-mail.
+    SetPassword {
+        /// The account's e-mail address.
+        email: String,
+        /// Generate the password instead of reading it.
+        #[arg(long)]
+        generate_password: bool,
+    },
     /// Remove a person's second factors (authenticator app and recovery codes), for someone
     /// who lost both; they sign in with their password alone and set up a new one.
     ResetFactors {

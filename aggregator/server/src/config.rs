@@ -83,6 +83,21 @@ pub struct Config {
     pub http_max_connections: usize,
     /// Seconds a client gets to send a request's headers (also between keep-alive requests).
     pub http_header_read_timeout_secs: u64,
+    /// SMTP server for password resets and invitations by e-mail (none: no e-mail).
+    pub smtp_host: Option<String>,
+    /// Its port.
+    pub smtp_port: u16,
+    /// `starttls` (default), `tls` (from the first byte, port 465) or `none` (a relay on
+    /// the same machine only).
+    pub smtp_tls: crate::mail::SmtpTls,
+    /// SMTP user name.
+    pub smtp_username: Option<String>,
+    /// SMTP password.
+    pub smtp_password: Option<String>,
+    /// File holding `smtp_password`.
+    pub smtp_password_file: Option<PathBuf>,
+    /// The sender of Hitkeep's mail (`Hitkeep <stats@example.com>`).
+    pub smtp_from: Option<String>,
     /// Log level filter (`info`, `debug`, `hitkeep=debug,info`...).
     pub log_level: String,
     /// Log format.
@@ -117,6 +132,13 @@ impl Default for Config {
             session_max_days: 30,
             http_max_connections: 4096,
             http_header_read_timeout_secs: 10,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_tls: crate::mail::SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_password_file: None,
+            smtp_from: None,
             log_level: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -150,6 +172,12 @@ impl std::fmt::Debug for Config {
             .field("session_max_days", &self.session_max_days)
             .field("http_max_connections", &self.http_max_connections)
             .field("http_header_read_timeout_secs", &self.http_header_read_timeout_secs)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &redact(&self.smtp_password))
+            .field("smtp_from", &self.smtp_from)
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
@@ -243,6 +271,7 @@ impl Config {
     fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
         resolve_secret("nats_token", &mut self.nats_token, &self.nats_token_file)?;
         resolve_secret("nats_password", &mut self.nats_password, &self.nats_password_file)?;
+        resolve_secret("smtp_password", &mut self.smtp_password, &self.smtp_password_file)?;
         Ok(())
     }
 
@@ -278,7 +307,28 @@ impl Config {
             ));
         }
         self.plugins_config()?;
+        if self.smtp_username.is_some() != self.smtp_password.is_some() {
+            return Err(ConfigError::Conflict("smtp_username and smtp_password go together".into()));
+        }
+        if self.smtp_host.is_some() != self.smtp_from.is_some() {
+            return Err(ConfigError::Conflict("smtp_host and smtp_from go together".into()));
+        }
+        if let Some(settings) = self.mail_settings() {
+            crate::mail::Mailer::new(&settings, String::new())
+                .map_err(|error| ConfigError::Conflict(error.to_string()))?;
+        }
         Ok(())
+    }
+
+    /// The SMTP settings, when e-mail is configured.
+    pub fn mail_settings(&self) -> Option<crate::mail::MailSettings> {
+        Some(crate::mail::MailSettings {
+            host: self.smtp_host.clone()?,
+            port: self.smtp_port,
+            tls: self.smtp_tls,
+            credentials: self.smtp_username.clone().zip(self.smtp_password.clone()),
+            from: self.smtp_from.clone()?,
+        })
     }
 
     /// The public origin (`https://stats.example.com`), when configured.
@@ -405,6 +455,42 @@ mod tests {
         assert!(!format!("{config:?}").contains("s3cret"));
         let both = env(&[("HITKEEP_NATS_TOKEN", "a"), ("HITKEEP_NATS_TOKEN_FILE", secret.to_str().unwrap())]);
         assert!(matches!(load(None, Flags::default(), &both), Err(ConfigError::Conflict(_))));
+    }
+
+    #[test]
+    fn smtp_settings_come_together_and_hide_their_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("smtp");
+        std::fs::write(&secret, "mail-s3cret\n").unwrap();
+        let vars = env(&[
+            ("HITKEEP_SMTP_HOST", "smtp.example.com"),
+            ("HITKEEP_SMTP_TLS", "tls"),
+            ("HITKEEP_SMTP_PORT", "465"),
+            ("HITKEEP_SMTP_USERNAME", "hitkeep"),
+            ("HITKEEP_SMTP_PASSWORD_FILE", secret.to_str().unwrap()),
+            ("HITKEEP_SMTP_FROM", "Hitkeep <stats@example.com>"),
+        ]);
+        let config = load(None, Flags::default(), &vars).unwrap();
+        let mail = config.mail_settings().unwrap();
+        assert_eq!((mail.port, mail.tls), (465, crate::mail::SmtpTls::Tls));
+        assert_eq!(mail.credentials, Some(("hitkeep".into(), "mail-s3cret".into())));
+        assert!(!format!("{config:?}").contains("s3cret") && !format!("{mail:?}").contains("s3cret"));
+        assert_eq!(Config::default().mail_settings(), None);
+
+        let no_from = env(&[("HITKEEP_SMTP_HOST", "smtp.example.com")]);
+        assert!(matches!(load(None, Flags::default(), &no_from), Err(ConfigError::Conflict(_))));
+        let bad_from =
+            env(&[("HITKEEP_SMTP_HOST", "smtp.example.com"), ("HITKEEP_SMTP_FROM", "not an address")]);
+        let error = load(None, Flags::default(), &bad_from).unwrap_err().to_string();
+        assert!(error.contains("smtp_from"), "{error}");
+        let no_password = env(&[
+            ("HITKEEP_SMTP_HOST", "smtp.example.com"),
+            ("HITKEEP_SMTP_FROM", "stats@example.com"),
+            ("HITKEEP_SMTP_USERNAME", "hitkeep"),
+        ]);
+        assert!(matches!(load(None, Flags::default(), &no_password), Err(ConfigError::Conflict(_))));
+        let bad_tls = env(&[("HITKEEP_SMTP_TLS", "ssl")]);
+        assert!(load(None, Flags::default(), &bad_tls).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod edge;
 pub mod edge_credentials;
 pub mod error;
 pub mod listener;
+pub mod mail;
 pub mod routes;
 pub mod salts;
 pub mod serve;

@@ -136,6 +136,20 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let auth = Arc::new(Auth::new(auth_settings(&config, demo_code.as_deref())?, clock, sealer));
     auth.load_policy(&store)?;
     let first_run = prepare_accounts(&store, config.demo, auth.now_ms()).await?;
+    // Bound before the state is made: mailed links need the address people open.
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding http listener on {}", config.listen))?;
+    let http_addr = listener.local_addr()?;
+    let base = config.base_url(http_addr);
+    let mailer = match config.mail_settings() {
+        Some(settings) => {
+            let mailer = crate::mail::Mailer::new(&settings, base.clone()).context("setting up e-mail")?;
+            tracing::info!(host = %settings.host, port = settings.port, "e-mail over smtp");
+            Some(mailer)
+        }
+        None => None,
+    };
     let state = AppState {
         store: store.clone(),
         sites: sites.clone(),
@@ -145,16 +159,12 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         edge: edge.clone(),
         auth: auth.clone(),
         edge_credentials,
+        mailer,
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding http listener on {}", config.listen))?;
-    let http_addr = listener.local_addr()?;
     tracing::info!(addr = %http_addr, "http listening");
     let runtime_file = write_runtime_file(&data_dir, http_addr, &nats_url)?;
     // Printed, never logged: the link is a credential until it is used.
-    let base = config.base_url(http_addr);
     match (&demo_code, first_run) {
         (Some(code), _) => {
             println!("hitkeep: demo dashboard, signed in at once: {base}/login/demo?code={code}")
@@ -243,7 +253,9 @@ async fn sweep_sessions(state: AppState, cancel: CancellationToken) {
         let idle_before = now - state.auth.settings.session_idle_ms;
         let swept = state.with_store(move |store| {
             let sessions = store.remove_expired_sessions(now, idle_before)?;
-            let others = store.remove_expired_challenges(now)? + store.remove_expired_share_sessions(now)?;
+            let others = store.remove_expired_challenges(now)?
+                + store.remove_expired_share_sessions(now)?
+                + store.remove_expired_password_resets(now)?;
             Ok::<_, hitkeep_store::Error>(sessions + others)
         });
         match swept.await {

@@ -32,6 +32,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// The edge tokens, for edges over HTTP and the embedded broker.
     pub edge_credentials: Arc<EdgeCredentials>,
+    /// Outgoing e-mail, when SMTP is configured.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             edge: None,
             auth: Arc::new(auth),
             edge_credentials,
+            mailer: None,
         })
     }
 

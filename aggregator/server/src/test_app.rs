@@ -119,6 +119,19 @@ impl TestApp {
         secret
     }
 
+    /// Sends mail to `smtp` (links start with `http://stats.test`).
+    pub fn with_mailer(mut self, smtp: &SmtpSink) -> Self {
+        let settings = crate::mail::MailSettings {
+            host: "127.0.0.1".into(),
+            port: smtp.port,
+            tls: crate::mail::SmtpTls::None,
+            credentials: None,
+            from: "Hitkeep <hitkeep@stats.test>".into(),
+        };
+        self.state.mailer = Some(crate::mail::Mailer::new(&settings, "http://stats.test".into()).unwrap());
+        self
+    }
+
     /// The public router.
     pub fn router(&self) -> Router {
         crate::app::app(self.state.clone())
@@ -235,5 +248,88 @@ impl TestResponse {
     /// Status and code, for asserting both at once.
     pub fn status_code(&self) -> (u16, String) {
         (self.status.as_u16(), if self.status.is_success() { String::new() } else { self.code() })
+    }
+}
+
+/// A real SMTP server for tests: Python's `aiosmtpd` on a free loopback port, storing what
+/// it receives in a Maildir (scripts/test.sh installs it).
+#[derive(Debug)]
+pub struct SmtpSink {
+    child: std::process::Child,
+    /// Its port.
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    /// Starts one and waits until it takes connections.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let maildir = dir.path().join("mail");
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs (scripts/test.sh installs aiosmtpd)");
+        let sink = Self { child, port, dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "aiosmtpd did not start (pip install aiosmtpd)");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        sink
+    }
+
+    /// The messages received so far, oldest first, with quoted-printable soft breaks undone.
+    pub fn messages(&self) -> Vec<String> {
+        let new = self.dir.path().join("mail").join("new");
+        let mut files: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&new)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| {
+                        let modified = entry.metadata().and_then(|meta| meta.modified()).unwrap();
+                        (modified, std::fs::read_to_string(entry.path()).unwrap())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+            .into_iter()
+            .map(|(_, text)| text.replace("=\r\n", "").replace("=\n", "").replace("=3D", "="))
+            .collect()
+    }
+
+    /// Waits (up to 20 s) until at least `count` messages arrived; all of them.
+    /// (Mail goes out from a task of the test's runtime, so this waits without blocking it.)
+    pub async fn wait_for(&self, count: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let messages = self.messages();
+            if messages.len() >= count {
+                return messages;
+            }
+            assert!(std::time::Instant::now() < deadline, "{} of {count} messages arrived", messages.len());
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

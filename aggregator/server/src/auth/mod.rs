@@ -92,6 +92,9 @@ const TOKEN_TOUCH_MS: i64 = 60_000;
 /// The header a share link's page sends its code (`hkl_`) or unlocking (`hkv_`) in.
 pub const SHARE_HEADER: &str = "x-hitkeep-share";
 
+/// Password reset requests per hour and client address.
+pub const RESET_REQUESTS_PER_HOUR: u32 = 10;
+
 /// Requests per minute and client to the auth routes (sign-in, setup, invitations).
 pub const AUTH_REQUESTS_PER_MINUTE: u32 = 60;
 
@@ -105,6 +108,8 @@ pub struct Auth {
     pub throttle: SignInThrottle,
     /// The request budget of the auth routes.
     pub auth_limit: RateLimit,
+    /// Password reset requests per client address.
+    pub reset_limit: RateLimit,
     /// Seals the secrets that must be read back (TOTP seeds).
     pub sealer: SecretBox,
     require_second_factor: AtomicBool,
@@ -130,6 +135,7 @@ impl Auth {
             clock,
             throttle: SignInThrottle::new(Policy::default()),
             auth_limit: RateLimit::new(AUTH_REQUESTS_PER_MINUTE, 60_000),
+            reset_limit: RateLimit::new(RESET_REQUESTS_PER_HOUR, 3_600_000),
             sealer,
             require_second_factor: AtomicBool::new(false),
             cache: RwLock::new(Cache::default()),

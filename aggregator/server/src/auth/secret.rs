@@ -28,6 +28,8 @@ pub enum SecretKind {
     ShareLink,
     /// What unlocking a password-protected share link gives, for its requests.
     ShareUnlock,
+    /// A password reset link's code, sent by e-mail.
+    PasswordReset,
 }
 
 impl SecretKind {
@@ -43,6 +45,7 @@ impl SecretKind {
             Self::Challenge => "hkc_",
             Self::ShareLink => "hkl_",
             Self::ShareUnlock => "hkv_",
+            Self::PasswordReset => "hkr_",
         }
     }
 
@@ -92,6 +95,7 @@ mod tests {
             SecretKind::Challenge,
             SecretKind::ShareLink,
             SecretKind::ShareUnlock,
+            SecretKind::PasswordReset,
         ] {
             let (a, b) = (kind.generate(), kind.generate());
             assert_ne!(a, b);

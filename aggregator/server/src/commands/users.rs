@@ -1,4 +1,4 @@
-//! `hitkeep user create|list|remove|reset-factors`: accounts from the shell.
+//! `hitkeep user create|list|remove|set-password|reset-factors`: accounts from the shell.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -9,33 +9,46 @@ use crate::control::{ControlClient, encode_segment};
 use crate::routes::people::UserView;
 use crate::state::format_utc;
 
-/// Runs a user command. `create` reads the password from the first line of standard input,
-/// or generates one (printed once) when standard input is a terminal or `--generate-password`
-/// is given.
+/// The password of `create` and `set-password`: the first line of standard input, or `None`
+/// (generate one) when standard input is a terminal or `--generate-password` is given.
+fn password_from_stdin(generate: bool) -> anyhow::Result<Option<String>> {
+    if generate || std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    if line.is_empty() {
+        anyhow::bail!("no password on standard input (or pass --generate-password)");
+    }
+    Ok(Some(line))
+}
+
+fn generated_line(user: &UserView) -> String {
+    user.generated_password
+        .as_ref()
+        .map(|generated| {
+            format!("password: {generated}\nKeep it now: it is not shown again (Hitkeep stores only its argon2id hash).\n")
+        })
+        .unwrap_or_default()
+}
+
+/// Runs a user command.
 pub async fn run(client: &ControlClient, command: UserCommand) -> anyhow::Result<String> {
     Ok(match command {
         UserCommand::Create { email, role, name, generate_password } => {
-            let password = if generate_password || std::io::stdin().is_terminal() {
-                None
-            } else {
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line)?;
-                let line = line.trim_end_matches(['\r', '\n']).to_owned();
-                if line.is_empty() {
-                    anyhow::bail!("no password on standard input (or pass --generate-password)");
-                }
-                Some(line)
-            };
+            let password = password_from_stdin(generate_password)?;
             let body =
                 serde_json::json!({ "email": email, "name": name, "role": role, "password": password });
             let user: UserView = client.call(Method::POST, "/control/users", Some(body)).await?;
-            let mut out = format!("created {} ({})\n", user.email, user.role);
-            if let Some(generated) = &user.generated_password {
-                out.push_str(&format!(
-                    "password: {generated}\nKeep it now: it is not shown again (Hitkeep stores only its argon2id hash).\n"
-                ));
-            }
-            out
+            format!("created {} ({})\n{}", user.email, user.role, generated_line(&user))
+        }
+        UserCommand::SetPassword { email, generate_password } => {
+            let password = password_from_stdin(generate_password)?;
+            let path = format!("/control/users/{}/password", encode_segment(&email));
+            let user: UserView =
+                client.call(Method::PUT, &path, Some(serde_json::json!({ "password": password }))).await?;
+            format!("set the password of {} and ended their sessions\n{}", user.email, generated_line(&user))
         }
         UserCommand::List { json } => {
             let users: Vec<UserView> = client.call(Method::GET, "/control/users", None).await?;

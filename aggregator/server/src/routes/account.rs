@@ -131,11 +131,13 @@ pub async fn sign_in(
 struct Status {
     /// No account exists yet: the setup link creates the first owner.
     setup_required: bool,
+    /// This instance sends e-mail: "forgot your password?" works.
+    email_enabled: bool,
 }
 
 async fn status(State(state): State<AppState>) -> Result<Json<Status>, AppError> {
     let owners = state.with_store(|store| store.owner_count()).await?;
-    Ok(Json(Status { setup_required: owners == 0 }))
+    Ok(Json(Status { setup_required: owners == 0, email_enabled: state.mailer.is_some() }))
 }
 
 /// Body of the first-run setup.
@@ -163,10 +165,8 @@ pub async fn complete_setup(
         return Err(hitkeep_store::Error::SetupCodeInvalid.into());
     }
     let email = hitkeep_store::normalize_email(&body.email)?;
-    password::check_new(&body.password, &email)
-        .map_err(|weak| AppError::bad_request("weak_password", weak.to_string()))?;
     let key = digest(body.code.trim());
-    let hash = tokio::task::spawn_blocking(move || password::hash(&body.password)).await?;
+    let hash = new_password_hash(body.password, &email).await?;
     let now = state.now_ms();
     let name = body.name;
     let user = state
@@ -422,9 +422,7 @@ pub async fn accept(
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
     let invitation = valid_invitation(state, code.trim()).await?;
-    password::check_new(&new_password, &invitation.email)
-        .map_err(|weak| AppError::bad_request("weak_password", weak.to_string()))?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&new_password)).await?;
+    let hash = new_password_hash(new_password, &invitation.email).await?;
     let now = state.now_ms();
     let user = state
         .with_store(move |store| {
@@ -493,8 +491,7 @@ async fn change_password(
         .map_err(|weak| AppError::bad_request("weak_password", weak.to_string()))?;
     let user_id = user.id;
     confirm_password(&state, client, &user, body.current_password).await?;
-    let new_password = body.new_password;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&new_password)).await?;
+    let hash = new_password_hash(body.new_password, &user.email).await?;
     let keep = signed_in.session_id;
     state
         .with_store(move |store| {
@@ -505,6 +502,14 @@ async fn change_password(
         .await?;
     state.auth.forget();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks a new password against the rules (`400 weak_password`) and hashes it, off the
+/// async threads. `email` is the account's ("" for a share link's password).
+pub async fn new_password_hash(new_password: String, email: &str) -> Result<String, AppError> {
+    password::check_new(&new_password, email)
+        .map_err(|weak| AppError::bad_request("weak_password", weak.to_string()))?;
+    Ok(tokio::task::spawn_blocking(move || password::hash(&new_password)).await?)
 }
 
 /// Checks the password of the person signed in before a sensitive change (throttled like a

@@ -10,6 +10,7 @@ pub mod factors;
 pub mod health;
 pub mod pages;
 pub mod people;
+pub mod reset;
 pub mod shares;
 pub mod sites;
 pub mod tokens;

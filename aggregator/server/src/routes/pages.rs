@@ -21,6 +21,7 @@ use crate::auth::{ClientAddress, Principal};
 use crate::error::AppError;
 use crate::routes::account::{self, LoginBody, SetupBody, SignInStep};
 use crate::routes::factors::{self, SecondFactorBody};
+use crate::routes::reset::{self, ResetBody};
 use crate::routes::shares::{self, ShareInfo, UnlockBody};
 use crate::state::AppState;
 
@@ -36,6 +37,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/login/code", axum::routing::post(code_form))
         .route("/logout", axum::routing::post(logout_form))
         .route("/invite", get(invite_page).post(invite_form))
+        .route("/reset", get(reset_page).post(reset_form))
+        .route("/reset/complete", axum::routing::post(reset_complete_form))
         .route("/share/{code}/unlock", axum::routing::post(share_form))
         .route("/assets/fallback.css", get(stylesheet))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::web::auth_rate_limit))
@@ -204,18 +207,23 @@ async fn setup_form(
     after_sign_in(result, |error| setup_form_html(&code, Some(error)), "Set up")
 }
 
-fn login_form_html(error: Option<&str>) -> String {
+fn login_form_html(error: Option<&str>, email_enabled: bool) -> String {
+    let forgot = if email_enabled {
+        "<p class=\"muted\"><a href=\"/reset\">Forgot your password?</a></p>"
+    } else {
+        ""
+    };
     format!(
         "<h1>Sign in</h1>{}<form method=\"post\" action=\"/login\">\
          <label for=\"email\">E-mail</label><input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"username\">\
          <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" required autocomplete=\"current-password\">\
-         <button type=\"submit\">Sign in</button></form>",
+         <button type=\"submit\">Sign in</button></form>{forgot}",
         error_line(error)
     )
 }
 
-async fn login_page() -> Response {
-    page(StatusCode::OK, "Sign in", &login_form_html(None))
+async fn login_page(State(state): State<AppState>) -> Response {
+    page(StatusCode::OK, "Sign in", &login_form_html(None, state.mailer.is_some()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,7 +246,7 @@ async fn login_form(
         }
         Err(error) => Err(error),
     };
-    after_sign_in(result, |error| login_form_html(Some(error)), "Sign in")
+    after_sign_in(result, |error| login_form_html(Some(error), state.mailer.is_some()), "Sign in")
 }
 
 fn code_form_html(challenge: &str, error: Option<&str>) -> String {
@@ -272,7 +280,11 @@ async fn code_form(
     let result = factors::second_factor_sign_in(&state, client, body, &headers).await;
     let ended = result.as_ref().err().is_some_and(|error| error.code() == "challenge_expired");
     if ended {
-        return after_sign_in(result, |error| login_form_html(Some(error)), "Sign in");
+        return after_sign_in(
+            result,
+            |error| login_form_html(Some(error), state.mailer.is_some()),
+            "Sign in",
+        );
     }
     after_sign_in(result, |error| code_form_html(&challenge, Some(error)), "Sign in")
 }
@@ -437,6 +449,106 @@ async fn share_form(
             response
         }
         Err(error) => share_error(&error),
+    }
+}
+
+fn reset_request_html(error: Option<&str>) -> String {
+    format!(
+        "<h1>Reset your password</h1><p>We send a link to the account's address; it works for an hour.</p>{}\
+         <form method=\"post\" action=\"/reset\">\
+         <label for=\"email\">E-mail</label><input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"username\">\
+         <button type=\"submit\">Send the link</button></form>",
+        error_line(error)
+    )
+}
+
+fn reset_password_html(code: &str, email: &str, error: Option<&str>) -> String {
+    format!(
+        "<h1>Choose a new password</h1><p>For {}. Signing in afterwards still asks for your second factor, if you have one.</p>{}\
+         <form method=\"post\" action=\"/reset/complete\"><input type=\"hidden\" name=\"code\" value=\"{}\">\
+         <label for=\"password\">New password (at least 10 characters)</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" required minlength=\"10\" autocomplete=\"new-password\">\
+         <button type=\"submit\">Set the password</button></form>",
+        escape(email),
+        error_line(error),
+        escape(code)
+    )
+}
+
+/// `GET /reset`: the request form, or with `?code=` the new password's.
+async fn reset_page(State(state): State<AppState>, Query(query): Query<CodeQuery>) -> Response {
+    if query.code.is_empty() {
+        return page(StatusCode::OK, "Reset your password", &reset_request_html(None));
+    }
+    match reset::account_of(&state, query.code.trim()).await {
+        Ok(user) => {
+            page(StatusCode::OK, "Reset your password", &reset_password_html(&query.code, &user.email, None))
+        }
+        Err(error) => page(
+            error.status(),
+            "Reset your password",
+            &format!(
+                "<h1>Reset your password</h1>{}<p><a href=\"/reset\">Ask for a new link</a></p>",
+                error_line(Some(&error.message()))
+            ),
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ResetForm {
+    email: String,
+}
+
+async fn reset_form(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    Form(form): Form<ResetForm>,
+) -> Response {
+    match reset::request(&state, client, &form.email).await {
+        Ok(done) => page(
+            StatusCode::OK,
+            "Reset your password",
+            &format!("<h1>Check your e-mail</h1><p>{}.</p>", escape(&done.message)),
+        ),
+        Err(error) => {
+            page(error.status(), "Reset your password", &reset_request_html(Some(&error.message())))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ResetCompleteForm {
+    code: String,
+    password: String,
+}
+
+async fn reset_complete_form(State(state): State<AppState>, Form(form): Form<ResetCompleteForm>) -> Response {
+    let code = form.code.clone();
+    match reset::complete(&state, ResetBody { code: form.code, password: form.password }).await {
+        Ok(user) => page(
+            StatusCode::OK,
+            "Reset your password",
+            &format!(
+                "<h1>Password changed</h1><p>The password of {} is set, and every session of the account has ended.</p>\
+                 <p><a href=\"/login\">Sign in</a></p>",
+                escape(&user.email)
+            ),
+        ),
+        Err(error) if error.code() == "weak_password" => {
+            let email =
+                reset::account_of(&state, code.trim()).await.map(|user| user.email).unwrap_or_default();
+            page(
+                error.status(),
+                "Reset your password",
+                &reset_password_html(&code, &email, Some(&error.message())),
+            )
+        }
+        Err(error) => page(
+            error.status(),
+            "Reset your password",
+            &format!("<h1>Reset your password</h1>{}", error_line(Some(&error.message()))),
+        ),
     }
 }
 

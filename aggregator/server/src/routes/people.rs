@@ -12,7 +12,7 @@ use hitkeep_store::{AuditKind, InstanceRole, SiteRole, User};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::secret::{SecretKind, digest};
-use crate::auth::{InstanceAdmin, NeedsManage, NeedsOwn, SiteAccess, password};
+use crate::auth::{InstanceAdmin, NeedsManage, NeedsOwn, SiteAccess};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -35,6 +35,7 @@ pub fn control_router() -> Router<AppState> {
         .route("/control/users", get(control_list).post(control_create))
         .route("/control/users/{email}", delete(control_remove))
         .route("/control/users/{email}/factors", delete(control_reset_factors))
+        .route("/control/users/{email}/password", put(control_set_password))
 }
 
 /// An account as listed.
@@ -115,9 +116,7 @@ async fn create_user(state: &AppState, new: NewUser, actor: Option<&User>) -> Re
             (password.clone(), Some(password))
         }
     };
-    password::check_new(&password, &email)
-        .map_err(|weak| AppError::bad_request("weak_password", weak.to_string()))?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?;
+    let hash = crate::routes::account::new_password_hash(password, &email).await?;
     let now = state.now_ms();
     let actor_id = actor.map(|actor| actor.id);
     let name = new.name;
@@ -248,8 +247,12 @@ pub struct InvitationLink {
     pub code: String,
     /// Unusable from then on, ms since the epoch.
     pub expires_at_ms: i64,
+    /// The link was also sent to the address (when this instance sends e-mail).
+    pub emailed: bool,
 }
 
+/// Makes an invitation and, when this instance sends e-mail, mails its link (after the
+/// answer; the link is answered either way, to pass on by hand).
 async fn make_invitation(
     state: &AppState,
     email: &str,
@@ -262,7 +265,8 @@ async fn make_invitation(
     let now = state.now_ms();
     let expires = now + INVITATION_DAYS * 86_400_000;
     let email = email.to_owned();
-    state
+    let address = email.clone();
+    let inviter = state
         .with_store(move |store| {
             if store.user_by_email(&email).is_ok() {
                 return Err(hitkeep_store::Error::UserExists);
@@ -275,10 +279,22 @@ async fn make_invitation(
                 Some(invited_by),
                 &format!("invitation={}", invitation.id),
                 now,
-            )
+            )?;
+            store.user(invited_by)
         })
         .await?;
-    Ok(InvitationLink { path: format!("/invite?code={code}"), code, expires_at_ms: expires })
+    let path = format!("/invite?code={code}");
+    if let Some(mailer) = &state.mailer {
+        let by = if inviter.name.is_empty() { inviter.email.clone() } else { inviter.name.clone() };
+        let body = format!(
+            "{by} invites you to Hitkeep, the web analytics at {base}.\n\n\
+             To join, open this link within {INVITATION_DAYS} days and choose a password (it works once):\n\n{base}{path}\n\n\
+             If you did not expect this, ignore this message.\n",
+            base = mailer.base_url()
+        );
+        mailer.send_later(address, "You are invited to Hitkeep", body);
+    }
+    Ok(InvitationLink { path, code, expires_at_ms: expires, emailed: state.mailer.is_some() })
 }
 
 /// `POST /api/invitations`: an instance admin invites someone, optionally onto a site.
@@ -430,6 +446,42 @@ async fn control_remove(
 ) -> Result<Json<UserView>, AppError> {
     let user = state.with_store(move |store| store.user_by_email(&email)).await?;
     Ok(Json(remove_user(&state, user.id, None).await?))
+}
+
+/// Body of the operator's password change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetPassword {
+    /// The new password; none: generate one (answered once).
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// `hitkeep user set-password`: sets a password and ends the person's sessions.
+async fn control_set_password(
+    State(state): State<AppState>,
+    Path(email): Path<String>,
+    Json(body): Json<SetPassword>,
+) -> Result<Json<UserView>, AppError> {
+    let user = state.with_store(move |store| store.user_by_email(&email)).await?;
+    let (password, generated) = match body.password {
+        Some(password) => (password, None),
+        None => {
+            let password = generate_password();
+            (password.clone(), Some(password))
+        }
+    };
+    let hash = crate::routes::account::new_password_hash(password, &user.email).await?;
+    let (user_id, now) = (user.id, state.now_ms());
+    state
+        .with_store(move |store| {
+            store.set_password_hash(user_id, &hash)?;
+            store.remove_sessions_of(user_id, None)?;
+            store.audit(AuditKind::PasswordChanged, Some(user_id), None, "by=operator", now)
+        })
+        .await?;
+    state.auth.forget();
+    Ok(Json(UserView { generated_password: generated, ..UserView::from(user) }))
 }
 
 async fn control_reset_factors(

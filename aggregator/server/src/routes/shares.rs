@@ -164,11 +164,7 @@ pub async fn create_link(
         ));
     }
     let password_hash = match new.password {
-        Some(given) => {
-            password::check_new(&given, "")
-                .map_err(|weak| AppError::bad_request("weak_password", weak.to_string()))?;
-            Some(tokio::task::spawn_blocking(move || password::hash(&given)).await?)
-        }
+        Some(given) => Some(crate::routes::account::new_password_hash(given, "").await?),
         None => None,
     };
     let now = state.now_ms();

@@ -5,5 +5,6 @@ mod account;
 mod factors;
 mod hardening;
 mod people;
+mod reset;
 mod shares;
 mod tokens;
