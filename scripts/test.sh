@@ -102,4 +102,6 @@ fi
 # With extra arguments, only the cargo tests the caller asked for.
 if [ $# -eq 0 ]; then
   (cd tracker && npm ci --no-audit --no-fund --loglevel=error && HK_BIN="$CARGO_TARGET_DIR/debug/hitkeep" npm test)
+  # Hitkeep's own pages in Chromium: setup, passkeys (a virtual authenticator), TOTP.
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && HK_BIN="$CARGO_TARGET_DIR/debug/hitkeep" npm test)
 fi

@@ -27,6 +27,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::account::router(&state))
         .merge(routes::factors::router(&state))
         .merge(routes::reset::router(&state))
+        .merge(routes::passkeys::router(&state))
         .merge(routes::pages::router(&state))
         .merge(routes::sites::router())
         .merge(routes::people::router())

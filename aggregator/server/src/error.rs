@@ -115,6 +115,7 @@ impl From<hitkeep_store::Error> for AppError {
             E::Invalid { field: "role" | "site_role", .. } => (StatusCode::BAD_REQUEST, "invalid_role"),
             E::Invalid { field: "scope", .. } => (StatusCode::BAD_REQUEST, "invalid_scope"),
             E::Invalid { field: "share_name", .. } => (StatusCode::BAD_REQUEST, "invalid_share_name"),
+            E::Invalid { field: "passkey_name", .. } => (StatusCode::BAD_REQUEST, "invalid_passkey_name"),
             E::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
             E::TokenExists(_) => (StatusCode::CONFLICT, "token_exists"),
             E::TokenNotFound(_) => (StatusCode::NOT_FOUND, "token_not_found"),
@@ -126,6 +127,8 @@ impl From<hitkeep_store::Error> for AppError {
             E::NotAMember => (StatusCode::NOT_FOUND, "not_a_member"),
             E::SetupCodeInvalid => (StatusCode::FORBIDDEN, "invalid_setup_code"),
             E::InvitationInvalid => (StatusCode::FORBIDDEN, "invalid_invitation"),
+            E::PasskeyExists => (StatusCode::CONFLICT, "passkey_exists"),
+            E::PasskeyNotFound => (StatusCode::NOT_FOUND, "passkey_not_found"),
             E::ResetCodeInvalid => (StatusCode::FORBIDDEN, "invalid_reset_code"),
             _ => return Self::internal(format!("store: {error}")),
         };

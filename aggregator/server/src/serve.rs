@@ -160,6 +160,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         auth: auth.clone(),
         edge_credentials,
         mailer,
+        passkeys: Arc::new(crate::auth::passkeys::Passkeys::new(config.public_origin().as_deref())?),
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
     tracing::info!(addr = %http_addr, "http listening");

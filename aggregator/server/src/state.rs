@@ -34,6 +34,8 @@ pub struct AppState {
     pub edge_credentials: Arc<EdgeCredentials>,
     /// Outgoing e-mail, when SMTP is configured.
     pub mailer: Option<crate::mail::Mailer>,
+    /// The WebAuthn relying party and the passkey ceremonies under way.
+    pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             auth: Arc::new(auth),
             edge_credentials,
             mailer: None,
+            passkeys: Arc::new(crate::auth::passkeys::Passkeys::new(None)?),
         })
     }
 

@@ -62,6 +62,12 @@ pub enum Error {
     /// The invitation is unknown or was used.
     #[error("the invitation is invalid or was used already")]
     InvitationInvalid,
+    /// That authenticator's credential is registered already.
+    #[error("that passkey is registered already")]
+    PasskeyExists,
+    /// No such passkey of the account.
+    #[error("no such passkey")]
+    PasskeyNotFound,
     /// The password reset link is unknown, used, or expired.
     #[error("the password reset link is invalid, used or expired; ask for a new one")]
     ResetCodeInvalid,

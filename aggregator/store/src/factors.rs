@@ -134,13 +134,33 @@ impl Store {
         )?)
     }
 
-    /// The people with a confirmed second factor.
+    /// The people with a second factor: a confirmed authenticator app or a passkey.
     pub fn users_with_second_factor(&self) -> Result<Vec<u32>> {
         let conn = self.conn();
-        let mut statement =
-            conn.prepare("SELECT user_id FROM totp_factors WHERE confirmed ORDER BY user_id")?;
+        let mut statement = conn.prepare(
+            "SELECT user_id FROM totp_factors WHERE confirmed UNION SELECT user_id FROM passkeys ORDER BY user_id",
+        )?;
         let ids = statement.query_map([], |row| row.get(0))?.collect::<Result<Vec<_>, _>>()?;
         Ok(ids)
+    }
+
+    /// The second factors a person can sign in with: `totp` (with `recovery_code`), `passkey`.
+    pub fn second_factor_methods(&self, user_id: u32) -> Result<Vec<&'static str>> {
+        let conn = self.conn();
+        let (totp, passkeys): (bool, u64) = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = ? AND confirmed),
+                    (SELECT count(*) FROM passkeys WHERE user_id = ?)",
+            [user_id, user_id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let mut methods = Vec::new();
+        if totp {
+            methods.extend(["totp", "recovery_code"]);
+        }
+        if passkeys > 0 {
+            methods.push("passkey");
+        }
+        Ok(methods)
     }
 
     /// Records the challenge of a sign-in's second step.

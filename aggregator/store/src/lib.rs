@@ -14,6 +14,7 @@ mod edge_tokens;
 mod error;
 mod events;
 mod factors;
+mod passkeys;
 mod password_resets;
 mod recent;
 pub mod schema;
@@ -37,6 +38,7 @@ pub use events::{
     StoreCounts,
 };
 pub use factors::{REQUIRE_SECOND_FACTOR, SignInChallenge, TotpFactor};
+pub use passkeys::{MAX_PASSKEY_NAME_LEN, StoredPasskey, validate_passkey_name};
 pub use password_resets::PasswordReset;
 pub use recent::{MAX_RECENT_EVENTS, StoredEvent};
 pub use share_links::{MAX_SHARE_NAME_LEN, NewShareLink, ShareLink, validate_share_name};

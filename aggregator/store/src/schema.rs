@@ -188,7 +188,7 @@ pub const MIGRATIONS: &[&str] = &[
         detail    VARCHAR NOT NULL
     );
     "#,
-    // 3: second factors, share links, instance settings, password resets. A TOTP secret must be read back to
+    // 3: second factors (TOTP, passkeys), share links, instance settings, password resets. A TOTP secret must be read back to
     // check codes, so it is kept sealed with the data directory's key (`secret.key`, outside
     // the database); recovery codes, challenges and share links are digests like every other
     // secret, a share link's password an argon2id PHC string.
@@ -241,6 +241,23 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE instance_settings (
         name   VARCHAR PRIMARY KEY,
         value  VARCHAR NOT NULL
+    );
+    -- Passkeys (WebAuthn credentials): the public key, counter and flags as webauthn-rs keeps
+    -- them (JSON; nothing in it is secret), by credential id.
+    CREATE SEQUENCE passkey_id_seq START 1;
+    CREATE TABLE passkeys (
+        id               UINTEGER PRIMARY KEY DEFAULT nextval('passkey_id_seq'),
+        user_id          UINTEGER NOT NULL,
+        name             VARCHAR NOT NULL,
+        credential_id    BLOB NOT NULL UNIQUE,
+        passkey          VARCHAR NOT NULL,
+        created_at_ms    BIGINT NOT NULL,
+        last_used_at_ms  BIGINT
+    );
+    -- The random user handle an authenticator keeps for an account (never the e-mail address).
+    CREATE TABLE webauthn_handles (
+        user_id  UINTEGER PRIMARY KEY,
+        handle   BLOB NOT NULL UNIQUE
     );
     -- A password reset link sent by e-mail: its digest, valid once, for an hour.
     CREATE TABLE password_resets (

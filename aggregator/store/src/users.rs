@@ -275,6 +275,8 @@ impl Store {
             conn.execute("DELETE FROM totp_factors WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM password_resets WHERE user_id = ?", [user_id])?;
+            conn.execute("DELETE FROM passkeys WHERE user_id = ?", [user_id])?;
+            conn.execute("DELETE FROM webauthn_handles WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM site_members WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM users WHERE id = ?", [user_id])?;
             Ok(())

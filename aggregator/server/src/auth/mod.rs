@@ -25,6 +25,7 @@
 //! change passes through [`Auth::forget`] and the cache never serves stale access. A
 //! request with a token therefore costs a hash and two map lookups, no database call.
 
+pub mod passkeys;
 pub mod password;
 pub mod sealing;
 pub mod secret;
@@ -277,7 +278,7 @@ impl Auth {
             Ok(user) => {
                 let site_roles =
                     store.memberships_of(user_id)?.into_iter().map(|m| (m.site_id, m.role)).collect();
-                let has_second_factor = store.totp_factor(user_id)?.is_some_and(|factor| factor.confirmed);
+                let has_second_factor = !store.second_factor_methods(user_id)?.is_empty();
                 Ok(Some(PersonAccess { user, site_roles, has_second_factor }))
             }
             Err(hitkeep_store::Error::UserNotFound) => Ok(None),

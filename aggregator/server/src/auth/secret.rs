@@ -30,6 +30,8 @@ pub enum SecretKind {
     ShareUnlock,
     /// A password reset link's code, sent by e-mail.
     PasswordReset,
+    /// A WebAuthn ceremony under way (registering or signing in with a passkey).
+    Ceremony,
 }
 
 impl SecretKind {
@@ -46,6 +48,7 @@ impl SecretKind {
             Self::ShareLink => "hkl_",
             Self::ShareUnlock => "hkv_",
             Self::PasswordReset => "hkr_",
+            Self::Ceremony => "hkw_",
         }
     }
 
@@ -96,6 +99,7 @@ mod tests {
             SecretKind::ShareLink,
             SecretKind::ShareUnlock,
             SecretKind::PasswordReset,
+            SecretKind::Ceremony,
         ] {
             let (a, b) = (kind.generate(), kind.generate());
             assert_ne!(a, b);

@@ -91,7 +91,7 @@ fn me_of(store: &Store, user: &User, second_factor_required: bool) -> hitkeep_st
         name: user.name.clone(),
         role: user.role.as_str().to_owned(),
         has_password: user.has_password,
-        has_second_factor: store.totp_factor(user.id)?.is_some_and(|factor| factor.confirmed),
+        has_second_factor: !store.second_factor_methods(user.id)?.is_empty(),
         second_factor_required,
         sites,
     })
@@ -218,7 +218,8 @@ pub struct Challenge {
     pub second_factor_required: bool,
     /// What to send back with the code (`hkc_...`, valid a few minutes, for a few tries).
     pub challenge: String,
-    /// What may be sent: `totp`, `recovery_code`.
+    /// What may be sent: `totp` and `recovery_code` (to `/api/auth/login/second-factor`),
+    /// `passkey` (to `/api/auth/login/passkey/options`, then `/api/auth/login/passkey`).
     pub methods: Vec<String>,
     /// It ends at, ms since the epoch.
     pub expires_at_ms: i64,
@@ -269,11 +270,8 @@ pub async fn password_sign_in(
         state.with_store(move |store| store.set_password_hash(user_id, &hash)).await?;
     }
     let user_id = user.id;
-    let has_totp = state
-        .with_store(move |store| store.totp_factor(user_id))
-        .await?
-        .is_some_and(|factor| factor.confirmed);
-    if !has_totp {
+    let methods = state.with_store(move |store| store.second_factor_methods(user_id)).await?;
+    if methods.is_empty() {
         state.auth.throttle.succeeded(&account);
         return Ok(SignInStep::Done(sign_in(state, user, "password", headers, StatusCode::OK).await?));
     }
@@ -288,7 +286,7 @@ pub async fn password_sign_in(
     Ok(SignInStep::SecondFactor(Challenge {
         second_factor_required: true,
         challenge,
-        methods: vec!["totp".to_owned(), "recovery_code".to_owned()],
+        methods: methods.into_iter().map(str::to_owned).collect(),
         expires_at_ms,
     }))
 }

@@ -319,21 +319,75 @@ fn is_totp_code(code: &str) -> bool {
     digits.len() == 6 && digits.iter().all(u8::is_ascii_digit)
 }
 
-/// Finishes a sign-in with its second factor.
-pub async fn second_factor_sign_in(
+/// The sign-in challenge `challenge` names, if it is still open: its digest and record.
+pub async fn open_challenge(
     state: &AppState,
-    client: std::net::IpAddr,
-    body: SecondFactorBody,
-    headers: &HeaderMap,
-) -> Result<Response, AppError> {
-    let challenge = body.challenge.trim();
+    challenge: &str,
+) -> Result<([u8; 32], hitkeep_store::SignInChallenge), AppError> {
+    let challenge = challenge.trim();
     if !SecretKind::Challenge.matches(challenge) {
         return Err(challenge_expired());
     }
     let key = digest(challenge);
     let now = state.now_ms();
     let found = state.with_store(move |store| store.sign_in_challenge(&key)).await?;
-    let challenge = found.filter(|found| found.expires_at_ms > now).ok_or_else(challenge_expired)?;
+    let found = found.filter(|found| found.expires_at_ms > now).ok_or_else(challenge_expired)?;
+    Ok((key, found))
+}
+
+/// Counts a wrong second factor against the challenge (ending it after
+/// [`CHALLENGE_ATTEMPTS`]) and, with `backoff`, the account's sign-in backoff, and records
+/// it; answers `error`.
+pub async fn fail_challenge(
+    state: &AppState,
+    client: std::net::IpAddr,
+    key: [u8; 32],
+    user: &User,
+    error: AppError,
+    backoff: bool,
+) -> AppError {
+    let now = state.now_ms();
+    if backoff {
+        state.auth.throttle.failed(&user.email, client, now);
+    }
+    let (user_id, reason) = (user.id, format!("reason={}", error.code()));
+    let recorded = state
+        .with_store(move |store| {
+            store.fail_sign_in_challenge(&key, CHALLENGE_ATTEMPTS)?;
+            store.audit(AuditKind::SignInFailed, Some(user_id), None, &reason, now)
+        })
+        .await;
+    match recorded {
+        Ok(()) => error,
+        Err(internal) => internal,
+    }
+}
+
+/// Ends a challenge whose second factor was right and opens the session, its method the
+/// first step's and the second's (`password+totp`).
+pub async fn finish_challenge(
+    state: &AppState,
+    key: [u8; 32],
+    challenge: &hitkeep_store::SignInChallenge,
+    user: User,
+    second: &str,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    state.auth.throttle.succeeded(&user.email);
+    state.with_store(move |store| store.remove_sign_in_challenge(&key)).await?;
+    let method = format!("{}+{second}", challenge.method);
+    account::sign_in(state, user, &method, headers, StatusCode::OK).await
+}
+
+/// Finishes a sign-in with its authenticator app or a recovery code.
+pub async fn second_factor_sign_in(
+    state: &AppState,
+    client: std::net::IpAddr,
+    body: SecondFactorBody,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let (key, challenge) = open_challenge(state, &body.challenge).await?;
+    let now = state.now_ms();
     let user_id = challenge.user_id;
     let (user, factor) = state
         .with_store(move |store| {
@@ -350,38 +404,22 @@ pub async fn second_factor_sign_in(
             Some(code) => {
                 let used =
                     state.with_store(move |store| store.use_recovery_code(user_id, &code, now)).await?;
-                if used {
-                    Ok("recovery_code")
-                } else {
-                    state.auth.throttle.failed(&user.email, client, now);
-                    Err(invalid_code(unauthorized))
-                }
+                if used { Ok("recovery_code") } else { Err(invalid_code(unauthorized)) }
             }
-            None => {
-                state.auth.throttle.failed(&user.email, client, now);
-                Err(invalid_code(unauthorized))
-            }
+            None => Err(invalid_code(unauthorized)),
         }
     };
     let second = match outcome {
         Ok(second) => second,
+        // `accept_code` counted a wrong authenticator code against the backoff already.
         Err(error) => {
-            let reason = format!("reason={}", error.code());
-            state
-                .with_store(move |store| {
-                    store.fail_sign_in_challenge(&key, CHALLENGE_ATTEMPTS)?;
-                    store.audit(AuditKind::SignInFailed, Some(user_id), None, &reason, now)
-                })
-                .await?;
-            return Err(error);
+            let counted = is_totp_code(&body.code);
+            return Err(fail_challenge(state, client, key, &user, error, !counted).await);
         }
     };
-    state.auth.throttle.succeeded(&user.email);
-    let method = format!("{}+{second}", challenge.method);
-    state
-        .with_store(move |store| {
-            store.remove_sign_in_challenge(&key)?;
-            if second == "recovery_code" {
+    if second == "recovery_code" {
+        state
+            .with_store(move |store| {
                 let left = store.recovery_codes_left(user_id)?;
                 store.audit(
                     AuditKind::RecoveryCodeUsed,
@@ -389,12 +427,11 @@ pub async fn second_factor_sign_in(
                     Some(user_id),
                     &format!("left={left}"),
                     now,
-                )?;
-            }
-            Ok::<_, hitkeep_store::Error>(())
-        })
-        .await?;
-    account::sign_in(state, user, &method, headers, StatusCode::OK).await
+                )
+            })
+            .await?;
+    }
+    finish_challenge(state, key, &challenge, user, second, headers).await
 }
 
 async fn second_factor(

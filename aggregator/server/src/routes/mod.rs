@@ -9,6 +9,7 @@ pub mod edge;
 pub mod factors;
 pub mod health;
 pub mod pages;
+pub mod passkeys;
 pub mod people;
 pub mod reset;
 pub mod shares;

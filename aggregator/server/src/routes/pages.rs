@@ -41,6 +41,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/reset/complete", axum::routing::post(reset_complete_form))
         .route("/share/{code}/unlock", axum::routing::post(share_form))
         .route("/assets/fallback.css", get(stylesheet))
+        .route("/assets/passkey.js", get(passkey_script))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::web::auth_rate_limit))
         .merge(share)
         .layer(axum::extract::DefaultBodyLimit::max(account::MAX_AUTH_BODY))
@@ -48,7 +49,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
 
 const STYLESHEET: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#1f2328;background:#fff}\
 h1{font-size:1.5rem}label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.5rem;font:inherit;box-sizing:border-box;border:1px solid #8c959f;border-radius:6px}\
-button{margin-top:1rem;padding:.5rem 1rem;font:inherit;border:0;border-radius:6px;background:#0969da;color:#fff;cursor:pointer}\
+button{margin-top:1rem;padding:.5rem 1rem;font:inherit;border:1px solid #0969da;border-radius:6px;background:#0969da;color:#fff;cursor:pointer}\
+button.secondary{background:transparent;color:#0969da}\
 .error{color:#cf222e}.muted{color:#59636e;font-size:.9rem}ul{padding-left:1.2rem}\
 @media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}input{background:#161b22;color:inherit;border-color:#3d444d}.muted{color:#9198a1}}";
 
@@ -114,12 +116,35 @@ async fn home(State(state): State<AppState>, parts: Parts) -> Result<Response, A
         .map(|site| format!("<li>{}</li>", escape(&site.domain)))
         .collect();
     let items = if items.is_empty() { "<li class=\"muted\">none yet</li>".to_owned() } else { items };
+    let user_id = person.user.id;
+    let passkeys = state.with_store(move |store| store.passkeys_of(user_id)).await?;
+    let keys: String = passkeys
+        .iter()
+        .map(|key| {
+            format!(
+                "<li>{} <span class=\"muted\">added {} UTC</span></li>",
+                escape(&key.name),
+                crate::state::format_utc(key.created_at_ms)
+            )
+        })
+        .collect();
+    let keys = if keys.is_empty() { "<li class=\"muted\">none yet</li>".to_owned() } else { keys };
+    let password_field = if person.user.has_password {
+        "<label for=\"passkey-password\">Your password</label>\
+         <input id=\"passkey-password\" name=\"password\" type=\"password\" required autocomplete=\"current-password\">"
+    } else {
+        ""
+    };
     Ok(page(
         StatusCode::OK,
         "Sites",
         &format!(
             "<h1>Hitkeep</h1><p>Signed in as {}.</p><h2>Sites</h2><ul>{items}</ul>\
-             <form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form>",
+             <h2>Passkeys</h2><ul id=\"passkeys\">{keys}</ul>\
+             <form id=\"passkey-add\" hidden><label for=\"passkey-name\">Name of the new passkey</label>\
+             <input id=\"passkey-name\" name=\"name\" required maxlength=\"64\" placeholder=\"laptop\">{password_field}\
+             <button type=\"submit\">Add a passkey</button></form><p id=\"passkey-status\" class=\"muted\" role=\"status\"></p>\
+             <form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form>{PASSKEY_SCRIPT}",
             escape(&person.user.email)
         ),
     ))
@@ -217,7 +242,9 @@ fn login_form_html(error: Option<&str>, email_enabled: bool) -> String {
         "<h1>Sign in</h1>{}<form method=\"post\" action=\"/login\">\
          <label for=\"email\">E-mail</label><input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"username\">\
          <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" required autocomplete=\"current-password\">\
-         <button type=\"submit\">Sign in</button></form>{forgot}",
+         <button type=\"submit\">Sign in</button></form>\
+         <p><button type=\"button\" id=\"passkey-sign-in\" class=\"secondary\" hidden>Sign in with a passkey</button></p>\
+         <p id=\"passkey-status\" class=\"muted\" role=\"status\"></p>{forgot}{PASSKEY_SCRIPT}",
         error_line(error)
     )
 }
@@ -242,22 +269,55 @@ async fn login_form(
     let result = match account::password_sign_in(&state, client, body, &headers).await {
         Ok(SignInStep::Done(response)) => Ok(response),
         Ok(SignInStep::SecondFactor(challenge)) => {
-            return page(StatusCode::OK, "Sign in", &code_form_html(&challenge.challenge, None));
+            return page(
+                StatusCode::OK,
+                "Sign in",
+                &code_form_html(&challenge.challenge, &challenge.methods, None),
+            );
         }
         Err(error) => Err(error),
     };
     after_sign_in(result, |error| login_form_html(Some(error), state.mailer.is_some()), "Sign in")
 }
 
-fn code_form_html(challenge: &str, error: Option<&str>) -> String {
-    format!(
-        "<h1>Sign in</h1><p>Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>{}\
-         <form method=\"post\" action=\"/login/code\"><input type=\"hidden\" name=\"challenge\" value=\"{}\">\
-         <label for=\"code\">Code</label><input id=\"code\" name=\"code\" required autofocus \
-         autocomplete=\"one-time-code\" inputmode=\"text\" maxlength=\"40\">\
-         <button type=\"submit\">Verify</button></form>",
-        error_line(error),
-        escape(challenge)
+/// The second step of a sign-in: a code form when the account has an authenticator app, a
+/// passkey button when it has a passkey.
+fn code_form_html(challenge: &str, methods: &[String], error: Option<&str>) -> String {
+    let has = |method: &str| methods.iter().any(|m| m == method);
+    let code = if has("totp") {
+        format!(
+            "<p>Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>\
+             <form method=\"post\" action=\"/login/code\"><input type=\"hidden\" name=\"challenge\" value=\"{}\">\
+             <label for=\"code\">Code</label><input id=\"code\" name=\"code\" required autofocus \
+             autocomplete=\"one-time-code\" inputmode=\"text\" maxlength=\"40\">\
+             <button type=\"submit\">Verify</button></form>",
+            escape(challenge)
+        )
+    } else {
+        String::new()
+    };
+    let passkey = if has("passkey") {
+        format!(
+            "<p><button type=\"button\" id=\"passkey-sign-in\" class=\"secondary\" data-challenge=\"{}\" hidden>Use a passkey</button></p>\
+             <p id=\"passkey-status\" class=\"muted\" role=\"status\"></p>",
+            escape(challenge)
+        )
+    } else {
+        String::new()
+    };
+    format!("<h1>Sign in</h1>{}{code}{passkey}{PASSKEY_SCRIPT}", error_line(error))
+}
+
+/// The script of the passkey buttons and forms (this origin's own file).
+const PASSKEY_SCRIPT: &str = "<script src=\"/assets/passkey.js\" defer></script>";
+
+async fn passkey_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/passkey.js"),
     )
 }
 
@@ -276,6 +336,14 @@ async fn code_form(
     Form(form): Form<CodeForm>,
 ) -> Response {
     let challenge = form.challenge.clone();
+    let methods = match factors::open_challenge(&state, &challenge).await {
+        Ok((_, open)) => {
+            let user_id = open.user_id;
+            let methods = state.with_store(move |store| store.second_factor_methods(user_id)).await;
+            methods.unwrap_or_default().into_iter().map(str::to_owned).collect()
+        }
+        Err(_) => Vec::new(),
+    };
     let body = SecondFactorBody { challenge: form.challenge, code: form.code };
     let result = factors::second_factor_sign_in(&state, client, body, &headers).await;
     let ended = result.as_ref().err().is_some_and(|error| error.code() == "challenge_expired");
@@ -286,7 +354,7 @@ async fn code_form(
             "Sign in",
         );
     }
-    after_sign_in(result, |error| code_form_html(&challenge, Some(error)), "Sign in")
+    after_sign_in(result, |error| code_form_html(&challenge, &methods, Some(error)), "Sign in")
 }
 
 async fn logout_form(State(state): State<AppState>, parts: Parts) -> Result<Response, AppError> {

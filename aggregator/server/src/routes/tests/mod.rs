@@ -4,6 +4,7 @@
 mod account;
 mod factors;
 mod hardening;
+mod passkeys;
 mod people;
 mod reset;
 mod shares;

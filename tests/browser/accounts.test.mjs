@@ -1,0 +1,181 @@
+// Accounts as a person meets them, in headless Chromium (Debian's; never a downloaded one)
+// against the real `hitkeep serve`: the first-run setup through the printed link, a
+// passkey added with Chromium's virtual authenticator (DevTools' WebAuthn domain) and used
+// to sign in without a password, an authenticator app whose codes come from an independent
+// implementation (the `otpauth` package), a passkey as the second step, and a wrong password.
+// Every request the pages make stays on Hitkeep's own origin.
+//
+//   HK_BIN=~/.cache/hitkeep-target/debug/hitkeep npm test
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import * as OTPAuth from "otpauth";
+import { chromium } from "playwright-core";
+
+const HK_BIN = process.env.HK_BIN;
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const SCREENSHOTS = process.env.SCREENSHOTS || join(tmpdir(), "hitkeep-screenshots");
+const EMAIL = "owner@example.com";
+const PASSWORD = "a passphrase nobody guesses 7";
+
+/** Starts `hitkeep serve` on a fresh data directory; resolves once it printed its setup link. */
+async function startHitkeep() {
+  if (!HK_BIN || !existsSync(HK_BIN)) throw new Error(`set HK_BIN to a built hitkeep binary (got ${HK_BIN})`);
+  const dir = mkdtempSync(join(tmpdir(), "hitkeep-browser-"));
+  const child = spawn(HK_BIN, ["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"], {
+    env: { ...process.env, HITKEEP_NATS_LISTEN: "127.0.0.1:0", HITKEEP_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const deadline = Date.now() + 120_000;
+  while (!/setup\?code=hku_[0-9a-f]{64}/.test(stdout)) {
+    if (child.exitCode !== null) throw new Error(`hitkeep serve exited: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`hitkeep serve printed no setup link: ${stdout}\n${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const runtime = JSON.parse(readFileSync(join(dir, "hitkeep.runtime.json"), "utf8"));
+  const port = runtime.http.split(":").pop();
+  // Passkeys need a domain as their relying party: localhost, not 127.0.0.1.
+  const base = `http://localhost:${port}`;
+  const setup = stdout.match(/\/setup\?code=hku_[0-9a-f]{64}/)[0];
+  return {
+    base,
+    setup: base + setup,
+    log: () => stderr,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let hitkeep;
+let browser;
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  hitkeep = await startHitkeep();
+  browser = await chromium.launch({ executablePath: CHROMIUM });
+});
+
+after(async () => {
+  await browser?.close();
+  await hitkeep?.stop();
+});
+
+/** A page whose every request is recorded, with a virtual authenticator attached. */
+async function openPage(context) {
+  const page = await context.newPage();
+  const requests = [];
+  page.on("request", (request) => requests.push(request.url()));
+  const devtools = await context.newCDPSession(page);
+  await devtools.send("WebAuthn.enable", { enableUI: false });
+  const { authenticatorId } = await devtools.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      ctap2Version: "ctap2_1",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { page, requests, devtools, authenticatorId };
+}
+
+async function signedInAs(page) {
+  await page.waitForURL(`${hitkeep.base}/`);
+  return page.locator("body").textContent();
+}
+
+async function signOut(page) {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(`${hitkeep.base}/login`);
+}
+
+test("setup, passkeys, an authenticator app and a wrong password, in Chromium", async () => {
+  const context = await browser.newContext();
+  const { page, requests, devtools, authenticatorId } = await openPage(context);
+
+  // The printed link creates the owner and signs them in.
+  await page.goto(hitkeep.setup);
+  await page.screenshot({ path: join(SCREENSHOTS, "setup.png") });
+  await page.getByLabel("Name").fill("Olga Owner");
+  await page.getByLabel("E-mail").fill(EMAIL);
+  await page.getByLabel("Password (at least 10 characters)").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create the owner" }).click();
+  assert.match(await signedInAs(page), new RegExp(`Signed in as ${EMAIL}`));
+
+  // A passkey, made by the virtual authenticator.
+  await page.getByLabel("Name of the new passkey").fill("laptop");
+  await page.getByLabel("Your password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await page.locator("#passkeys", { hasText: "laptop" }).waitFor();
+  await page.screenshot({ path: join(SCREENSHOTS, "home-with-passkey.png") });
+  const { credentials } = await devtools.send("WebAuthn.getCredentials", { authenticatorId });
+  assert.equal(credentials.length, 1);
+  assert.equal(credentials[0].isResidentCredential, true, "a discoverable credential");
+  assert.equal(credentials[0].rpId, "localhost");
+
+  // Signed out, the passkey alone signs in: no address, no password.
+  await signOut(page);
+  await page.screenshot({ path: join(SCREENSHOTS, "login.png") });
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  assert.match(await signedInAs(page), new RegExp(`Signed in as ${EMAIL}`));
+
+  // An authenticator app, set up over the API from this page's session; its codes come
+  // from otpauth, not from Hitkeep.
+  const api = (path, data) =>
+    page.request.post(hitkeep.base + path, { data, headers: { origin: hitkeep.base } });
+  const enrolment = await (await api("/api/account/totp", { password: PASSWORD })).json();
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(enrolment.secret), digits: 6, period: 30 });
+  const confirmed = await api("/api/account/totp/confirm", { code: totp.generate() });
+  assert.equal(confirmed.status(), 200, await confirmed.text());
+
+  // Password, then the next code (one step ahead is allowed; the current one was used).
+  await signOut(page);
+  await page.getByLabel("E-mail").fill(EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByLabel("Code").waitFor();
+  await page.screenshot({ path: join(SCREENSHOTS, "second-factor.png") });
+  await page.getByLabel("Code").fill(totp.generate({ timestamp: Date.now() + 30_000 }));
+  await page.getByRole("button", { name: "Verify" }).click();
+  assert.match(await signedInAs(page), new RegExp(`Signed in as ${EMAIL}`));
+
+  // Password, then the passkey as the second step.
+  await signOut(page);
+  await page.getByLabel("E-mail").fill(EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("button", { name: "Use a passkey" }).click();
+  assert.match(await signedInAs(page), new RegExp(`Signed in as ${EMAIL}`));
+  const audit = await (await page.request.get(`${hitkeep.base}/api/audit?limit=100`)).json();
+  const methods = audit.filter((entry) => entry.event === "sign_in").map((entry) => entry.detail);
+  for (const method of ["setup", "passkey", "password+totp", "password+passkey"]) {
+    assert.ok(methods.includes(`method=${method}`), `${method} in ${methods}`);
+  }
+
+  // A wrong password is refused with its code, and no session is made.
+  await signOut(page);
+  await page.getByLabel("E-mail").fill(EMAIL);
+  await page.getByLabel("Password").fill("not the password at all");
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("alert").waitFor();
+  assert.match(await page.getByRole("alert").textContent(), /invalid_credentials/);
+  await page.screenshot({ path: join(SCREENSHOTS, "wrong-password.png") });
+
+  const foreign = requests.filter((url) => !url.startsWith(hitkeep.base));
+  assert.deepEqual(foreign, [], "no request leaves Hitkeep's origin");
+  await context.close();
+});
