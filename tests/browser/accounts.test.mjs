@@ -7,64 +7,19 @@
 //
 //   HK_BIN=~/.cache/hitkeep-target/debug/hitkeep npm test
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import * as OTPAuth from "otpauth";
-import { chromium } from "playwright-core";
 
-const HK_BIN = process.env.HK_BIN;
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const SCREENSHOTS = process.env.SCREENSHOTS || join(tmpdir(), "hitkeep-screenshots");
-const EMAIL = "owner@example.com";
-const PASSWORD = "a passphrase nobody guesses 7";
-
-/** Starts `hitkeep serve` on a fresh data directory; resolves once it printed its setup link. */
-async function startHitkeep() {
-  if (!HK_BIN || !existsSync(HK_BIN)) throw new Error(`set HK_BIN to a built hitkeep binary (got ${HK_BIN})`);
-  const dir = mkdtempSync(join(tmpdir(), "hitkeep-browser-"));
-  const child = spawn(HK_BIN, ["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"], {
-    env: { ...process.env, HITKEEP_NATS_LISTEN: "127.0.0.1:0", HITKEEP_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  const deadline = Date.now() + 120_000;
-  while (!/setup\?code=hku_[0-9a-f]{64}/.test(stdout)) {
-    if (child.exitCode !== null) throw new Error(`hitkeep serve exited: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`hitkeep serve printed no setup link: ${stdout}\n${stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const runtime = JSON.parse(readFileSync(join(dir, "hitkeep.runtime.json"), "utf8"));
-  const port = runtime.http.split(":").pop();
-  // Passkeys need a domain as their relying party: localhost, not 127.0.0.1.
-  const base = `http://localhost:${port}`;
-  const setup = stdout.match(/\/setup\?code=hku_[0-9a-f]{64}/)[0];
-  return {
-    base,
-    setup: base + setup,
-    log: () => stderr,
-    async stop() {
-      child.kill("SIGTERM");
-      await new Promise((resolve) => child.once("exit", resolve));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { EMAIL, PASSWORD, SCREENSHOTS, createOwner, launch, signedInAs, signOut, startHitkeep } from "./harness.mjs";
 
 let hitkeep;
 let browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-  mkdirSync(SCREENSHOTS, { recursive: true });
   hitkeep = await startHitkeep();
-  browser = await chromium.launch({ executablePath: CHROMIUM });
+  browser = await launch();
 });
 
 after(async () => {
@@ -93,28 +48,13 @@ async function openPage(context) {
   return { page, requests, devtools, authenticatorId };
 }
 
-async function signedInAs(page) {
-  await page.waitForURL(`${hitkeep.base}/`);
-  return page.locator("body").textContent();
-}
-
-async function signOut(page) {
-  await page.getByRole("button", { name: "Sign out" }).click();
-  await page.waitForURL(`${hitkeep.base}/login`);
-}
 
 test("setup, passkeys, an authenticator app and a wrong password, in Chromium", async () => {
   const context = await browser.newContext();
   const { page, requests, devtools, authenticatorId } = await openPage(context);
 
   // The printed link creates the owner and signs them in.
-  await page.goto(hitkeep.setup);
-  await page.screenshot({ path: join(SCREENSHOTS, "setup.png") });
-  await page.getByLabel("Name").fill("Olga Owner");
-  await page.getByLabel("E-mail").fill(EMAIL);
-  await page.getByLabel("Password (at least 10 characters)").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create the owner" }).click();
-  assert.match(await signedInAs(page), new RegExp(`Signed in as ${EMAIL}`));
+  await createOwner(page, hitkeep, "setup.png");
 
   // A passkey, made by the virtual authenticator.
   await page.getByLabel("Name of the new passkey").fill("laptop");
@@ -128,10 +68,10 @@ test("setup, passkeys, an authenticator app and a wrong password, in Chromium", 
   assert.equal(credentials[0].rpId, "localhost");
 
   // Signed out, the passkey alone signs in: no address, no password.
-  await signOut(page);
+  await signOut(page, hitkeep);
   await page.screenshot({ path: join(SCREENSHOTS, "login.png") });
   await page.getByRole("button", { name: "Sign in with a passkey" }).click();
-  assert.match(await signedInAs(page), new RegExp(`Signed in as ${EMAIL}`));
+  assert.match(await signedInAs(page, hitkeep), new RegExp(`Signed in as ${EMAIL}`));
 
   // An authenticator app, set up over the API from this page's session; its codes come
   // from otpauth, not from Hitkeep.
@@ -143,7 +83,7 @@ test("setup, passkeys, an authenticator app and a wrong password, in Chromium", 
   assert.equal(confirmed.status(), 200, await confirmed.text());
 
   // Password, then the next code (one step ahead is allowed; the current one was used).
-  await signOut(page);
+  await signOut(page, hitkeep);
   await page.getByLabel("E-mail").fill(EMAIL);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
@@ -151,15 +91,15 @@ test("setup, passkeys, an authenticator app and a wrong password, in Chromium", 
   await page.screenshot({ path: join(SCREENSHOTS, "second-factor.png") });
   await page.getByLabel("Code").fill(totp.generate({ timestamp: Date.now() + 30_000 }));
   await page.getByRole("button", { name: "Verify" }).click();
-  assert.match(await signedInAs(page), new RegExp(`Signed in as ${EMAIL}`));
+  assert.match(await signedInAs(page, hitkeep), new RegExp(`Signed in as ${EMAIL}`));
 
   // Password, then the passkey as the second step.
-  await signOut(page);
+  await signOut(page, hitkeep);
   await page.getByLabel("E-mail").fill(EMAIL);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("button", { name: "Use a passkey" }).click();
-  assert.match(await signedInAs(page), new RegExp(`Signed in as ${EMAIL}`));
+  assert.match(await signedInAs(page, hitkeep), new RegExp(`Signed in as ${EMAIL}`));
   const audit = await (await page.request.get(`${hitkeep.base}/api/audit?limit=100`)).json();
   const methods = audit.filter((entry) => entry.event === "sign_in").map((entry) => entry.detail);
   for (const method of ["setup", "passkey", "password+totp", "password+passkey"]) {
@@ -167,7 +107,7 @@ test("setup, passkeys, an authenticator app and a wrong password, in Chromium", 
   }
 
   // A wrong password is refused with its code, and no session is made.
-  await signOut(page);
+  await signOut(page, hitkeep);
   await page.getByLabel("E-mail").fill(EMAIL);
   await page.getByLabel("Password").fill("not the password at all");
   await page.getByRole("button", { name: "Sign in", exact: true }).click();

@@ -28,6 +28,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::factors::router(&state))
         .merge(routes::reset::router(&state))
         .merge(routes::passkeys::router(&state))
+        .merge(routes::sso::router(&state))
         .merge(routes::pages::router(&state))
         .merge(routes::sites::router())
         .merge(routes::people::router())

@@ -98,6 +98,18 @@ pub struct Config {
     pub smtp_password_file: Option<PathBuf>,
     /// The sender of Hitkeep's mail (`Hitkeep <stats@example.com>`).
     pub smtp_from: Option<String>,
+    /// Single sign-on: the OpenID Connect provider's issuer URL (none: no SSO).
+    pub oidc_issuer: Option<String>,
+    /// This instance's client id at the provider.
+    pub oidc_client_id: Option<String>,
+    /// Its client secret.
+    pub oidc_client_secret: Option<String>,
+    /// File holding `oidc_client_secret`.
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// The provider's name on the sign-in button ("Sign in with ...").
+    pub oidc_name: String,
+    /// Single sign-on only: password sign-in is refused.
+    pub oidc_only: bool,
     /// Log level filter (`info`, `debug`, `hitkeep=debug,info`...).
     pub log_level: String,
     /// Log format.
@@ -139,6 +151,12 @@ impl Default for Config {
             smtp_password: None,
             smtp_password_file: None,
             smtp_from: None,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_client_secret_file: None,
+            oidc_name: "single sign-on".into(),
+            oidc_only: false,
             log_level: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -178,6 +196,11 @@ impl std::fmt::Debug for Config {
             .field("smtp_username", &self.smtp_username)
             .field("smtp_password", &redact(&self.smtp_password))
             .field("smtp_from", &self.smtp_from)
+            .field("oidc_issuer", &self.oidc_issuer)
+            .field("oidc_client_id", &self.oidc_client_id)
+            .field("oidc_client_secret", &redact(&self.oidc_client_secret))
+            .field("oidc_name", &self.oidc_name)
+            .field("oidc_only", &self.oidc_only)
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
@@ -272,6 +295,7 @@ impl Config {
         resolve_secret("nats_token", &mut self.nats_token, &self.nats_token_file)?;
         resolve_secret("nats_password", &mut self.nats_password, &self.nats_password_file)?;
         resolve_secret("smtp_password", &mut self.smtp_password, &self.smtp_password_file)?;
+        resolve_secret("oidc_client_secret", &mut self.oidc_client_secret, &self.oidc_client_secret_file)?;
         Ok(())
     }
 
@@ -313,11 +337,32 @@ impl Config {
         if self.smtp_host.is_some() != self.smtp_from.is_some() {
             return Err(ConfigError::Conflict("smtp_host and smtp_from go together".into()));
         }
+        if self.oidc_issuer.is_some() != self.oidc_client_id.is_some() {
+            return Err(ConfigError::Conflict("oidc_issuer and oidc_client_id go together".into()));
+        }
+        if self.oidc_only && self.oidc_issuer.is_none() {
+            return Err(ConfigError::Conflict("oidc_only needs oidc_issuer".into()));
+        }
+        if let Some(settings) = self.oidc_settings() {
+            crate::oidc::Oidc::new(settings, "http://localhost")
+                .map_err(|error| ConfigError::Conflict(error.to_string()))?;
+        }
         if let Some(settings) = self.mail_settings() {
             crate::mail::Mailer::new(&settings, String::new())
                 .map_err(|error| ConfigError::Conflict(error.to_string()))?;
         }
         Ok(())
+    }
+
+    /// The single sign-on provider, when one is configured.
+    pub fn oidc_settings(&self) -> Option<crate::oidc::OidcSettings> {
+        Some(crate::oidc::OidcSettings {
+            issuer: self.oidc_issuer.clone()?,
+            client_id: self.oidc_client_id.clone()?,
+            client_secret: self.oidc_client_secret.clone(),
+            name: self.oidc_name.clone(),
+            only: self.oidc_only,
+        })
     }
 
     /// The SMTP settings, when e-mail is configured.
@@ -491,6 +536,31 @@ mod tests {
         assert!(matches!(load(None, Flags::default(), &no_password), Err(ConfigError::Conflict(_))));
         let bad_tls = env(&[("HITKEEP_SMTP_TLS", "ssl")]);
         assert!(load(None, Flags::default(), &bad_tls).is_err());
+    }
+
+    #[test]
+    fn single_sign_on_settings_come_together_and_hide_the_client_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("oidc");
+        std::fs::write(&secret, "oidc-s3cret\n").unwrap();
+        let vars = env(&[
+            ("HITKEEP_OIDC_ISSUER", "https://sso.example.com/realms/acme"),
+            ("HITKEEP_OIDC_CLIENT_ID", "hitkeep"),
+            ("HITKEEP_OIDC_CLIENT_SECRET_FILE", secret.to_str().unwrap()),
+            ("HITKEEP_OIDC_NAME", "Acme SSO"),
+            ("HITKEEP_OIDC_ONLY", "true"),
+        ]);
+        let config = load(None, Flags::default(), &vars).unwrap();
+        let oidc = config.oidc_settings().unwrap();
+        assert_eq!((oidc.client_secret.as_deref(), oidc.only), (Some("oidc-s3cret"), true));
+        assert!(!format!("{config:?}").contains("s3cret") && !format!("{oidc:?}").contains("s3cret"));
+        assert_eq!(Config::default().oidc_settings(), None);
+        let alone = env(&[("HITKEEP_OIDC_ISSUER", "https://sso.example.com")]);
+        assert!(matches!(load(None, Flags::default(), &alone), Err(ConfigError::Conflict(_))));
+        let only = env(&[("HITKEEP_OIDC_ONLY", "true")]);
+        assert!(matches!(load(None, Flags::default(), &only), Err(ConfigError::Conflict(_))));
+        let bad = env(&[("HITKEEP_OIDC_ISSUER", "not a url"), ("HITKEEP_OIDC_CLIENT_ID", "x")]);
+        assert!(load(None, Flags::default(), &bad).unwrap_err().to_string().contains("oidc_issuer"));
     }
 
     #[test]

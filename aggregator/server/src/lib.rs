@@ -14,6 +14,7 @@ pub mod edge_credentials;
 pub mod error;
 pub mod listener;
 pub mod mail;
+pub mod oidc;
 pub mod routes;
 pub mod salts;
 pub mod serve;

@@ -161,6 +161,14 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         edge_credentials,
         mailer,
         passkeys: Arc::new(crate::auth::passkeys::Passkeys::new(config.public_origin().as_deref())?),
+        oidc: match config.oidc_settings() {
+            Some(settings) => {
+                let oidc = crate::oidc::Oidc::new(settings, &base)?;
+                tracing::info!(issuer = %oidc.settings.issuer, callback = oidc.redirect_url(), "single sign-on");
+                Some(Arc::new(oidc))
+            }
+            None => None,
+        },
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
     tracing::info!(addr = %http_addr, "http listening");

@@ -36,6 +36,8 @@ pub struct AppState {
     pub mailer: Option<crate::mail::Mailer>,
     /// The WebAuthn relying party and the passkey ceremonies under way.
     pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
+    /// The single sign-on provider, when one is configured.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
             edge_credentials,
             mailer: None,
             passkeys: Arc::new(crate::auth::passkeys::Passkeys::new(None)?),
+            oidc: None,
         })
     }
 

@@ -59,11 +59,13 @@ pub enum AuditKind {
     PasswordResetRequested,
     /// A password was reset with a link from an e-mail.
     PasswordReset,
+    /// An account was linked to a single sign-on identity (detail: the issuer).
+    IdentityLinked,
 }
 
 impl AuditKind {
     /// Every kind, for parsing and listing.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 25] = [
         Self::SetupCompleted,
         Self::SignIn,
         Self::SignInFailed,
@@ -88,6 +90,7 @@ impl AuditKind {
         Self::ShareLinkRevoked,
         Self::PasswordResetRequested,
         Self::PasswordReset,
+        Self::IdentityLinked,
     ];
 
     /// The stored name.
@@ -117,6 +120,7 @@ impl AuditKind {
             Self::ShareLinkRevoked => "share_link_revoked",
             Self::PasswordResetRequested => "password_reset_requested",
             Self::PasswordReset => "password_reset",
+            Self::IdentityLinked => "identity_linked",
         }
     }
 }

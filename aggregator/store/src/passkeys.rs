@@ -1,6 +1,7 @@
-//! Passkeys: WebAuthn credentials of an account, as the server's WebAuthn library serializes
-//! them (public key, signature counter, flags: nothing secret), by credential id; and the
-//! random user handle authenticators keep for an account.
+//! The ways into an account besides its password: passkeys (WebAuthn credentials, as the
+//! server's WebAuthn library serializes them: public key, signature counter, flags, nothing
+//! secret), the random user handle authenticators keep for an account, and the single sign-on
+//! identities (a provider's issuer and subject) linked to it.
 
 use duckdb::{OptionalExt, params};
 
@@ -56,6 +57,28 @@ pub fn validate_passkey_name(name: &str) -> Result<()> {
 }
 
 impl Store {
+    /// The account linked to a single sign-on provider's subject.
+    pub fn user_of_identity(&self, issuer: &str, subject: &str) -> Result<Option<u32>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT user_id FROM oidc_identities WHERE issuer = ? AND subject = ?",
+                [issuer, subject],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Links an account to a single sign-on provider's subject.
+    pub fn link_identity(&self, issuer: &str, subject: &str, user_id: u32, now_ms: i64) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO oidc_identities (issuer, subject, user_id, created_at_ms) VALUES (?, ?, ?, ?)
+             ON CONFLICT (issuer, subject) DO NOTHING",
+            params![issuer, subject, user_id, now_ms],
+        )?;
+        Ok(())
+    }
+
     /// The account's user handle, recording `candidate` (random bytes) as it if it has none.
     pub fn webauthn_handle(&self, user_id: u32, candidate: &[u8]) -> Result<Vec<u8>> {
         let conn = self.conn();
@@ -178,7 +201,16 @@ mod tests {
         assert!(store.passkeys_of(ada).unwrap().is_empty());
 
         store.add_passkey(ada, "phone", &[9; 20], "{}", 30).unwrap();
+        store.link_identity("https://sso.example.com", "sub-1", ada, 40).unwrap();
+        store.link_identity("https://sso.example.com", "sub-1", bob, 41).unwrap();
+        assert_eq!(
+            store.user_of_identity("https://sso.example.com", "sub-1").unwrap(),
+            Some(ada),
+            "first link stays"
+        );
+        assert_eq!(store.user_of_identity("https://other.example.com", "sub-1").unwrap(), None);
         store.remove_user(ada).unwrap();
+        assert_eq!(store.user_of_identity("https://sso.example.com", "sub-1").unwrap(), None);
         assert_eq!(store.passkey_by_credential(&[9; 20]).unwrap(), None);
         assert_eq!(store.user_of_webauthn_handle(&[1; 16]).unwrap(), None);
     }

@@ -188,7 +188,8 @@ pub const MIGRATIONS: &[&str] = &[
         detail    VARCHAR NOT NULL
     );
     "#,
-    // 3: second factors (TOTP, passkeys), share links, instance settings, password resets. A TOTP secret must be read back to
+    // 3: second factors (TOTP, passkeys), share links, instance settings, password resets,
+    // single sign-on identities. A TOTP secret must be read back to
     // check codes, so it is kept sealed with the data directory's key (`secret.key`, outside
     // the database); recovery codes, challenges and share links are digests like every other
     // secret, a share link's password an argon2id PHC string.
@@ -258,6 +259,14 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE webauthn_handles (
         user_id  UINTEGER PRIMARY KEY,
         handle   BLOB NOT NULL UNIQUE
+    );
+    -- Accounts linked to an OpenID Connect provider's subject (linked by verified e-mail).
+    CREATE TABLE oidc_identities (
+        issuer         VARCHAR NOT NULL,
+        subject        VARCHAR NOT NULL,
+        user_id        UINTEGER NOT NULL,
+        created_at_ms  BIGINT NOT NULL,
+        PRIMARY KEY (issuer, subject)
     );
     -- A password reset link sent by e-mail: its digest, valid once, for an hour.
     CREATE TABLE password_resets (

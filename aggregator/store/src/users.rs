@@ -277,6 +277,7 @@ impl Store {
             conn.execute("DELETE FROM password_resets WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM passkeys WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM webauthn_handles WHERE user_id = ?", [user_id])?;
+            conn.execute("DELETE FROM oidc_identities WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM site_members WHERE user_id = ?", [user_id])?;
             conn.execute("DELETE FROM users WHERE id = ?", [user_id])?;
             Ok(())

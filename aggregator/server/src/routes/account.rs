@@ -133,11 +133,20 @@ struct Status {
     setup_required: bool,
     /// This instance sends e-mail: "forgot your password?" works.
     email_enabled: bool,
+    /// The single sign-on provider's name, when there is one (`/login/oidc` signs in).
+    oidc: Option<String>,
+    /// Whether password sign-in works (not with single sign-on only).
+    password_sign_in: bool,
 }
 
 async fn status(State(state): State<AppState>) -> Result<Json<Status>, AppError> {
     let owners = state.with_store(|store| store.owner_count()).await?;
-    Ok(Json(Status { setup_required: owners == 0, email_enabled: state.mailer.is_some() }))
+    Ok(Json(Status {
+        setup_required: owners == 0,
+        email_enabled: state.mailer.is_some(),
+        oidc: state.oidc.as_ref().map(|oidc| oidc.settings.name.clone()),
+        password_sign_in: !crate::routes::sso::sso_only(&state),
+    }))
 }
 
 /// Body of the first-run setup.
@@ -235,6 +244,9 @@ pub async fn password_sign_in(
     body: LoginBody,
     headers: &HeaderMap,
 ) -> Result<SignInStep, AppError> {
+    if crate::routes::sso::sso_only(state) {
+        return Err(AppError::forbidden("sso_only", "this instance signs in with single sign-on only"));
+    }
     let account = body.email.trim().to_lowercase();
     let now = state.now_ms();
     state.auth.throttle.check(&account, client, now).map_err(AppError::too_many)?;

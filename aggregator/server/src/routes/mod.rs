@@ -14,6 +14,7 @@ pub mod people;
 pub mod reset;
 pub mod shares;
 pub mod sites;
+pub mod sso;
 pub mod tokens;
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ const STYLESHEET: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:28re
 h1{font-size:1.5rem}label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.5rem;font:inherit;box-sizing:border-box;border:1px solid #8c959f;border-radius:6px}\
 button{margin-top:1rem;padding:.5rem 1rem;font:inherit;border:1px solid #0969da;border-radius:6px;background:#0969da;color:#fff;cursor:pointer}\
 button.secondary{background:transparent;color:#0969da}\
+a.button{display:inline-block;margin-top:1rem;padding:.5rem 1rem;border:1px solid #0969da;border-radius:6px;color:#0969da;text-decoration:none}\
 .error{color:#cf222e}.muted{color:#59636e;font-size:.9rem}ul{padding-left:1.2rem}\
 @media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}input{background:#161b22;color:inherit;border-color:#3d444d}.muted{color:#9198a1}}";
 
@@ -62,7 +63,7 @@ async fn stylesheet() -> impl IntoResponse {
 }
 
 /// Escapes text for HTML.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -77,7 +78,7 @@ fn escape(text: &str) -> String {
     out
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{} · Hitkeep</title><link rel=\"stylesheet\" href=\"/assets/fallback.css\"><link rel=\"icon\" href=\"data:,\"></head><body>{body}</body></html>",
@@ -88,7 +89,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
-fn error_line(error: Option<&str>) -> String {
+pub(crate) fn error_line(error: Option<&str>) -> String {
     error
         .map(|message| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(message)))
         .unwrap_or_default()
@@ -232,8 +233,12 @@ async fn setup_form(
     after_sign_in(result, |error| setup_form_html(&code, Some(error)), "Set up")
 }
 
-fn login_form_html(error: Option<&str>, email_enabled: bool) -> String {
-    let forgot = if email_enabled {
+fn login_form_html(state: &AppState, error: Option<&str>) -> String {
+    let sso = crate::routes::sso::button(state);
+    if crate::routes::sso::sso_only(state) {
+        return format!("<h1>Sign in</h1>{}{sso}", error_line(error));
+    }
+    let forgot = if state.mailer.is_some() {
         "<p class=\"muted\"><a href=\"/reset\">Forgot your password?</a></p>"
     } else {
         ""
@@ -244,13 +249,13 @@ fn login_form_html(error: Option<&str>, email_enabled: bool) -> String {
          <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" required autocomplete=\"current-password\">\
          <button type=\"submit\">Sign in</button></form>\
          <p><button type=\"button\" id=\"passkey-sign-in\" class=\"secondary\" hidden>Sign in with a passkey</button></p>\
-         <p id=\"passkey-status\" class=\"muted\" role=\"status\"></p>{forgot}{PASSKEY_SCRIPT}",
+         <p id=\"passkey-status\" class=\"muted\" role=\"status\"></p>{sso}{forgot}{PASSKEY_SCRIPT}",
         error_line(error)
     )
 }
 
 async fn login_page(State(state): State<AppState>) -> Response {
-    page(StatusCode::OK, "Sign in", &login_form_html(None, state.mailer.is_some()))
+    page(StatusCode::OK, "Sign in", &login_form_html(&state, None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -277,7 +282,7 @@ async fn login_form(
         }
         Err(error) => Err(error),
     };
-    after_sign_in(result, |error| login_form_html(Some(error), state.mailer.is_some()), "Sign in")
+    after_sign_in(result, |error| login_form_html(&state, Some(error)), "Sign in")
 }
 
 /// The second step of a sign-in: a code form when the account has an authenticator app, a
@@ -348,11 +353,7 @@ async fn code_form(
     let result = factors::second_factor_sign_in(&state, client, body, &headers).await;
     let ended = result.as_ref().err().is_some_and(|error| error.code() == "challenge_expired");
     if ended {
-        return after_sign_in(
-            result,
-            |error| login_form_html(Some(error), state.mailer.is_some()),
-            "Sign in",
-        );
+        return after_sign_in(result, |error| login_form_html(&state, Some(error)), "Sign in");
     }
     after_sign_in(result, |error| code_form_html(&challenge, &methods, Some(error)), "Sign in")
 }

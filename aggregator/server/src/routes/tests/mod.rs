@@ -8,4 +8,5 @@ mod passkeys;
 mod people;
 mod reset;
 mod shares;
+mod sso;
 mod tokens;
