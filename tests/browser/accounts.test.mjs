@@ -22,10 +22,28 @@ before(async () => {
   browser = await launch();
 });
 
+const secrets = { "the password": PASSWORD };
+
 after(async () => {
   await browser?.close();
-  await hitkeep?.stop();
+  // While it ran and after it stopped: no password, session or authenticator key in clear.
+  try {
+    hitkeep?.assertNoSecrets(secrets);
+  } finally {
+    await hitkeep?.stop();
+  }
+  try {
+    hitkeep?.assertNoSecrets(secrets);
+  } finally {
+    hitkeep?.remove();
+  }
 });
+
+/** Records the session cookie of the context as a secret to look for. */
+async function rememberSession(context, what) {
+  const session = (await context.cookies()).find((cookie) => cookie.name.endsWith("hitkeep_session"));
+  if (session) secrets[what] = session.value;
+}
 
 /** A page whose every request is recorded, with a virtual authenticator attached. */
 async function openPage(context) {
@@ -55,10 +73,11 @@ test("setup, passkeys, an authenticator app and a wrong password, in Chromium", 
 
   // The printed link creates the owner and signs them in.
   await createOwner(page, hitkeep, "setup.png");
+  await rememberSession(context, "the setup session");
 
   // A passkey, made by the virtual authenticator.
   await page.getByLabel("Name of the new passkey").fill("laptop");
-  await page.getByLabel("Your password").fill(PASSWORD);
+  await page.locator("#passkey-password").fill(PASSWORD);
   await page.getByRole("button", { name: "Add a passkey" }).click();
   await page.locator("#passkeys", { hasText: "laptop" }).waitFor();
   await page.screenshot({ path: join(SCREENSHOTS, "home-with-passkey.png") });
@@ -72,15 +91,26 @@ test("setup, passkeys, an authenticator app and a wrong password, in Chromium", 
   await page.screenshot({ path: join(SCREENSHOTS, "login.png") });
   await page.getByRole("button", { name: "Sign in with a passkey" }).click();
   assert.match(await signedInAs(page, hitkeep), new RegExp(`Signed in as ${EMAIL}`));
+  await rememberSession(context, `session ${Object.keys(secrets).length}`);
 
-  // An authenticator app, set up over the API from this page's session; its codes come
-  // from otpauth, not from Hitkeep.
-  const api = (path, data) =>
-    page.request.post(hitkeep.base + path, { data, headers: { origin: hitkeep.base } });
-  const enrolment = await (await api("/api/account/totp", { password: PASSWORD })).json();
-  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(enrolment.secret), digits: 6, period: 30 });
-  const confirmed = await api("/api/account/totp/confirm", { code: totp.generate() });
-  assert.equal(confirmed.status(), 200, await confirmed.text());
+  // An authenticator app: the page shows the QR code (drawn by Hitkeep, inline) and the
+  // key; the codes come from otpauth, not from Hitkeep.
+  await page.locator("#totp-password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+  await page.locator(".qr svg").waitFor();
+  await page.screenshot({ path: join(SCREENSHOTS, "totp-enrolment.png") });
+  const key = (await page.locator("#totp-secret").textContent()).trim();
+  secrets["the TOTP key"] = key;
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(key), digits: 6, period: 30 });
+  await page.getByLabel("The 6-digit code it shows").fill(totp.generate());
+  await page.getByRole("button", { name: "Turn it on" }).click();
+  assert.equal(await page.locator("#recovery-codes li").count(), 10);
+  for (const [index, code] of (await page.locator("#recovery-codes li").allTextContents()).entries()) {
+    secrets[`recovery code ${index}`] = code.trim();
+  }
+  await page.screenshot({ path: join(SCREENSHOTS, "recovery-codes.png") });
+  await page.getByRole("link", { name: "Done" }).click();
+  await page.getByText("On: sign-ins ask for its code.").waitFor();
 
   // Password, then the next code (one step ahead is allowed; the current one was used).
   await signOut(page, hitkeep);
@@ -92,6 +122,7 @@ test("setup, passkeys, an authenticator app and a wrong password, in Chromium", 
   await page.getByLabel("Code").fill(totp.generate({ timestamp: Date.now() + 30_000 }));
   await page.getByRole("button", { name: "Verify" }).click();
   assert.match(await signedInAs(page, hitkeep), new RegExp(`Signed in as ${EMAIL}`));
+  await rememberSession(context, `session ${Object.keys(secrets).length}`);
 
   // Password, then the passkey as the second step.
   await signOut(page, hitkeep);
@@ -100,6 +131,7 @@ test("setup, passkeys, an authenticator app and a wrong password, in Chromium", 
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("button", { name: "Use a passkey" }).click();
   assert.match(await signedInAs(page, hitkeep), new RegExp(`Signed in as ${EMAIL}`));
+  await rememberSession(context, `session ${Object.keys(secrets).length}`);
   const audit = await (await page.request.get(`${hitkeep.base}/api/audit?limit=100`)).json();
   const methods = audit.filter((entry) => entry.event === "sign_in").map((entry) => entry.detail);
   for (const method of ["setup", "passkey", "password+totp", "password+passkey"]) {

@@ -2,7 +2,7 @@
 // and the steps every test takes (the first owner, signing in and out).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,9 +65,27 @@ export async function startHitkeep({ config } = {}) {
     base,
     setup: base + setup,
     log: () => stderr,
+    /**
+     * Throws if any of `secrets` is in the database file, its WAL or the log, in clear.
+     * @param {Record<string, string>} secrets what each is, and its value
+     */
+    assertNoSecrets(secrets) {
+      const files = readdirSync(join(dir, "data"))
+        .filter((name) => name.startsWith("hitkeep.db"))
+        .map((name) => [name, readFileSync(join(dir, "data", name))]);
+      files.push(["the log", Buffer.from(stderr)]);
+      for (const [file, bytes] of files) {
+        for (const [what, secret] of Object.entries(secrets)) {
+          assert.ok(!bytes.includes(Buffer.from(secret)), `${what} is in ${file} in clear`);
+        }
+      }
+    },
+    /** SIGTERM and a clean exit (the database checkpointed); the files stay. */
     async stop() {
       child.kill("SIGTERM");
       await new Promise((resolve) => child.once("exit", resolve));
+    },
+    remove() {
       rmSync(dir, { recursive: true, force: true });
     },
   };

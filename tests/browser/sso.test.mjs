@@ -61,10 +61,22 @@ before(async () => {
   browser = await launch();
 });
 
+const sessions = {};
+
 after(async () => {
   await browser?.close();
-  await hitkeep?.stop();
+  const secrets = { "the OIDC client secret": CLIENT_SECRET, ...sessions };
   providerServer?.close();
+  try {
+    hitkeep?.assertNoSecrets(secrets);
+  } finally {
+    await hitkeep?.stop();
+  }
+  try {
+    hitkeep?.assertNoSecrets(secrets);
+  } finally {
+    hitkeep?.remove();
+  }
 });
 
 /** A browser context that reaches only localhost (the provider's pages load web fonts). */
@@ -114,6 +126,9 @@ test("single sign-on links the account of the verified address, then finds it by
 
   await signInAtProvider(page, EMAIL);
   assert.match(await signedInAs(page, hitkeep), new RegExp(`Signed in as ${EMAIL}`));
+  for (const cookie of await context.cookies()) {
+    if (cookie.name.endsWith("hitkeep_session")) sessions["the SSO session"] = cookie.value;
+  }
   const audit = await (await page.request.get(`${hitkeep.base}/api/audit?limit=50`)).json();
   assert.ok(audit.some((entry) => entry.event === "identity_linked"), "linked at the first sign-in");
   assert.ok(audit.some((entry) => entry.event === "sign_in" && entry.detail === "method=oidc"));

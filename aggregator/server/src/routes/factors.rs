@@ -122,8 +122,18 @@ async fn begin_totp(
     person: AnyPerson,
     Json(body): Json<PasswordBody>,
 ) -> Result<(StatusCode, Json<Enrolment>), AppError> {
-    let user = person.user().clone();
-    account::confirm_password(&state, client, &user, body.password).await?;
+    Ok((StatusCode::CREATED, Json(begin_enrolment(&state, client, person.user(), body.password).await?)))
+}
+
+/// Starts (or restarts) setting up an authenticator app, with the person's password.
+pub async fn begin_enrolment(
+    state: &AppState,
+    client: std::net::IpAddr,
+    user: &User,
+    password: Option<String>,
+) -> Result<Enrolment, AppError> {
+    let user = user.clone();
+    account::confirm_password(state, client, &user, password).await?;
     let secret = totp::new_secret();
     let sealed = state.auth.sealer.seal(&totp_purpose(user.id), &secret);
     let (user_id, now) = (user.id, state.now_ms());
@@ -133,7 +143,7 @@ async fn begin_totp(
     }
     let otpauth_url = totp::otpauth_url(&secret, ISSUER, &user.email);
     let qr_svg = totp::qr_svg(&otpauth_url);
-    Ok((StatusCode::CREATED, Json(Enrolment { secret: totp::base32(&secret), otpauth_url, qr_svg })))
+    Ok(Enrolment { secret: totp::base32(&secret), otpauth_url, qr_svg })
 }
 
 /// Body of the routes that take a code.
@@ -209,7 +219,17 @@ async fn confirm_totp(
     person: AnyPerson,
     Json(body): Json<CodeBody>,
 ) -> Result<Json<RecoveryCodes>, AppError> {
-    let user = person.user().clone();
+    Ok(Json(confirm_enrolment(&state, client, person.user(), &body.code).await?))
+}
+
+/// Turns the authenticator app on with its first code; the recovery codes, shown once.
+pub async fn confirm_enrolment(
+    state: &AppState,
+    client: std::net::IpAddr,
+    user: &User,
+    code: &str,
+) -> Result<RecoveryCodes, AppError> {
+    let user = user.clone();
     let now = state.now_ms();
     state.auth.throttle.check(&user.email, client, now).map_err(AppError::too_many)?;
     let user_id = user.id;
@@ -220,14 +240,14 @@ async fn confirm_totp(
         return Err(factor_exists());
     }
     let (codes, digests) = totp::new_recovery_codes();
-    accept_code(&state, client, &user, &factor, &body.code, Some(digests), StatusCode::BAD_REQUEST).await?;
+    accept_code(state, client, &user, &factor, code, Some(digests), StatusCode::BAD_REQUEST).await?;
     state
         .with_store(move |store| {
             store.audit(AuditKind::FactorAdded, Some(user_id), Some(user_id), "factor=totp", now)
         })
         .await?;
     state.auth.forget();
-    Ok(Json(RecoveryCodes { recovery_codes: codes }))
+    Ok(RecoveryCodes { recovery_codes: codes })
 }
 
 /// Body of the authenticator's removal: the password, or for an account without one a

@@ -38,6 +38,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/logout", axum::routing::post(logout_form))
         .route("/invite", get(invite_page).post(invite_form))
         .route("/reset", get(reset_page).post(reset_form))
+        .route("/account/totp", axum::routing::post(totp_begin_form))
+        .route("/account/totp/confirm", axum::routing::post(totp_confirm_form))
         .route("/reset/complete", axum::routing::post(reset_complete_form))
         .route("/share/{code}/unlock", axum::routing::post(share_form))
         .route("/assets/fallback.css", get(stylesheet))
@@ -52,7 +54,7 @@ h1{font-size:1.5rem}label{display:block;margin:.75rem 0 .25rem}input{width:100%;
 button{margin-top:1rem;padding:.5rem 1rem;font:inherit;border:1px solid #0969da;border-radius:6px;background:#0969da;color:#fff;cursor:pointer}\
 button.secondary{background:transparent;color:#0969da}\
 a.button{display:inline-block;margin-top:1rem;padding:.5rem 1rem;border:1px solid #0969da;border-radius:6px;color:#0969da;text-decoration:none}\
-.error{color:#cf222e}.muted{color:#59636e;font-size:.9rem}ul{padding-left:1.2rem}\
+.error{color:#cf222e}.qr svg{width:200px;height:200px;background:#fff;padding:8px}.muted{color:#59636e;font-size:.9rem}ul{padding-left:1.2rem}\
 @media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}input{background:#161b22;color:inherit;border-color:#3d444d}.muted{color:#9198a1}}";
 
 async fn stylesheet() -> impl IntoResponse {
@@ -118,7 +120,14 @@ async fn home(State(state): State<AppState>, parts: Parts) -> Result<Response, A
         .collect();
     let items = if items.is_empty() { "<li class=\"muted\">none yet</li>".to_owned() } else { items };
     let user_id = person.user.id;
-    let passkeys = state.with_store(move |store| store.passkeys_of(user_id)).await?;
+    let (passkeys, totp) = state
+        .with_store(move |store| {
+            Ok::<_, hitkeep_store::Error>((
+                store.passkeys_of(user_id)?,
+                store.totp_factor(user_id)?.filter(|factor| factor.confirmed).is_some(),
+            ))
+        })
+        .await?;
     let keys: String = passkeys
         .iter()
         .map(|key| {
@@ -136,11 +145,20 @@ async fn home(State(state): State<AppState>, parts: Parts) -> Result<Response, A
     } else {
         ""
     };
+    let authenticator = if totp {
+        "<p>On: sign-ins ask for its code.</p>".to_owned()
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/account/totp\">{}<button type=\"submit\">Set up an authenticator app</button></form>",
+            password_field.replace("passkey-password", "totp-password")
+        )
+    };
     Ok(page(
         StatusCode::OK,
         "Sites",
         &format!(
             "<h1>Hitkeep</h1><p>Signed in as {}.</p><h2>Sites</h2><ul>{items}</ul>\
+             <h2>Authenticator app</h2>{authenticator}\
              <h2>Passkeys</h2><ul id=\"passkeys\">{keys}</ul>\
              <form id=\"passkey-add\" hidden><label for=\"passkey-name\">Name of the new passkey</label>\
              <input id=\"passkey-name\" name=\"name\" required maxlength=\"64\" placeholder=\"laptop\">{password_field}\
@@ -561,6 +579,108 @@ async fn reset_page(State(state): State<AppState>, Query(query): Query<CodeQuery
                 error_line(Some(&error.message()))
             ),
         ),
+    }
+}
+
+/// The person a page's form comes from, or the way to the sign-in page.
+async fn person_of(state: &AppState, parts: &Parts) -> Result<crate::auth::AnyPerson, Response> {
+    match state.auth.principal(&state.store, parts).await {
+        Ok(Some(Principal::Person { person, session_id })) => {
+            Ok(crate::auth::AnyPerson { person, session_id })
+        }
+        _ => Err(Redirect::to("/login").into_response()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    password: Option<String>,
+}
+
+fn totp_confirm_html(enrolment: Option<&factors::Enrolment>, error: Option<&str>) -> String {
+    let setup = enrolment
+        .map(|enrolment| {
+            format!(
+                "<p>Scan this code with your authenticator app, or type in the key.</p>\
+                 <div class=\"qr\">{}</div><p>Key: <code id=\"totp-secret\">{}</code></p>",
+                // The SVG document without its XML declaration, inline (no request, no script).
+                enrolment.qr_svg.find("<svg").map_or("", |at| &enrolment.qr_svg[at..]),
+                escape(&enrolment.secret)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<h1>Authenticator app</h1>{}{setup}<form method=\"post\" action=\"/account/totp/confirm\">\
+         <label for=\"code\">The 6-digit code it shows</label><input id=\"code\" name=\"code\" required \
+         autocomplete=\"one-time-code\" inputmode=\"numeric\" maxlength=\"6\">\
+         <button type=\"submit\">Turn it on</button></form>",
+        error_line(error)
+    )
+}
+
+/// `POST /account/totp`: the QR code and the key of a new authenticator app.
+async fn totp_begin_form(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    parts: Parts,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let person = match person_of(&state, &parts).await {
+        Ok(person) => person,
+        Err(redirect) => return redirect,
+    };
+    match factors::begin_enrolment(&state, client, person.user(), form.password).await {
+        Ok(enrolment) => {
+            page(StatusCode::OK, "Authenticator app", &totp_confirm_html(Some(&enrolment), None))
+        }
+        Err(error) => page(
+            error.status(),
+            "Authenticator app",
+            &format!(
+                "<h1>Authenticator app</h1>{}<p><a href=\"/\">Back</a></p>",
+                error_line(Some(&error.message()))
+            ),
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TotpCodeForm {
+    code: String,
+}
+
+/// `POST /account/totp/confirm`: the first code turns it on; the recovery codes, once.
+async fn totp_confirm_form(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    parts: Parts,
+    Form(form): Form<TotpCodeForm>,
+) -> Response {
+    let person = match person_of(&state, &parts).await {
+        Ok(person) => person,
+        Err(redirect) => return redirect,
+    };
+    match factors::confirm_enrolment(&state, client, person.user(), &form.code).await {
+        Ok(codes) => {
+            let items: String = codes
+                .recovery_codes
+                .iter()
+                .map(|code| format!("<li><code>{}</code></li>", escape(code)))
+                .collect();
+            page(
+                StatusCode::OK,
+                "Authenticator app",
+                &format!(
+                    "<h1>Authenticator app</h1><p>It is on. Keep these recovery codes somewhere safe: each signs \
+                     you in once if you lose your phone, and they are not shown again.</p>\
+                     <ul id=\"recovery-codes\">{items}</ul><p><a class=\"button\" href=\"/\">Done</a></p>"
+                ),
+            )
+        }
+        Err(error) => {
+            page(error.status(), "Authenticator app", &totp_confirm_html(None, Some(&error.message())))
+        }
     }
 }
 
