@@ -26,17 +26,8 @@ const secrets = { "the password": PASSWORD };
 
 after(async () => {
   await browser?.close();
-  // While it ran and after it stopped: no password, session or authenticator key in clear.
-  try {
-    hitkeep?.assertNoSecrets(secrets);
-  } finally {
-    await hitkeep?.stop();
-  }
-  try {
-    hitkeep?.assertNoSecrets(secrets);
-  } finally {
-    hitkeep?.remove();
-  }
+  // No password, session, authenticator key or recovery code in clear.
+  await hitkeep?.stopAndSearch(secrets);
 });
 
 /** Records the session cookie of the context as a secret to look for. */

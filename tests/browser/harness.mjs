@@ -88,6 +88,19 @@ export async function startHitkeep({ config } = {}) {
     remove() {
       rmSync(dir, { recursive: true, force: true });
     },
+    /** Searches for `secrets` while it runs and after a clean stop; always stops and removes. */
+    async stopAndSearch(secrets) {
+      try {
+        this.assertNoSecrets(secrets);
+      } finally {
+        await this.stop();
+      }
+      try {
+        this.assertNoSecrets(secrets);
+      } finally {
+        this.remove();
+      }
+    },
   };
 }
 

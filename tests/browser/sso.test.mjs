@@ -67,16 +67,7 @@ after(async () => {
   await browser?.close();
   const secrets = { "the OIDC client secret": CLIENT_SECRET, ...sessions };
   providerServer?.close();
-  try {
-    hitkeep?.assertNoSecrets(secrets);
-  } finally {
-    await hitkeep?.stop();
-  }
-  try {
-    hitkeep?.assertNoSecrets(secrets);
-  } finally {
-    hitkeep?.remove();
-  }
+  await hitkeep?.stopAndSearch(secrets);
 });
 
 /** A browser context that reaches only localhost (the provider's pages load web fonts). */
