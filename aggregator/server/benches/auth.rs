@@ -14,7 +14,9 @@ use hitkeep_server::test_app::TestApp;
 use hitkeep_store::TokenScope;
 
 fn passwords(c: &mut Criterion) {
-    let mut group = c.benchmark_group("argon2id_m19456_t2_p1");
+    let name =
+        format!("argon2id_m{}_t{}_p{}", password::MEMORY_KIB, password::ITERATIONS, password::PARALLELISM);
+    let mut group = c.benchmark_group(name);
     group.sample_size(20);
     let stored = password::hash("correct horse battery staple");
     group.bench_function("hash", |b| b.iter(|| password::hash(black_box("correct horse battery staple"))));
