@@ -18,6 +18,22 @@ pub const ITERATIONS: u32 = 7;
 /// Lanes.
 pub const PARALLELISM: u32 = 1;
 
+/// Argon2 computations running at once at most: each holds 19 MiB for about 50 ms, so this
+/// bounds the memory that a crowd of sign-ins (or an attacker's) can take to 152 MiB; the
+/// rest wait their turn.
+pub const MAX_CONCURRENT: usize = 8;
+
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT);
+
+/// Runs argon2 work (a [`hash`] or a [`verify`]) on the blocking pool, at most
+/// [`MAX_CONCURRENT`] at a time.
+pub async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    let _slot = SLOTS.acquire().await.expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(work).await
+}
+
 /// Shortest password accepted.
 pub const MIN_LEN: usize = 10;
 /// Longest password accepted (argon2 takes any length; this bounds the work per request).
@@ -99,6 +115,29 @@ pub fn decoy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_a_few_hashes_run_at_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..3 * MAX_CONCURRENT)
+            .map(|_| {
+                let (running, most) = (running.clone(), most.clone());
+                tokio::spawn(off_thread(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(most <= MAX_CONCURRENT && most > 1, "{most} at once");
+    }
 
     #[test]
     fn hashes_verify_and_carry_owasp_parameters() {

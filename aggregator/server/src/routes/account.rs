@@ -260,7 +260,7 @@ pub async fn password_sign_in(
     };
     let password = body.password;
     let (checked, check) = (password.clone(), stored.clone());
-    let matched = tokio::task::spawn_blocking(move || password::verify(&checked, &check)).await? && real;
+    let matched = password::off_thread(move || password::verify(&checked, &check)).await? && real;
     let (Some(user), true) = (user.clone(), matched) else {
         let throttled = state.auth.throttle.failed(&account, client, now);
         let user_id = user.map(|user| user.id);
@@ -278,7 +278,7 @@ pub async fn password_sign_in(
     };
     if password::needs_rehash(&stored) {
         let user_id = user.id;
-        let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?;
+        let hash = password::off_thread(move || password::hash(&password)).await?;
         state.with_store(move |store| store.set_password_hash(user_id, &hash)).await?;
     }
     let user_id = user.id;
@@ -519,7 +519,7 @@ async fn change_password(
 pub async fn new_password_hash(new_password: String, email: &str) -> Result<String, AppError> {
     password::check_new(&new_password, email)
         .map_err(|weak| AppError::bad_request("weak_password", weak.to_string()))?;
-    Ok(tokio::task::spawn_blocking(move || password::hash(&new_password)).await?)
+    Ok(password::off_thread(move || password::hash(&new_password)).await?)
 }
 
 /// Checks the password of the person signed in before a sensitive change (throttled like a
@@ -537,7 +537,7 @@ pub async fn confirm_password(
         return Ok(false);
     };
     let given = given.unwrap_or_default();
-    let matched = tokio::task::spawn_blocking(move || password::verify(&given, &stored)).await?;
+    let matched = password::off_thread(move || password::verify(&given, &stored)).await?;
     if !matched {
         state.auth.throttle.failed(&user.email, client, now);
         return Err(AppError::new(

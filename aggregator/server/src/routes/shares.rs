@@ -332,7 +332,7 @@ pub async fn unlock(state: &AppState, client: IpAddr, body: UnlockBody) -> Resul
     state.auth.throttle.check(&account, client, now).map_err(AppError::too_many)?;
     let stored = link.as_ref().and_then(|link| link.password_hash.clone());
     let given = body.password;
-    let matched = tokio::task::spawn_blocking(move || match stored {
+    let matched = password::off_thread(move || match stored {
         Some(stored) => password::verify(&given, &stored),
         None => {
             password::verify(&given, password::decoy_hash());
