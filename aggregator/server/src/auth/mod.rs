@@ -362,9 +362,7 @@ impl Auth {
         let now = self.now_ms();
         let key = digest(code);
         let link = if SecretKind::ShareLink.matches(code) {
-            let link = blocking(store, move |store| store.share_link_by_digest(&key))
-                .await?
-                .ok_or_else(invalid_share_link)?;
+            let link = self.open_share_link(store, code).await?;
             if link.password_hash.is_some() {
                 return Err(AppError::new(
                     StatusCode::UNAUTHORIZED,
@@ -385,7 +383,23 @@ impl Auth {
             return Err(invalid_share_link());
         };
         if link.expires_at_ms.is_some_and(|at| at <= now) {
-            return Err(AppError::new(StatusCode::GONE, "share_link_expired", "this share link has expired"));
+            return Err(share_link_expired());
+        }
+        Ok(link)
+    }
+
+    /// The share link of a code (`hkl_`), whatever its password: `404 invalid_share_link`
+    /// when it is unknown or revoked, `410 share_link_expired` past its expiry.
+    pub async fn open_share_link(&self, store: &Arc<Store>, code: &str) -> Result<ShareLink, AppError> {
+        if !SecretKind::ShareLink.matches(code) {
+            return Err(invalid_share_link());
+        }
+        let key = digest(code);
+        let link = blocking(store, move |store| store.share_link_by_digest(&key))
+            .await?
+            .ok_or_else(invalid_share_link)?;
+        if link.expires_at_ms.is_some_and(|at| at <= self.now_ms()) {
+            return Err(share_link_expired());
         }
         Ok(link)
     }
@@ -400,8 +414,13 @@ fn invalid_token(message: &'static str) -> AppError {
     AppError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
 }
 
-fn invalid_share_link() -> AppError {
+/// `404 invalid_share_link`: an unknown or revoked share link.
+pub fn invalid_share_link() -> AppError {
     AppError::new(StatusCode::NOT_FOUND, "invalid_share_link", "no such share link; it may have been revoked")
+}
+
+fn share_link_expired() -> AppError {
+    AppError::new(StatusCode::GONE, "share_link_expired", "this share link has expired")
 }
 
 fn share_unlock_expired() -> AppError {

@@ -15,7 +15,6 @@ use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use crate::auth::secret::{SecretKind, digest};
 use crate::auth::web::Embeddable;
 use crate::auth::{ClientAddress, Principal};
 use crate::error::AppError;
@@ -479,26 +478,11 @@ fn share_error(error: &AppError) -> Response {
 
 /// `GET /share/{code}`: the shared dashboard, or its password form.
 async fn share_page(State(state): State<AppState>, Path(code): Path<String>) -> Result<Response, AppError> {
-    let key = digest(&code);
-    let link = if SecretKind::ShareLink.matches(&code) {
-        state.with_store(move |store| store.share_link_by_digest(&key)).await?
-    } else {
-        None
+    let link = match state.auth.open_share_link(&state.store, &code).await {
+        Ok(link) => link,
+        Err(error) if error.status().is_client_error() => return Ok(share_error(&error)),
+        Err(error) => return Err(error),
     };
-    let Some(link) = link else {
-        return Ok(share_error(&AppError::new(
-            StatusCode::NOT_FOUND,
-            "invalid_share_link",
-            "no such share link; it may have been revoked",
-        )));
-    };
-    if link.expires_at_ms.is_some_and(|at| at <= state.now_ms()) {
-        return Ok(share_error(&AppError::new(
-            StatusCode::GONE,
-            "share_link_expired",
-            "this share link has expired",
-        )));
-    }
     if link.password_hash.is_some() {
         return Ok(share_page_response(StatusCode::OK, link.embed, &share_password_html(&code, None)));
     }

@@ -321,12 +321,11 @@ pub struct Unlocked {
 /// passwords cost the same argon2 work, and both count against the client's backoff.
 pub async fn unlock(state: &AppState, client: IpAddr, body: UnlockBody) -> Result<Unlocked, AppError> {
     let now = state.now_ms();
-    let key = digest(&body.code);
-    let valid_shape = SecretKind::ShareLink.matches(&body.code);
-    let link = if valid_shape {
-        state.with_store(move |store| store.share_link_by_digest(&key)).await?
-    } else {
-        None
+    let link = match state.auth.open_share_link(&state.store, &body.code).await {
+        Ok(link) => Some(link),
+        // An unknown code costs the same work as a wrong password below.
+        Err(error) if error.code() == "invalid_share_link" => None,
+        Err(error) => return Err(error),
     };
     let account = format!("share:{}", link.as_ref().map_or(0, |link| link.id));
     state.auth.throttle.check(&account, client, now).map_err(AppError::too_many)?;
@@ -354,18 +353,11 @@ pub async fn unlock(state: &AppState, client: IpAddr, body: UnlockBody) -> Resul
                 Some(_) => {
                     AppError::new(StatusCode::UNAUTHORIZED, "invalid_share_password", "the password is wrong")
                 }
-                None => AppError::new(
-                    StatusCode::NOT_FOUND,
-                    "invalid_share_link",
-                    "no such share link; it may have been revoked",
-                ),
+                None => crate::auth::invalid_share_link(),
             });
         }
     };
     state.auth.throttle.succeeded(&account);
-    if link.expires_at_ms.is_some_and(|at| at <= now) {
-        return Err(AppError::new(StatusCode::GONE, "share_link_expired", "this share link has expired"));
-    }
     let expires_at_ms = link.expires_at_ms.map_or(now + UNLOCK_MS, |at| at.min(now + UNLOCK_MS));
     let unlock = SecretKind::ShareUnlock.generate();
     let unlock_key = digest(&unlock);
