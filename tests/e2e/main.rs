@@ -13,3 +13,4 @@ mod edge;
 mod harness;
 mod ingest;
 mod serve;
+mod stats;

@@ -17,8 +17,8 @@
 use hitkeep_protocol::{Ack, AckStatus};
 use hitkeep_store::{BatchWrite, EventRows, EventWriter};
 
+use crate::batch::{Envelope, ReplyTo, ack};
 use crate::dedupe::Dedupe;
-use crate::ingestor::{Envelope, ReplyTo, ack};
 use crate::prepare::{PreparedBatch, PreparedGroup, Rejection, answer_waiting};
 
 /// Stages and commits prepared groups, on whichever writer it is given.
@@ -172,7 +172,7 @@ impl Committer {
         batches
             .iter()
             .map(|batch| {
-                let own_rows = rows.slice(batch.events.clone(), batch.props.clone());
+                let own_rows = rows.slice(&batch.rows);
                 match writer.commit(&own_rows, &[batch.record()], received_at_ms) {
                     Ok(()) => Some(AckStatus::Stored),
                     Err(error) => self.dead_letter_batch(writer, batch, &error, received_at_ms),

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use hitkeep_store::KnownBatches;
 
-use crate::ingestor::ReplyTo;
+use crate::batch::ReplyTo;
 
 /// What a claim found.
 #[derive(Debug)]

@@ -20,6 +20,7 @@
 //! acknowledged as rejected, so it never blocks the ones behind it. A batch that is not
 //! acknowledged, for whatever reason, is resent by its edge with the same id.
 
+mod batch;
 mod clock;
 mod commit;
 mod dedupe;
@@ -31,8 +32,9 @@ mod sites;
 #[cfg(test)]
 mod tests;
 
+pub use batch::{Enriched, Envelope, Incoming, ReplyTo};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ingestor::{Enriched, Envelope, Incoming, Ingestor, ReplyTo};
+pub use ingestor::Ingestor;
 pub use pipeline::{Pipeline, PipelineConfig, PipelineError, Submitter};
 pub use sessions::{Assignment, DEFAULT_SESSION_TIMEOUT_MS, SessionTracker};
 pub use sites::SiteDirectory;

@@ -49,8 +49,9 @@ use hitkeep_store::EventWriter;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::{Enriched, Envelope, Incoming, ReplyTo};
 use crate::commit::{Committer, Staged, checkpoint};
-use crate::ingestor::{Enriched, Envelope, Incoming, Ingestor, ReplyTo};
+use crate::ingestor::Ingestor;
 use crate::prepare::{PreparedGroup, Preparer};
 
 /// Tuning of the pipeline.
@@ -73,6 +74,9 @@ pub struct PipelineConfig {
     /// The pipeline checkpoints (writes the write-ahead log into the database file,
     /// compressed) once the log has grown past this many bytes.
     pub checkpoint_wal_bytes: u64,
+    /// Counts commits, for whoever waits for new data (the dashboard's live stream): bumped
+    /// after every group's commit.
+    pub commits: Option<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Default for PipelineConfig {
@@ -85,6 +89,7 @@ impl Default for PipelineConfig {
             plugins: None,
             enrich_workers: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
             checkpoint_wal_bytes: hitkeep_store::CHECKPOINT_WAL_BYTES,
+            commits: None,
         }
     }
 }
@@ -196,10 +201,11 @@ impl Pipeline {
         let commit_acks = acks.clone();
         let (committed_sender, committed) = sync_mpsc::channel();
         let wal_bytes = config.checkpoint_wal_bytes;
+        let commits = config.commits.clone();
         let checkpoint_thread =
             spawn("hitkeep-ingest-checkpoint", move || checkpoint_loop(checkpointer, committed, wal_bytes))?;
         let writer = spawn("hitkeep-ingest-commit", move || {
-            commit_loop(committer, staged, free_sender, spent_sender, commit_acks, committed_sender)
+            commit_loop(committer, staged, free_sender, spent_sender, commit_acks, committed_sender, commits)
         })?;
         let preparer = spawn("hitkeep-ingest-prepare", move || {
             prepare_loop(preparer, queue, handoff_sender, spent, acks, max_group_hits)
@@ -479,10 +485,14 @@ fn commit_loop(
     spent: sync_mpsc::Sender<Vec<Envelope>>,
     acks: AckSink,
     committed: sync_mpsc::Sender<()>,
+    commits: Option<tokio::sync::watch::Sender<u64>>,
 ) {
     while let Ok((mut writer, group)) = staged.recv() {
         let (group_acks, batches) = committer.complete(&mut writer, group);
         acks.deliver(group_acks);
+        if let Some(commits) = &commits {
+            commits.send_modify(|count| *count += 1);
+        }
         // Once the prepare thread has stopped, they are freed here.
         let _ = spent.send(batches);
         // Fails only once the stage thread has stopped; the writer is then closed.

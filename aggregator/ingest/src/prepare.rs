@@ -6,16 +6,15 @@
 //! thread, or the caller of [`crate::Ingestor`]). It adds batches to a [`PreparedGroup`],
 //! which leaves the writer nothing but appending and committing.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use hitkeep_plugins::FailedHit;
 use hitkeep_protocol::{Ack, AckStatus, Batch, DecodeError};
-use hitkeep_store::{BatchWrite, DeadLetter, EventRowsBuilder, NewEvent};
+use hitkeep_store::{BatchWrite, DeadLetter, EventRowsBuilder, NewEvent, RowRanges};
 
+use crate::batch::{Enriched, Envelope, ReplyTo, ack};
 use crate::clock::Clock;
 use crate::dedupe::{Claim, Dedupe};
-use crate::ingestor::{Enriched, Envelope, ReplyTo, ack};
 use crate::sessions::SessionTracker;
 use crate::sites::SiteDirectory;
 
@@ -64,10 +63,8 @@ pub(crate) struct PreparedBatch {
     pub(crate) dropped: u32,
     /// Invalid hits and hits the plugins failed on, stored in the batch's transaction.
     pub(crate) dead_letters: Vec<DeadLetter>,
-    /// Its rows of `events` in the group's rows.
-    pub(crate) events: Range<usize>,
-    /// Its rows of `event_props` in the group's rows.
-    pub(crate) props: Range<usize>,
+    /// Its rows of each table in the group's rows.
+    pub(crate) rows: RowRanges,
     /// Where its ack goes.
     pub(crate) reply: ReplyTo,
 }
@@ -75,7 +72,7 @@ pub(crate) struct PreparedBatch {
 impl PreparedBatch {
     /// Hits stored when the batch commits.
     pub(crate) fn stored(&self) -> u32 {
-        u32::try_from(self.events.len()).unwrap_or(u32::MAX)
+        u32::try_from(self.rows.events.len()).unwrap_or(u32::MAX)
     }
 
     /// Hits the edge sent: those left, those dropped and those failed.
@@ -184,7 +181,7 @@ impl Preparer {
                 }
             };
             let rows = &mut group.rows;
-            let (events_start, props_start) = (rows.events(), rows.props());
+            let start = rows.positions();
             let mut dead_letters = Vec::new();
             for failed in &failed {
                 metrics::counter!("hitkeep_ingest_hits_dropped_total", "reason" => "plugin_failed")
@@ -221,7 +218,7 @@ impl Preparer {
                         id
                     }
                 };
-                let assigned = self.sessions.assign(site_id, hit.visitor, hit.visitor_prev, hit.ts);
+                let assigned = self.sessions.record(site_id, &hit, now_ms);
                 rows.push(&NewEvent {
                     hit,
                     site_id,
@@ -229,9 +226,10 @@ impl Preparer {
                     session_id: assigned.session_id,
                 });
             }
+            // The visits this batch changed, in its rows: they commit (or fail) with it.
+            self.sessions.flush(rows);
             group.batches.push(PreparedBatch {
-                events: events_start..rows.events(),
-                props: props_start..rows.props(),
+                rows: rows.since(&start),
                 batch,
                 failed,
                 dropped,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hitkeep_protocol::{Ack, AckStatus, Batch, Hit};
 use hitkeep_store::{BatchWrite, EventRows, Store};
 
-use crate::ingestor::{Incoming, ReplyTo};
+use crate::batch::{Incoming, ReplyTo};
 use crate::prepare::PreparedGroup;
 use crate::{Enriched, Ingestor, ManualClock, Pipeline, PipelineConfig, SiteDirectory};
 

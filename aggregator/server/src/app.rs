@@ -35,6 +35,10 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::tokens::router())
         .merge(routes::shares::router(&state))
         .merge(routes::audit::router())
+        .merge(routes::stats::router())
+        .merge(routes::backfill::router())
+        .merge(routes::realtime::router())
+        .merge(routes::openapi::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .layer(from_fn_with_state(state.clone(), web::csrf))
@@ -47,6 +51,7 @@ pub fn app(state: AppState) -> Router {
 pub fn control_app(state: AppState) -> Router {
     Router::new()
         .merge(routes::sites::control_router())
+        .merge(routes::stats::control_router())
         .merge(routes::edge::control_router())
         .merge(routes::people::control_router())
         .merge(routes::tokens::control_router())

@@ -67,6 +67,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a stats report for a site: metrics, broken down by dimensions, over a range.
+    ///
+    /// Names are those of the Stats API (`docs/stats-api.md`), e.g.
+    /// `hitkeep stats --site example.com --metrics visitors,bounce_rate --dimensions visit:source --range 30d`.
+    Stats(StatsArgs),
     /// Create, list or remove the accounts of people (works whether or not `serve` runs).
     User {
         /// What to do with accounts.
@@ -377,4 +382,32 @@ pub struct DemoArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `hitkeep stats`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatsArgs {
+    /// The site's domain.
+    #[arg(long)]
+    pub site: String,
+    /// Comma-separated metrics (visitors, visits, pageviews, views_per_visit, bounce_rate,
+    /// visit_duration, events, percentage).
+    #[arg(long, default_value = "visitors,visits,pageviews,bounce_rate,visit_duration")]
+    pub metrics: String,
+    /// Comma-separated dimensions (event:page, visit:source, time:day...); none for totals.
+    #[arg(long, default_value = "")]
+    pub dimensions: String,
+    /// The range: day, 7d, 30d, month, 6mo, 12mo, year, all, 24h, or FROM..TO (dates,
+    /// inclusive).
+    #[arg(long, default_value = "30d")]
+    pub range: String,
+    /// Filters as the Stats API's JSON, e.g. '[["is","visit:country",["DE"]]]'.
+    #[arg(long)]
+    pub filters: Option<String>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// The Stats API's JSON answer instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }

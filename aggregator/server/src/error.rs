@@ -41,6 +41,11 @@ impl AppError {
         Self { status, code, message: message.into(), retry_after_secs: None, clear_session: false }
     }
 
+    /// The message alone, for routes that answer in another error shape.
+    pub fn detail(&self) -> &str {
+        &self.message
+    }
+
     /// `400` with this code.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -116,6 +121,11 @@ impl From<hitkeep_store::Error> for AppError {
             E::Invalid { field: "scope", .. } => (StatusCode::BAD_REQUEST, "invalid_scope"),
             E::Invalid { field: "share_name", .. } => (StatusCode::BAD_REQUEST, "invalid_share_name"),
             E::Invalid { field: "passkey_name", .. } => (StatusCode::BAD_REQUEST, "invalid_passkey_name"),
+            E::Invalid {
+                field: "metrics" | "dimensions" | "filters" | "date_range" | "pagination" | "order_by",
+                ..
+            } => (StatusCode::BAD_REQUEST, "invalid_query"),
+            E::QueryTimeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "query_timeout"),
             E::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
             E::TokenExists(_) => (StatusCode::CONFLICT, "token_exists"),
             E::TokenNotFound(_) => (StatusCode::NOT_FOUND, "token_not_found"),

@@ -19,6 +19,7 @@ pub mod routes;
 pub mod salts;
 pub mod serve;
 pub mod state;
+pub mod stats;
 #[doc(hidden)]
 pub mod test_app;
 
@@ -93,6 +94,7 @@ pub fn main() -> anyhow::Result<()> {
                     Command::Events { site, limit, json } => {
                         commands::events::run(&client, site, limit, json).await
                     }
+                    Command::Stats(args) => commands::stats::run(&client, args).await,
                     Command::Serve(_) | Command::Plugin { .. } | Command::Demo(_) => {
                         unreachable!("dispatched above")
                     }

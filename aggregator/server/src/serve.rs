@@ -105,7 +105,9 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         }
         None => None,
     };
-    let pipeline_config = PipelineConfig { plugins, ..PipelineConfig::default() };
+    let commits = tokio::sync::watch::Sender::new(0);
+    let pipeline_config =
+        PipelineConfig { plugins, commits: Some(commits.clone()), ..PipelineConfig::default() };
     let pipeline = Pipeline::start(ingestor, Some(client.clone()), pipeline_config).await?;
 
     let edge_config =
@@ -169,6 +171,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
             }
             None => None,
         },
+        commits,
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
     tracing::info!(addr = %http_addr, "http listening");

@@ -38,6 +38,8 @@ pub struct AppState {
     pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
     /// The single sign-on provider, when one is configured.
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
+    /// Bumped by the ingest pipeline after each commit: the live stream waits on it.
+    pub commits: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             mailer: None,
             passkeys: Arc::new(crate::auth::passkeys::Passkeys::new(None)?),
             oidc: None,
+            commits: tokio::sync::watch::Sender::new(0),
         })
     }
 

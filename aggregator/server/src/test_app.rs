@@ -186,6 +186,13 @@ impl TestRequest {
         self
     }
 
+    /// A body of this content type, as is.
+    pub fn raw(mut self, content_type: &str, body: &str) -> Self {
+        self.builder = self.builder.header(header::CONTENT_TYPE, content_type);
+        self.body = Body::from(body.to_owned());
+        self
+    }
+
     /// A form body.
     pub fn form(mut self, body: &str) -> Self {
         self.builder = self.builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");

@@ -71,6 +71,9 @@ pub enum Error {
     /// The password reset link is unknown, used, or expired.
     #[error("the password reset link is invalid, used or expired; ask for a new one")]
     ResetCodeInvalid,
+    /// A stats query ran longer than its time limit and was stopped.
+    #[error("the query ran longer than {0} seconds and was stopped; narrow its range or filters")]
+    QueryTimeout(u64),
     /// A share link with that name exists already on the site.
     #[error("share link {0} already exists")]
     ShareLinkExists(String),

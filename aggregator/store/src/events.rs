@@ -23,6 +23,7 @@ use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
 use duckdb::{Connection, ToSql, params};
 use hitkeep_protocol::HitRef;
 
+use crate::visits::{VisitColumns, VisitRow};
 use crate::{Error, Result};
 
 /// One hit, sessionized and ready to store.
@@ -69,19 +70,6 @@ pub struct BatchWrite<'a> {
     pub dead_letters: &'a [DeadLetter],
 }
 
-/// A session that may still be open, as found in stored events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionSeed {
-    /// Site.
-    pub site_id: u32,
-    /// Visitor hash the session is stored under.
-    pub visitor_id: u64,
-    /// Session id.
-    pub session_id: u64,
-    /// Time of its last event, ms since the epoch.
-    pub last_ts_ms: i64,
-}
-
 /// Row counts of the ingest tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreCounts {
@@ -89,6 +77,8 @@ pub struct StoreCounts {
     pub events: u64,
     /// Rows in `event_props`.
     pub props: u64,
+    /// Rows in `visits` (states and their cancellations).
+    pub visit_rows: u64,
     /// Batch ids remembered for deduplication.
     pub batches: u64,
     /// Rows in `dead_letters`.
@@ -98,7 +88,7 @@ pub struct StoreCounts {
 const MAX_DEAD_LETTER_PAYLOAD: usize = 64 * 1024;
 
 /// A timestamp parameter in milliseconds since the epoch.
-struct Millis(i64);
+pub(crate) struct Millis(pub(crate) i64);
 
 impl ToSql for Millis {
     fn to_sql(&self) -> duckdb::Result<ToSqlOutput<'_>> {
@@ -222,6 +212,10 @@ impl EventWriter {
         Ok(Self { conn, wal })
     }
 
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Another writer on the same database, on a connection of its own, so that one can
     /// write a transaction while the other commits.
     pub fn try_clone(&self) -> Result<Self> {
@@ -278,6 +272,9 @@ impl EventWriter {
         if let Some(props) = &rows.props {
             self.insert_arrow(INSERT_EVENT_PROPS, props.clone())?;
         }
+        if let Some(visits) = &rows.visits {
+            self.insert_arrow(INSERT_VISITS, visits.clone())?;
+        }
         if !batches.is_empty() {
             self.insert_arrow(INSERT_BATCH_IDS, batch_ids(batches, received_at_ms)?)?;
         }
@@ -320,29 +317,13 @@ impl EventWriter {
         }
     }
 
-    /// Sessions with an event at or after `since_ms`: the state a restarted pipeline needs.
-    pub fn recent_sessions(&self, since_ms: i64) -> Result<Vec<SessionSeed>> {
-        let mut statement = self.conn.prepare(
-            "SELECT site_id, visitor_id, session_id, epoch_ms(max(ts))
-             FROM events WHERE ts >= ? GROUP BY site_id, visitor_id, session_id",
-        )?;
-        let seeds = statement
-            .query_map([Millis(since_ms)], |row| {
-                Ok(SessionSeed {
-                    site_id: row.get(0)?,
-                    visitor_id: row.get(1)?,
-                    session_id: row.get(2)?,
-                    last_ts_ms: row.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(seeds)
-    }
-
     /// The highest session id in use (0 when there is none).
     pub fn max_session_id(&self) -> Result<u64> {
-        let max: Option<u64> =
-            self.conn.query_row("SELECT max(session_id) FROM events", [], |row| row.get(0))?;
+        let max: Option<u64> = self.conn.query_row(
+            "SELECT greatest((SELECT max(session_id) FROM events), (SELECT max(session_id) FROM visits))",
+            [],
+            |row| row.get(0),
+        )?;
         Ok(max.unwrap_or(0))
     }
 
@@ -376,6 +357,7 @@ const ARROW_SCAN: &str = arrow_scan!();
 // The record batches' columns are the tables' columns, in the tables' order.
 const INSERT_EVENTS: &str = concat!("INSERT INTO events SELECT * FROM ", arrow_scan!(), "(?)");
 const INSERT_EVENT_PROPS: &str = concat!("INSERT INTO event_props SELECT * FROM ", arrow_scan!(), "(?)");
+const INSERT_VISITS: &str = concat!("INSERT INTO visits SELECT * FROM ", arrow_scan!(), "(?)");
 const INSERT_BATCH_IDS: &str = concat!("INSERT INTO ingested_batches SELECT * FROM ", arrow_scan!(), "(?)");
 
 /// The rows of `ingested_batches` for `batches`.
@@ -398,18 +380,34 @@ fn batch_ids(batches: &[BatchWrite<'_>], received_at_ms: i64) -> Result<RecordBa
     ])
 }
 
-/// Rows of `events` and `event_props` in the tables' column layout (Arrow record batches),
+/// Rows of `events`, `event_props` and `visits` in the tables' column layout (Arrow record batches),
 /// built by an [`EventRowsBuilder`] on any thread and appended by [`EventWriter::commit`].
 /// Clones and slices share the columns.
 #[derive(Clone, Default)]
 pub struct EventRows {
     events: Option<RecordBatch>,
     props: Option<RecordBatch>,
+    visits: Option<RecordBatch>,
+}
+
+/// Which rows of each table in an [`EventRows`] belong to one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowRanges {
+    /// Rows of `events`.
+    pub events: Range<usize>,
+    /// Rows of `event_props`.
+    pub props: Range<usize>,
+    /// Rows of `visits`.
+    pub visits: Range<usize>,
 }
 
 impl std::fmt::Debug for EventRows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventRows").field("events", &self.events()).field("props", &self.props()).finish()
+        f.debug_struct("EventRows")
+            .field("events", &self.events())
+            .field("props", &self.props())
+            .field("visits", &self.visits())
+            .finish()
     }
 }
 
@@ -433,17 +431,26 @@ impl EventRows {
         self.props.as_ref().map_or(0, RecordBatch::num_rows)
     }
 
-    /// The events in `events` and the properties in `props` (row ranges, as counted by the
-    /// [`EventRowsBuilder`] while it was filled), without copying.
+    /// Rows of `visits`.
+    pub fn visits(&self) -> usize {
+        self.visits.as_ref().map_or(0, RecordBatch::num_rows)
+    }
+
+    /// The rows in `ranges` (as counted by the [`EventRowsBuilder`] while it was filled),
+    /// without copying.
     ///
     /// # Panics
     ///
     /// If a range reaches past the rows there are.
-    pub fn slice(&self, events: Range<usize>, props: Range<usize>) -> Self {
-        let part = |batch: &Option<RecordBatch>, range: Range<usize>| {
+    pub fn slice(&self, ranges: &RowRanges) -> Self {
+        let part = |batch: &Option<RecordBatch>, range: &Range<usize>| {
             batch.as_ref().filter(|_| !range.is_empty()).map(|batch| batch.slice(range.start, range.len()))
         };
-        Self { events: part(&self.events, events), props: part(&self.props, props) }
+        Self {
+            events: part(&self.events, &ranges.events),
+            props: part(&self.props, &ranges.props),
+            visits: part(&self.visits, &ranges.visits),
+        }
     }
 }
 
@@ -452,6 +459,7 @@ impl EventRows {
 pub struct EventRowsBuilder {
     events: EventColumns,
     props: PropColumns,
+    visits: VisitColumns,
 }
 
 impl std::fmt::Debug for EventRowsBuilder {
@@ -459,6 +467,7 @@ impl std::fmt::Debug for EventRowsBuilder {
         f.debug_struct("EventRowsBuilder")
             .field("events", &self.events())
             .field("props", &self.props())
+            .field("visits", &self.visits())
             .finish()
     }
 }
@@ -466,7 +475,11 @@ impl std::fmt::Debug for EventRowsBuilder {
 impl EventRowsBuilder {
     /// A builder with room for `events` events.
     pub fn with_capacity(events: usize) -> Self {
-        Self { events: EventColumns::with_capacity(events), props: PropColumns::default() }
+        Self {
+            events: EventColumns::with_capacity(events),
+            props: PropColumns::default(),
+            visits: VisitColumns::default(),
+        }
     }
 
     /// Adds an event and its properties.
@@ -475,9 +488,35 @@ impl EventRowsBuilder {
         self.props.push(event);
     }
 
+    /// Adds a row of `visits`: a visit's state (`sign` 1), or the cancellation of a state
+    /// written before (`sign` -1, with that state's values).
+    pub fn push_visit(&mut self, visit: &VisitRow, sign: i8) {
+        self.visits.push(visit, sign);
+    }
+
     /// Events added so far.
     pub fn events(&self) -> usize {
         self.events.len
+    }
+
+    /// Rows of `visits` added so far.
+    pub fn visits(&self) -> usize {
+        self.visits.len
+    }
+
+    /// How many rows of each table were added so far: where the next batch's rows start.
+    pub fn positions(&self) -> RowRanges {
+        let (events, props, visits) = (self.events.len, self.props.len, self.visits.len);
+        RowRanges { events: events..events, props: props..props, visits: visits..visits }
+    }
+
+    /// The rows added since `start` (what [`EventRowsBuilder::positions`] said then).
+    pub fn since(&self, start: &RowRanges) -> RowRanges {
+        RowRanges {
+            events: start.events.start..self.events.len,
+            props: start.props.start..self.props.len,
+            visits: start.visits.start..self.visits.len,
+        }
     }
 
     /// Properties added so far.
@@ -489,7 +528,8 @@ impl EventRowsBuilder {
     pub fn finish(self) -> Result<EventRows> {
         let events = if self.events.len > 0 { Some(self.events.finish()?) } else { None };
         let props = if self.props.len > 0 { Some(self.props.finish()?) } else { None };
-        Ok(EventRows { events, props })
+        let visits = if self.visits.len > 0 { Some(self.visits.finish()?) } else { None };
+        Ok(EventRows { events, props, visits })
     }
 }
 
@@ -664,11 +704,11 @@ impl PropColumns {
     }
 }
 
-fn column(array: impl Array + 'static) -> ArrayRef {
+pub(crate) fn column(array: impl Array + 'static) -> ArrayRef {
     Arc::new(array)
 }
 
-fn record_batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
+pub(crate) fn record_batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
     RecordBatch::try_from_iter(columns)
         .map_err(|error| Error::Invalid { field: "append batch", reason: error.to_string() })
 }
@@ -685,14 +725,16 @@ fn insert_dead_letter(conn: &Connection, letter: &DeadLetter, received_at_ms: i6
 pub(crate) fn counts(conn: &Connection) -> Result<StoreCounts> {
     Ok(conn.query_row(
         "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM event_props),
-                (SELECT count(*) FROM ingested_batches), (SELECT count(*) FROM dead_letters)",
+                (SELECT count(*) FROM visits), (SELECT count(*) FROM ingested_batches),
+                (SELECT count(*) FROM dead_letters)",
         [],
         |row| {
             Ok(StoreCounts {
                 events: row.get(0)?,
                 props: row.get(1)?,
-                batches: row.get(2)?,
-                dead_letters: row.get(3)?,
+                visit_rows: row.get(2)?,
+                batches: row.get(3)?,
+                dead_letters: row.get(4)?,
             })
         },
     )?)
@@ -750,15 +792,13 @@ mod tests {
         assert_eq!((rows.events(), rows.props()), (2, 4));
         let batch = BatchWrite { id: "b-1", edge: "e", hits: 2, dead_letters: std::slice::from_ref(&letter) };
         writer.commit(&rows, &[batch], T0).unwrap();
-        assert_eq!(store.counts().unwrap(), StoreCounts { events: 2, props: 4, batches: 1, dead_letters: 1 });
+        assert_eq!(
+            store.counts().unwrap(),
+            StoreCounts { events: 2, props: 4, visit_rows: 0, batches: 1, dead_letters: 1 }
+        );
         let known = store.known_batches().unwrap();
         assert!(known.contains("b-1").unwrap() && !known.contains("b-2").unwrap());
         assert_eq!(writer.max_session_id().unwrap(), 42);
-        assert_eq!(
-            writer.recent_sessions(T0).unwrap(),
-            [SessionSeed { site_id: 1, visitor_id: 7, session_id: 42, last_ts_ms: T0 + 1000 }]
-        );
-        assert!(writer.recent_sessions(T0 + 2000).unwrap().is_empty());
 
         // Every column lands where the schema says (rows go in column by column).
         type Row = (i64, u8, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
@@ -845,19 +885,19 @@ mod tests {
         let mut builder = EventRowsBuilder::with_capacity(3);
         let mut bounds = Vec::new();
         for (index, hit) in hits.iter().enumerate() {
-            let start = (builder.events(), builder.props());
+            let start = builder.positions();
             builder.push(&NewEvent { hit: hit.view(), site_id: 1, visitor_id: 7, session_id: index as u64 });
-            bounds.push((start.0..builder.events(), start.1..builder.props()));
+            bounds.push(builder.since(&start));
         }
         let rows = builder.finish().unwrap();
         assert_eq!((rows.events(), rows.props()), (3, 4));
         // The second event alone (it has no properties), then the third.
-        let second = rows.slice(bounds[1].0.clone(), bounds[1].1.clone());
+        let second = rows.slice(&bounds[1]);
         assert_eq!((second.events(), second.props()), (1, 0));
         writer
             .commit(&second, &[BatchWrite { id: "b-2", edge: "e", hits: 1, dead_letters: &[] }], T0)
             .unwrap();
-        let third = rows.slice(bounds[2].0.clone(), bounds[2].1.clone());
+        let third = rows.slice(&bounds[2]);
         writer
             .commit(&third, &[BatchWrite { id: "b-3", edge: "e", hits: 1, dead_letters: &[] }], T0)
             .unwrap();

@@ -276,6 +276,77 @@ pub const MIGRATIONS: &[&str] = &[
         expires_at_ms  BIGINT NOT NULL
     );
     "#,
+    // 4: visits, the table the stats engine reads visit metrics from, maintained by the
+    // ingest pipeline in the events' transaction. A visit's row changes while it is open, and
+    // rows are only ever appended (DuckDB appends cheaply and updates dearly): each change
+    // appends a row with `sign = -1` that cancels the visit's previous row (same values) and
+    // a row with `sign = 1` holding its new state, so `sum(sign)` counts visits and
+    // `sum(sign * x)` sums any column over them, whatever the number of versions (the design
+    // of ClickHouse's collapsing merge tree, which Plausible's sessions table uses).
+    // Existing events are folded into one row per visit.
+    r#"
+    CREATE TABLE visits (
+        site_id          UINTEGER NOT NULL,
+        session_id       UBIGINT NOT NULL,
+        visitor_id       UBIGINT NOT NULL,
+        sign             TINYINT NOT NULL,
+        -- 1, 2, 3... per visit; the live row is the one with the highest version.
+        version          UINTEGER NOT NULL,
+        -- First and last hit (engagement reports included).
+        start_ts         TIMESTAMP NOT NULL,
+        end_ts           TIMESTAMP NOT NULL,
+        duration_ms      BIGINT NOT NULL,
+        pageviews        UINTEGER NOT NULL,
+        -- Custom events (not pageviews, not engagement reports).
+        events           UINTEGER NOT NULL,
+        -- 1 when the visit saw at most one page and did nothing interactive.
+        bounce           UTINYINT NOT NULL,
+        hostname         VARCHAR NOT NULL,
+        entry_page       VARCHAR NOT NULL,
+        exit_page        VARCHAR NOT NULL,
+        -- What the visit came with: the values of its first hit.
+        referrer         VARCHAR,
+        source           VARCHAR,
+        channel          UTINYINT NOT NULL,
+        utm_source       VARCHAR,
+        utm_medium       VARCHAR,
+        utm_campaign     VARCHAR,
+        utm_content      VARCHAR,
+        utm_term         VARCHAR,
+        country          VARCHAR,
+        region           VARCHAR,
+        city             VARCHAR,
+        browser          VARCHAR,
+        browser_version  VARCHAR,
+        os               VARCHAR,
+        os_version       VARCHAR,
+        device           UTINYINT NOT NULL
+    );
+    INSERT INTO visits
+    SELECT site_id, session_id, arg_min(visitor_id, ts), 1, 1, min(ts), max(ts),
+           epoch_ms(max(ts)) - epoch_ms(min(ts)),
+           count(*) FILTER (WHERE kind = 0), count(*) FILTER (WHERE kind = 1),
+           CASE WHEN count(*) FILTER (WHERE kind = 0) <= 1
+                 AND count(*) FILTER (WHERE kind = 1 AND interactive) = 0 THEN 1 ELSE 0 END,
+           arg_min(hostname, ts),
+           coalesce(arg_min(path, ts) FILTER (WHERE kind = 0), arg_min(path, ts)),
+           coalesce(arg_max(path, ts) FILTER (WHERE kind = 0), arg_max(path, ts)),
+           first.referrer, first.source, first.channel, first.utm_source, first.utm_medium,
+           first.utm_campaign, first.utm_content, first.utm_term, first.country, first.region,
+           first.city, first.browser, first.browser_version, first.os, first.os_version,
+           first.device
+    FROM (
+        SELECT *, arg_min({'referrer': referrer, 'source': source, 'channel': channel,
+                           'utm_source': utm_source, 'utm_medium': utm_medium,
+                           'utm_campaign': utm_campaign, 'utm_content': utm_content,
+                           'utm_term': utm_term, 'country': country, 'region': region,
+                           'city': city, 'browser': browser, 'browser_version': browser_version,
+                           'os': os, 'os_version': os_version, 'device': device}, ts)
+                  OVER (PARTITION BY site_id, session_id) AS first
+        FROM events
+    )
+    GROUP BY site_id, session_id, first;
+    "#,
 ];
 
 /// The version a fully migrated database has.
@@ -333,6 +404,81 @@ mod tests {
         migrate(&conn).unwrap();
         let rows: u32 = conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, latest_version());
+    }
+
+    #[test]
+    fn visits_are_folded_from_existing_events() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version UINTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)",
+        )
+        .unwrap();
+        for (index, sql) in MIGRATIONS[..3].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, current_timestamp::TIMESTAMP)",
+                [index + 1],
+            )
+            .unwrap();
+        }
+        // Session 1: a pageview from Google, a non-interactive event, a second pageview.
+        // Session 2: one pageview and an interactive event (not a bounce).
+        // Session 3: one pageview (a bounce).
+        conn.execute_batch(
+            "INSERT INTO events (site_id, ts, visitor_id, session_id, kind, name, hostname, path, source,
+                                 channel, country, device, interactive) VALUES
+             (1, TIMESTAMP '2026-01-01 10:00:00', 7, 1, 0, 'pageview', 'a.com', '/', 'Google', 1, 'DE', 1, true),
+             (1, TIMESTAMP '2026-01-01 10:01:00', 7, 1, 1, 'Play', 'a.com', '/', NULL, 0, 'DE', 1, false),
+             (1, TIMESTAMP '2026-01-01 10:03:00', 7, 1, 0, 'pageview', 'a.com', '/docs', NULL, 0, 'DE', 1, true),
+             (1, TIMESTAMP '2026-01-01 11:00:00', 8, 2, 0, 'pageview', 'a.com', '/x', NULL, 0, NULL, 0, true),
+             (1, TIMESTAMP '2026-01-01 11:00:30', 8, 2, 1, 'Signup', 'a.com', '/x', NULL, 0, NULL, 0, true),
+             (1, TIMESTAMP '2026-01-01 12:00:00', 9, 3, 0, 'pageview', 'a.com', '/y', NULL, 0, NULL, 0, true);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        type Row = (u64, i64, u32, u32, u8, String, String, Option<String>, u8, Option<String>);
+        let rows: Vec<Row> = conn
+            .prepare(
+                "SELECT session_id, duration_ms, pageviews, events, bounce, entry_page, exit_page, source,
+                        channel, country FROM visits WHERE sign = 1 ORDER BY session_id",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (
+                    1,
+                    180_000,
+                    2,
+                    1,
+                    0,
+                    "/".into(),
+                    "/docs".into(),
+                    Some("Google".into()),
+                    1,
+                    Some("DE".into())
+                ),
+                (2, 30_000, 1, 1, 0, "/x".into(), "/x".into(), None, 0, None),
+                (3, 0, 1, 0, 1, "/y".into(), "/y".into(), None, 0, None),
+            ]
+        );
     }
 
     #[test]

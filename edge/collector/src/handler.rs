@@ -14,7 +14,7 @@ use hitkeep_protocol::group::{
 use hitkeep_protocol::{Ack, AckStatus, Batch, Hit};
 
 use crate::reply::Reply;
-use crate::request::{AddressError, RequestHead, Route, client_address, geo, route};
+use crate::request::{AddressError, RequestHead, Route, client_address, event_time, geo, route};
 use crate::settings::{Endpoint, Settings, env};
 
 /// The content type of a group's replies.
@@ -295,6 +295,14 @@ fn evaluate(
     let client_ip = match client_ip(head, settings, host) {
         Ok(client_ip) => client_ip,
         Err(reply) => return (reply, Vec::new()),
+    };
+    let Ok(now_ms) = event_time(head, settings.trust_host_headers, now_ms) else {
+        let reply = Reply::error(
+            400,
+            "invalid_event_time",
+            "the event time is unreadable, before 2000 or in the future",
+        );
+        return (reply, Vec::new());
     };
     let request = RequestInfo {
         method: "POST",

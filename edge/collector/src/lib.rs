@@ -31,8 +31,9 @@ pub use handler::{
 };
 pub use reply::{DROPPED_HEADER, Reply};
 pub use request::{
-    AddressError, CLIENT_IP_HEADER, GEO_CITY_HEADER, GEO_COUNTRY_HEADER, GEO_REGION_HEADER, RequestHead,
-    Route, SPIN_CLIENT_ADDR_HEADER, client_address, geo, route,
+    AddressError, CLIENT_IP_HEADER, EVENT_TIME_HEADER, GEO_CITY_HEADER, GEO_COUNTRY_HEADER,
+    GEO_REGION_HEADER, InvalidEventTime, RequestHead, Route, SPIN_CLIENT_ADDR_HEADER, client_address,
+    event_time, geo, route,
 };
 pub use settings::{
     DEFAULT_EDGE_NAME, DEFAULT_SINK_URL, Endpoint, Settings, SettingsError, Token, config_key, env,

@@ -17,6 +17,9 @@ pub const GEO_COUNTRY_HEADER: &str = "x-hitkeep-geo-country";
 pub const GEO_REGION_HEADER: &str = "x-hitkeep-geo-region";
 /// The client's city, from the host's GeoIP lookup.
 pub const GEO_CITY_HEADER: &str = "x-hitkeep-geo-city";
+/// When the event happened (ms since the epoch), set by our host for events a server sends
+/// on a visitor's behalf (imports, server-side tracking); absent, the event happens now.
+pub const EVENT_TIME_HEADER: &str = "x-hitkeep-event-time";
 /// Spin's `host:port` of the client.
 pub const SPIN_CLIENT_ADDR_HEADER: &str = "spin-client-addr";
 
@@ -152,6 +155,33 @@ fn parse_ip(value: &str) -> Option<IpAddr> {
     bare.parse().ok()
 }
 
+/// The earliest event time accepted (2000-01-01), as the aggregator's validation does.
+pub const MIN_EVENT_TIME_MS: i64 = 946_684_800_000;
+/// How far ahead of the clock an event time may be (clocks differ a little).
+pub const MAX_EVENT_TIME_AHEAD_MS: i64 = 5 * 60_000;
+
+/// When the event happened: the host's `x-hitkeep-event-time` (when trusted), else `now_ms`.
+/// An unreadable value, or one before 2000 or more than five minutes ahead, is an error.
+pub fn event_time(
+    head: &RequestHead,
+    trust_host_headers: bool,
+    now_ms: i64,
+) -> Result<i64, InvalidEventTime> {
+    let Some(value) = head.header(EVENT_TIME_HEADER).filter(|_| trust_host_headers) else {
+        return Ok(now_ms);
+    };
+    let ts: i64 = value.trim().parse().map_err(|_| InvalidEventTime)?;
+    if ts < MIN_EVENT_TIME_MS || ts > now_ms + MAX_EVENT_TIME_AHEAD_MS {
+        return Err(InvalidEventTime);
+    }
+    Ok(ts)
+}
+
+/// The host's event time is unreadable or out of range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the event time is unreadable, before 2000 or more than five minutes ahead")]
+pub struct InvalidEventTime;
+
 /// The client's location: the host's `x-hitkeep-geo-*` headers (when trusted), else the
 /// country from the CDN header named in the settings. Cloudflare's `XX` (unknown) is no
 /// country; other values are checked by the collector core.
@@ -215,6 +245,23 @@ mod tests {
         assert_eq!(route("POST", "/healthz"), Route::HealthMethodNotAllowed);
         assert_eq!(route("POST", "/api/event/"), Route::NotFound);
         assert_eq!(route("GET", "/"), Route::NotFound);
+    }
+
+    #[test]
+    fn the_event_time_is_the_hosts_when_trusted() {
+        const NOW: i64 = 1_767_225_600_000;
+        let stamped = head(&[(EVENT_TIME_HEADER, "1700000000000")]);
+        assert_eq!(event_time(&stamped, true, NOW), Ok(1_700_000_000_000));
+        assert_eq!(event_time(&stamped, false, NOW), Ok(NOW), "a client cannot date its events");
+        assert_eq!(event_time(&head(&[]), true, NOW), Ok(NOW));
+        for bad in ["soon", "-1", "946684799999", "1767225900001"] {
+            assert_eq!(
+                event_time(&head(&[(EVENT_TIME_HEADER, bad)]), true, NOW),
+                Err(InvalidEventTime),
+                "{bad}"
+            );
+        }
+        assert_eq!(event_time(&head(&[(EVENT_TIME_HEADER, "1767225900000")]), true, NOW), Ok(NOW + 300_000));
     }
 
     #[test]

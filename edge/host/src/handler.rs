@@ -34,6 +34,18 @@ pub const GEO_REGION_HEADER: &str = "x-hitkeep-geo-region";
 /// City name.
 pub const GEO_CITY_HEADER: &str = "x-hitkeep-geo-city";
 
+/// When an event sent on a visitor's behalf happened (ms since the epoch).
+pub const EVENT_TIME_HEADER: &str = "x-hitkeep-event-time";
+
+/// Where an event came from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// A browser (or a proxy in front of it) at this socket address.
+    Peer(SocketAddr),
+    /// A server, on behalf of the visitor at `client`.
+    Server { client: std::net::IpAddr, event_time_ms: Option<i64> },
+}
+
 /// The prefix of the headers only the host may set.
 const HOST_HEADER_PREFIX: &str = "x-hitkeep-";
 /// Forwarding headers: resolved by the host into `x-hitkeep-client-ip`, then removed so the
@@ -96,9 +108,38 @@ impl EdgeHandle {
                 }
                 None => error_response(StatusCode::NOT_FOUND, "not_found", "metrics are served elsewhere"),
             },
-            Route::Event | Route::Other => self.through_component(request, peer, route).await,
+            Route::Event | Route::Other => self.through_component(request, Origin::Peer(peer), route).await,
         };
         metrics::counter!(m::HTTP_REQUESTS, "route" => route.label(), "status" => response.status().as_u16().to_string())
+            .increment(1);
+        response
+    }
+
+    /// Answers an event a server sends on a visitor's behalf (server-side tracking, imports:
+    /// the aggregator's backfill API, for a token with write scope): `request` is a `POST
+    /// /api/event` with the visitor's user agent, `client` the visitor's address, and
+    /// `event_time_ms` when it happened (absent: now). It goes through the collector like any
+    /// event, so the address and the user agent stop in the component as always.
+    pub async fn handle_on_behalf<B>(
+        &self,
+        request: Request<B>,
+        client: std::net::IpAddr,
+        event_time_ms: Option<i64>,
+    ) -> Response<EdgeBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let route = Route::of(request.uri().path());
+        if route != Route::Event || request.method() != Method::POST {
+            return error_response(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "only events are sent on a visitor's behalf",
+            );
+        }
+        let response = self.through_component(request, Origin::Server { client, event_time_ms }, route).await;
+        metrics::counter!(m::HTTP_REQUESTS, "route" => "event_on_behalf", "status" => response.status().as_u16().to_string())
             .increment(1);
         response
     }
@@ -113,7 +154,7 @@ impl EdgeHandle {
     async fn through_component<B>(
         &self,
         request: Request<B>,
-        peer: SocketAddr,
+        origin: Origin,
         route: Route,
     ) -> Response<EdgeBody>
     where
@@ -183,14 +224,25 @@ impl EdgeHandle {
                 }
             };
 
-        let client = client_ip(peer.ip(), &parts.headers, &inner.trusted_proxies);
-        let place = self.place(peer, &parts.headers, client);
+        let (client, place, event_time_ms) = match origin {
+            Origin::Peer(peer) => {
+                let client = client_ip(peer.ip(), &parts.headers, &inner.trusted_proxies);
+                (client, self.place(peer, &parts.headers, client), None)
+            }
+            // The server that sent it is no proxy whose country header counts: the database only.
+            Origin::Server { client, event_time_ms } => {
+                (client, inner.geo.as_ref().map(|db| db.lookup(client)).unwrap_or_default(), event_time_ms)
+            }
+        };
         strip_host_only_headers(&mut parts.headers, inner.geo_country_header.as_ref());
         let headers = &mut parts.headers;
         headers.insert(
             HeaderName::from_static(CLIENT_IP_HEADER),
             HeaderValue::from_str(&client.to_string()).expect("an ip is a header value"),
         );
+        if let Some(ts) = event_time_ms {
+            headers.insert(HeaderName::from_static(EVENT_TIME_HEADER), HeaderValue::from(ts));
+        }
         for (name, value) in [
             (GEO_COUNTRY_HEADER, place.country),
             (GEO_REGION_HEADER, place.region),

@@ -36,7 +36,9 @@ pub use config::{
     BatchConfig, ComponentSource, EdgeConfig, HttpLimits, MAX_EDGE_NAME_LEN, NatsAuth, NatsConfig,
     SINK_AUTHORITY, SINK_URL, edge_name_from_hostname, validate_edge_name,
 };
-pub use handler::{CLIENT_IP_HEADER, EdgeBody, GEO_CITY_HEADER, GEO_COUNTRY_HEADER, GEO_REGION_HEADER};
+pub use handler::{
+    CLIENT_IP_HEADER, EVENT_TIME_HEADER, EdgeBody, GEO_CITY_HEADER, GEO_COUNTRY_HEADER, GEO_REGION_HEADER,
+};
 pub use host::{EdgeHandle, EdgeHost};
 pub use runtime::{CallError, ComponentRuntime, RuntimeLimits, default_event_lanes};
 pub use sink::MAX_SINK_BODY_BYTES;

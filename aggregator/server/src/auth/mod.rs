@@ -726,27 +726,34 @@ impl<N: Needs> FromRequestParts<AppState> for SiteAccess<N> {
             .find(|(name, _)| *name == "domain")
             .map(|(_, value)| value.to_owned())
             .ok_or_else(|| AppError::internal("a site route without a {domain} parameter"))?;
-        let not_found = || {
-            AppError::new(
-                StatusCode::NOT_FOUND,
-                "site_not_found",
-                format!("no site {domain} that you may see"),
-            )
-        };
-        let site = state.auth.site(&state.store, &domain).await?.ok_or_else(not_found)?;
-        let access = principal.access(site.id).ok_or_else(not_found)?;
-        if access < N::ACCESS {
-            let code = match principal {
-                Principal::Person { .. } => "insufficient_role",
-                Principal::Token { .. } | Principal::Share { .. } => "insufficient_scope",
-            };
-            return Err(AppError::forbidden(
-                code,
-                format!("this needs {:?} access to {}", N::ACCESS, site.domain),
-            ));
-        }
+        let (site, access) = authorize_site(state, &principal, &domain, N::ACCESS).await?;
         Ok(Self { site, principal, access, needs: PhantomData })
     }
+}
+
+/// The one check of site access, for [`SiteAccess`] and for the routes that name their site
+/// in the body (the Stats API): the site `domain`, if `principal` may act on it with
+/// `needed` access. A site the principal may not see answers `404 site_not_found`, exactly
+/// as a site that does not exist.
+pub async fn authorize_site(
+    state: &AppState,
+    principal: &Principal,
+    domain: &str,
+    needed: Access,
+) -> Result<(Site, Access), AppError> {
+    let not_found = || {
+        AppError::new(StatusCode::NOT_FOUND, "site_not_found", format!("no site {domain} that you may see"))
+    };
+    let site = state.auth.site(&state.store, domain).await?.ok_or_else(not_found)?;
+    let access = principal.access(site.id).ok_or_else(not_found)?;
+    if access < needed {
+        let code = match principal {
+            Principal::Person { .. } => "insufficient_role",
+            Principal::Token { .. } | Principal::Share { .. } => "insufficient_scope",
+        };
+        return Err(AppError::forbidden(code, format!("this needs {needed:?} access to {}", site.domain)));
+    }
+    Ok((site, access))
 }
 
 /// The client's address (the peer, or what a trusted proxy says), for throttling.

@@ -7,5 +7,6 @@ pub mod edge_tokens;
 pub mod events;
 pub mod shares;
 pub mod sites;
+pub mod stats;
 pub mod tokens;
 pub mod users;

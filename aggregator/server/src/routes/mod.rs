@@ -4,17 +4,21 @@
 
 pub mod account;
 pub mod audit;
+pub mod backfill;
 pub mod collect;
 pub mod edge;
 pub mod factors;
 pub mod health;
+pub mod openapi;
 pub mod pages;
 pub mod passkeys;
 pub mod people;
+pub mod realtime;
 pub mod reset;
 pub mod shares;
 pub mod sites;
 pub mod sso;
+pub mod stats;
 pub mod tokens;
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 mod account;
 mod factors;
 mod hardening;
+mod openapi;
 mod passkeys;
 mod people;
 mod reset;
 mod shares;
 mod sso;
+mod stats;
 mod tokens;

@@ -1,0 +1,327 @@
+//! The engine on a handful of hand-made visits, one definition of `docs/metrics.md` at a
+//! time. The independent oracle on generated traffic is `aggregator/ingest/tests/stats_oracle.rs`.
+
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use hitkeep_protocol::{Channel, Device, EventKind, Hit};
+
+use super::*;
+use crate::{BatchWrite, EventRowsBuilder, NewEvent, Store, VisitOrigin, VisitRow};
+
+const MIN: i64 = 60_000;
+/// 2026-01-05 00:00 UTC, a Monday.
+const T0: i64 = 1_767_571_200_000;
+
+/// (minutes after T0, kind, name, path, props).
+type PlannedHit = (i64, EventKind, &'static str, &'static str, Vec<(&'static str, &'static str)>);
+
+struct Visit {
+    session: u64,
+    visitor: u64,
+    source: Option<&'static str>,
+    channel: Channel,
+    device: Device,
+    hits: Vec<PlannedHit>,
+}
+
+fn pageview(
+    minute: i64,
+    path: &'static str,
+) -> (i64, EventKind, &'static str, &'static str, Vec<(&'static str, &'static str)>) {
+    (minute, EventKind::Pageview, "pageview", path, Vec::new())
+}
+
+/// Writes the visits as the pipeline would: their events, and each visit's final state
+/// after a cancelled first state (so that every query must weigh rows by sign).
+fn store_with(visits: &[Visit]) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_dir(dir.path()).unwrap();
+    let mut writer = store.event_writer().unwrap();
+    let mut rows = EventRowsBuilder::default();
+    for visit in visits {
+        let hits: Vec<Hit> = visit
+            .hits
+            .iter()
+            .map(|(minute, kind, name, path, props)| Hit {
+                kind: *kind,
+                name: (*name).into(),
+                source: visit.source.map(Into::into),
+                channel: visit.channel,
+                device: visit.device,
+                country: Some("DE".into()),
+                props: props.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+                interactive: *kind == EventKind::Custom,
+                ..Hit::pageview(T0 + minute * MIN, "example.com", path)
+            })
+            .collect();
+        for hit in &hits {
+            rows.push(&NewEvent {
+                hit: hit.view(),
+                site_id: 1,
+                visitor_id: visit.visitor,
+                session_id: visit.session,
+            });
+        }
+        let pages: Vec<&Hit> = hits.iter().filter(|hit| hit.kind == EventKind::Pageview).collect();
+        let interactive = hits.iter().any(|hit| hit.kind == EventKind::Custom);
+        let first = &hits[0];
+        let last = VisitRow {
+            site_id: 1,
+            session_id: visit.session,
+            visitor_id: visit.visitor,
+            version: 2,
+            start_ms: first.ts,
+            end_ms: hits.iter().map(|hit| hit.ts).max().unwrap(),
+            pageviews: pages.len() as u32,
+            events: hits.iter().filter(|hit| hit.kind == EventKind::Custom).count() as u32,
+            bounce: pages.len() <= 1 && !interactive,
+            hostname: Arc::from("example.com"),
+            entry_page: Arc::from(pages[0].path.as_str()),
+            exit_page: Arc::from(pages[pages.len() - 1].path.as_str()),
+            origin: Arc::new(VisitOrigin::of(&first.view())),
+        };
+        // The state it had after its first hit, cancelled.
+        let earlier = VisitRow {
+            version: 1,
+            end_ms: first.ts,
+            pageviews: 1,
+            events: 0,
+            bounce: true,
+            exit_page: Arc::from(pages[0].path.as_str()),
+            ..last.clone()
+        };
+        rows.push_visit(&earlier, 1);
+        rows.push_visit(&earlier, -1);
+        rows.push_visit(&last, 1);
+    }
+    let batch = BatchWrite { id: "b", edge: "e", hits: 1, dead_letters: &[] };
+    writer.commit(&rows.finish().unwrap(), &[batch], T0).unwrap();
+    (dir, store)
+}
+
+fn visits() -> Vec<Visit> {
+    vec![
+        Visit {
+            session: 1,
+            visitor: 10,
+            source: Some("Google"),
+            channel: Channel::OrganicSearch,
+            device: Device::Desktop,
+            hits: vec![pageview(0, "/"), pageview(2, "/pricing"), pageview(5, "/Blog/Rust")],
+        },
+        Visit {
+            session: 2,
+            visitor: 10,
+            source: None,
+            channel: Channel::Direct,
+            device: Device::Desktop,
+            hits: vec![pageview(60, "/pricing")],
+        },
+        Visit {
+            session: 3,
+            visitor: 20,
+            source: Some("Hacker News"),
+            channel: Channel::Referral,
+            device: Device::Mobile,
+            hits: vec![
+                pageview(10, "/blog/duckdb"),
+                (11, EventKind::Custom, "Signup", "/blog/duckdb", vec![("plan", "pro")]),
+            ],
+        },
+        Visit {
+            session: 4,
+            visitor: 30,
+            source: None,
+            channel: Channel::Direct,
+            device: Device::Unknown,
+            hits: vec![
+                pageview(24 * 60 + 5, "/"),
+                (24 * 60 + 6, EventKind::Custom, "Signup", "/", vec![("plan", "free")]),
+            ],
+        },
+    ]
+}
+
+fn utc() -> Tz {
+    Tz::UTC
+}
+
+fn day_query(metrics: Vec<Metric>) -> Query {
+    Query::new(1, T0, T0 + 2 * 24 * 60 * MIN, utc(), metrics)
+}
+
+fn values(result: &QueryResult) -> Vec<(Vec<DimensionValue>, Vec<Option<f64>>)> {
+    result.rows.iter().map(|row| (row.dimensions.clone(), row.metrics.clone())).collect()
+}
+
+fn text(value: &str) -> DimensionValue {
+    DimensionValue::Text(Some(value.into()))
+}
+
+#[test]
+fn totals_weigh_visit_rows_by_sign() {
+    let (_dir, store) = store_with(&visits());
+    let result = store
+        .query_stats(&day_query(vec![
+            Metric::Visitors,
+            Metric::Visits,
+            Metric::Pageviews,
+            Metric::Events,
+            Metric::BounceRate,
+            Metric::VisitDuration,
+            Metric::ViewsPerVisit,
+        ]))
+        .unwrap();
+    // Four visits: one of three pages (5 minutes), one bounce, two with a signup.
+    assert_eq!(
+        values(&result),
+        [(vec![], vec![Some(3.0), Some(4.0), Some(6.0), Some(8.0), Some(25.0), Some(105.0), Some(1.5)])]
+    );
+}
+
+#[test]
+fn visit_dimensions_label_codes_and_keep_missing_values() {
+    let (_dir, store) = store_with(&visits());
+    let mut query = day_query(vec![Metric::Visits, Metric::Visitors]);
+    query.dimensions = vec![Dimension::Channel];
+    let result = store.query_stats(&query).unwrap();
+    assert_eq!(
+        values(&result),
+        [
+            (vec![text("Direct")], vec![Some(2.0), Some(2.0)]),
+            (vec![text("Organic Search")], vec![Some(1.0), Some(1.0)]),
+            (vec![text("Referral")], vec![Some(1.0), Some(1.0)]),
+        ]
+    );
+    query.dimensions = vec![Dimension::Device];
+    let result = store.query_stats(&query).unwrap();
+    assert_eq!(result.rows[0].dimensions, [text("Desktop")]);
+    assert!(result.rows.iter().any(|row| row.dimensions == [DimensionValue::Text(None)]));
+    // The exit page: the cancelled first state (exit on the landing page) is gone.
+    query.dimensions = vec![Dimension::ExitPage];
+    let result = store.query_stats(&query).unwrap();
+    let pages: Vec<DimensionValue> = result.rows.iter().map(|row| row.dimensions[0].clone()).collect();
+    assert_eq!(pages, [text("/"), text("/Blog/Rust"), text("/blog/duckdb"), text("/pricing")]);
+}
+
+#[test]
+fn filters_compare_as_documented() {
+    let (_dir, store) = store_with(&visits());
+    let visitors = |filter: Filter| {
+        let mut query = day_query(vec![Metric::Visitors, Metric::Visits]);
+        query.filter = Some(filter);
+        store.query_stats(&query).unwrap().rows[0].metrics.clone()
+    };
+    let condition = |dimension, operator, value: &str, case_sensitive| Filter::Condition {
+        dimension,
+        operator,
+        values: vec![value.into()],
+        case_sensitive,
+    };
+    // Contains, with and without case.
+    assert_eq!(
+        visitors(condition(Dimension::Page, Operator::Contains, "/blog", true)),
+        [Some(1.0), Some(1.0)]
+    );
+    assert_eq!(
+        visitors(condition(Dimension::Page, Operator::Contains, "/blog", false)),
+        [Some(2.0), Some(2.0)]
+    );
+    // A regular expression.
+    assert_eq!(
+        visitors(condition(Dimension::Page, Operator::Matches, "^/(pricing|blog/duckdb)$", true)),
+        [Some(2.0), Some(3.0)]
+    );
+    // A missing source is the empty string: is_not Google keeps direct visits.
+    assert_eq!(
+        visitors(condition(Dimension::Source, Operator::IsNot, "Google", true)),
+        [Some(3.0), Some(3.0)]
+    );
+    assert_eq!(visitors(condition(Dimension::Source, Operator::Is, "", true)), [Some(2.0), Some(2.0)]);
+    // Channels and devices by their labels.
+    assert_eq!(
+        visitors(condition(Dimension::Channel, Operator::Contains, "search", false)),
+        [Some(1.0), Some(1.0)]
+    );
+    assert_eq!(visitors(condition(Dimension::Device, Operator::Is, "Mobile", true)), [Some(1.0), Some(1.0)]);
+    // Properties.
+    assert_eq!(visitors(Filter::is(Dimension::Prop("plan".into()), "pro")), [Some(1.0), Some(1.0)]);
+    // Not and or.
+    let not_google = Filter::Not(Box::new(Filter::is(Dimension::Source, "Google")));
+    let pricing = Filter::is(Dimension::Page, "/pricing");
+    assert_eq!(visitors(Filter::And(vec![not_google.clone(), pricing.clone()])), [Some(1.0), Some(1.0)]);
+    assert_eq!(visitors(Filter::Or(vec![not_google, pricing])), [Some(3.0), Some(4.0)]);
+}
+
+#[test]
+fn properties_break_down_their_events() {
+    let (_dir, store) = store_with(&visits());
+    let mut query = day_query(vec![Metric::Visitors, Metric::Events]);
+    query.dimensions = vec![Dimension::Prop("plan".into())];
+    let result = store.query_stats(&query).unwrap();
+    assert_eq!(
+        values(&result),
+        [(vec![text("free")], vec![Some(1.0), Some(1.0)]), (vec![text("pro")], vec![Some(1.0), Some(1.0)])]
+    );
+    query.dimensions = vec![Dimension::EventName];
+    query.filter = Some(Filter::Condition {
+        dimension: Dimension::EventName,
+        operator: Operator::IsNot,
+        values: vec!["pageview".into()],
+        case_sensitive: true,
+    });
+    let result = store.query_stats(&query).unwrap();
+    assert_eq!(values(&result), [(vec![text("Signup")], vec![Some(2.0), Some(2.0)])]);
+}
+
+#[test]
+fn time_buckets_and_pagination() {
+    let (_dir, store) = store_with(&visits());
+    let mut query = day_query(vec![Metric::Pageviews, Metric::Visits]);
+    query.dimensions = vec![Dimension::Time(Interval::Day)];
+    let result = store.query_stats(&query).unwrap();
+    let days: Vec<String> = result
+        .rows
+        .iter()
+        .map(|row| match row.dimensions[0] {
+            DimensionValue::Time(local) => bucket_label(Interval::Day, local),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(days, ["2026-01-05", "2026-01-06"]);
+    assert_eq!(result.rows[0].metrics, [Some(5.0), Some(3.0)]);
+    // Berlin is an hour ahead: the visit at 00:05 UTC on the 6th is on the 6th there too,
+    // and the ones of the 5th stay there.
+    query.timezone = "Europe/Berlin".parse().unwrap();
+    assert_eq!(store.query_stats(&query).unwrap().rows.len(), 2);
+
+    let mut query = day_query(vec![Metric::Visitors]);
+    query.dimensions = vec![Dimension::Page];
+    query.limit = 2;
+    query.offset = 1;
+    let result = store.query_stats(&query).unwrap();
+    assert_eq!(result.total_rows, 4);
+    assert_eq!(result.rows.len(), 2);
+}
+
+#[test]
+fn bad_queries_are_refused_with_the_reason() {
+    let (_dir, store) = store_with(&visits());
+    let mut query = day_query(vec![Metric::BounceRate]);
+    query.dimensions = vec![Dimension::EventName];
+    assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "metrics", .. })));
+    let mut query = day_query(vec![Metric::Visitors]);
+    query.filter = Some(Filter::HasDone(Box::new(Filter::is(Dimension::Source, "Google"))));
+    assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "filters", .. })));
+    query.filter = Some(Filter::Condition {
+        dimension: Dimension::Page,
+        operator: Operator::Matches,
+        values: vec!["(".into()],
+        case_sensitive: true,
+    });
+    assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "filters", .. })));
+    let mut query = day_query(vec![Metric::Visitors]);
+    query.end_ms = query.start_ms;
+    assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "date_range", .. })));
+}
