@@ -90,6 +90,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ShareCommand,
     },
+    /// Add, list or remove a site's goals (pages or custom events that count as conversions).
+    Goal {
+        /// What to do with goals.
+        #[command(subcommand)]
+        command: GoalCommand,
+    },
     /// Print the newest security events (sign-ins, failures, token and account changes).
     Audit {
         /// How many, newest first.
@@ -410,4 +416,42 @@ pub struct StatsArgs {
     /// The Stats API's JSON answer instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `hitkeep goal` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GoalCommand {
+    /// Add a goal: `--page /thank-you` (a path pattern: `*` any characters but `/`, `**` any)
+    /// or `--event Signup` (with `--prop plan=pro` conditions).
+    Add {
+        /// The site's domain.
+        site: String,
+        /// A page's path pattern.
+        #[arg(long, conflicts_with = "event")]
+        page: Option<String>,
+        /// A custom event's name.
+        #[arg(long, required_unless_present = "page")]
+        event: Option<String>,
+        /// A property the event must have, `key=value` (repeatable).
+        #[arg(long = "prop", requires = "event")]
+        props: Vec<String>,
+        /// What it is shown as (default: `Visit <page>` or the event's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List a site's goals.
+    List {
+        /// The site's domain.
+        site: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a goal by its name.
+    Remove {
+        /// The site's domain.
+        site: String,
+        /// The goal's name.
+        name: String,
+    },
 }

@@ -113,6 +113,9 @@ impl From<hitkeep_store::Error> for AppError {
         let (status, code) = match &error {
             E::SiteExists(_) => (StatusCode::CONFLICT, "site_exists"),
             E::SiteNotFound(_) => (StatusCode::NOT_FOUND, "site_not_found"),
+            E::GoalExists(_) => (StatusCode::CONFLICT, "goal_exists"),
+            E::GoalNotFound(_) => (StatusCode::NOT_FOUND, "goal_not_found"),
+            E::Invalid { field: "goal", .. } => (StatusCode::BAD_REQUEST, "invalid_goal"),
             E::Invalid { field: "domain", .. } => (StatusCode::BAD_REQUEST, "invalid_domain"),
             E::Invalid { field: "timezone", .. } => (StatusCode::BAD_REQUEST, "invalid_timezone"),
             E::Invalid { field: "email", .. } => (StatusCode::BAD_REQUEST, "invalid_email"),

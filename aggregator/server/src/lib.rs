@@ -95,6 +95,7 @@ pub fn main() -> anyhow::Result<()> {
                         commands::events::run(&client, site, limit, json).await
                     }
                     Command::Stats(args) => commands::stats::run(&client, args).await,
+                    Command::Goal { command } => commands::goals::run(&client, command).await,
                     Command::Serve(_) | Command::Plugin { .. } | Command::Demo(_) => {
                         unreachable!("dispatched above")
                     }

@@ -71,6 +71,12 @@ pub enum Error {
     /// The password reset link is unknown, used, or expired.
     #[error("the password reset link is invalid, used or expired; ask for a new one")]
     ResetCodeInvalid,
+    /// A goal with that name exists already on the site.
+    #[error("goal {0} already exists")]
+    GoalExists(String),
+    /// No goal with that name on the site.
+    #[error("goal {0} does not exist")]
+    GoalNotFound(String),
     /// A stats query ran longer than its time limit and was stopped.
     #[error("the query ran longer than {0} seconds and was stopped; narrow its range or filters")]
     QueryTimeout(u64),

@@ -14,6 +14,7 @@ mod edge_tokens;
 mod error;
 mod events;
 mod factors;
+mod goals;
 mod passkeys;
 mod password_resets;
 mod recent;
@@ -40,6 +41,7 @@ pub use events::{
     StoreCounts,
 };
 pub use factors::{REQUIRE_SECOND_FACTOR, SignInChallenge, TotpFactor};
+pub use goals::{Goal, GoalKind, MAX_GOAL_NAME_LEN, MAX_GOALS};
 pub use passkeys::{MAX_PASSKEY_NAME_LEN, StoredPasskey, validate_passkey_name};
 pub use password_resets::PasswordReset;
 pub use recent::{MAX_RECENT_EVENTS, StoredEvent};

@@ -347,6 +347,24 @@ pub const MIGRATIONS: &[&str] = &[
     )
     GROUP BY site_id, session_id, first;
     "#,
+    // 5: goals: a page (a path pattern with wildcards) or a custom event (its name, and
+    // property values it must have), each shown by its name.
+    r#"
+    CREATE SEQUENCE goal_id_seq START 1;
+    CREATE TABLE goals (
+        id             UINTEGER PRIMARY KEY DEFAULT nextval('goal_id_seq'),
+        site_id        UINTEGER NOT NULL,
+        name           VARCHAR NOT NULL,
+        -- 0: a page, 1: a custom event.
+        kind           UTINYINT NOT NULL,
+        page_pattern   VARCHAR,
+        event_name     VARCHAR,
+        -- Property conditions: a JSON object of key: value, all of which the event must have.
+        props          VARCHAR NOT NULL,
+        created_at_ms  BIGINT NOT NULL,
+        UNIQUE (site_id, name)
+    );
+    "#,
 ];
 
 /// The version a fully migrated database has.

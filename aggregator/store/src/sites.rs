@@ -178,6 +178,8 @@ impl Store {
         let removed = (|| -> duckdb::Result<()> {
             conn.execute("DELETE FROM event_props WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM events WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM visits WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM goals WHERE site_id = ?", [site.id])?;
             // Nobody keeps a role on, a token for, an invitation to or a share link of a site
             // that is gone.
             conn.execute("DELETE FROM site_members WHERE site_id = ?", [site.id])?;

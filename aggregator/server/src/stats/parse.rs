@@ -146,7 +146,11 @@ pub fn parse(
         .filter(|(dimension, _)| {
             matches!(
                 dimension,
-                Dimension::Page | Dimension::Hostname | Dimension::EventName | Dimension::Prop(_)
+                Dimension::Page
+                    | Dimension::Hostname
+                    | Dimension::EventName
+                    | Dimension::Goal
+                    | Dimension::Prop(_)
             )
         })
         .map(|(_, name)| name.as_str())
@@ -177,8 +181,27 @@ pub fn parse(
         )));
     }
 
-    let query =
-        Query { site_id, start_ms, end_ms, timezone, metrics, dimensions, filter, order_by, limit, offset };
+    let query = Query {
+        site_id,
+        start_ms,
+        end_ms,
+        timezone,
+        metrics,
+        dimensions,
+        filter,
+        order_by,
+        limit,
+        offset,
+        goals: Vec::new(),
+    };
+    if query.metrics.contains(&Metric::ConversionRate)
+        && !query.dimensions.contains(&Dimension::Goal)
+        && !mentions(&query.filter, &Dimension::Goal)
+    {
+        return Err(error(
+            "Metric `conversion_rate` can only be queried with event:goal filters or dimensions.",
+        ));
+    }
     query.validate().map_err(QueryError::from)?;
     Ok(Request {
         query,
@@ -197,14 +220,7 @@ fn quoted(names: &[&str]) -> String {
 }
 
 fn mentions(filter: &Option<Filter>, dimension: &Dimension) -> bool {
-    fn walk(filter: &Filter, dimension: &Dimension) -> bool {
-        match filter {
-            Filter::Condition { dimension: own, .. } => own == dimension,
-            Filter::And(filters) | Filter::Or(filters) => filters.iter().any(|f| walk(f, dimension)),
-            Filter::Not(inner) | Filter::HasDone(inner) | Filter::HasNotDone(inner) => walk(inner, dimension),
-        }
-    }
-    filter.as_ref().is_some_and(|filter| walk(filter, dimension))
+    filter.as_ref().is_some_and(|filter| filter.mentions(dimension))
 }
 
 fn metric(name: &str) -> Option<Metric> {
@@ -217,6 +233,7 @@ fn metric(name: &str) -> Option<Metric> {
         "visit_duration" => Metric::VisitDuration,
         "events" => Metric::Events,
         "percentage" => Metric::Percentage,
+        "conversion_rate" => Metric::ConversionRate,
         _ => return None,
     })
 }
@@ -258,6 +275,7 @@ pub(crate) fn dimension(name: &str) -> Option<Dimension> {
         "event:page" => Dimension::Page,
         "event:hostname" => Dimension::Hostname,
         "event:name" => Dimension::EventName,
+        "event:goal" => Dimension::Goal,
         "visit:entry_page" => Dimension::EntryPage,
         "visit:exit_page" => Dimension::ExitPage,
         "visit:source" => Dimension::Source,

@@ -209,7 +209,7 @@ fn show_metric(value: Option<f64>, name: &str) -> Value {
     match (name, value) {
         ("visit_duration", None) => Value::Null,
         ("views_per_visit", value) => json!(round(value.unwrap_or(0.0), 2)),
-        ("percentage", value) => json!(round(value.unwrap_or(0.0), 1)),
+        ("percentage" | "conversion_rate", value) => json!(round(value.unwrap_or(0.0), 1)),
         (_, value) => json!(value.unwrap_or(0.0).round() as i64),
     }
 }

@@ -11,6 +11,7 @@
 //! from, how they entered and left, how long they lasted, whether they bounced. A query
 //! takes each metric from the table that holds it and joins the two on the dimensions.
 
+mod goals;
 mod places;
 mod sql;
 #[cfg(test)]
@@ -27,7 +28,7 @@ use duckdb::types::Value;
 pub use places::{country_name, region_name};
 pub use zone::{Interval, bucket_label, bucket_starts, local_to_utc_ms, offset_ms, utc_to_local};
 
-use crate::{Error, Result, Store};
+use crate::{Error, Goal, Result, Store};
 
 /// Most rows a query returns.
 pub const MAX_LIMIT: usize = 10_000;
@@ -57,6 +58,9 @@ pub enum Metric {
     Events,
     /// A row's visitors as a share of all visitors of the query, in percent.
     Percentage,
+    /// Visitors who completed the goal (of the row, or of the goal filter) as a share of all
+    /// visitors (with the same filters but the goal's), in percent.
+    ConversionRate,
 }
 
 impl Metric {
@@ -122,6 +126,8 @@ pub enum Dimension {
     City,
     /// The event's name (`pageview` for pageviews).
     EventName,
+    /// The site's goals, each a row of the visitors and events that completed it.
+    Goal,
     /// A custom property of events.
     Prop(String),
     /// Time buckets in the site's zone.
@@ -142,7 +148,7 @@ pub(crate) enum Level {
 impl Dimension {
     pub(crate) fn level(&self) -> Level {
         match self {
-            Self::Page | Self::Hostname | Self::EventName | Self::Prop(_) => Level::Event,
+            Self::Page | Self::Hostname | Self::EventName | Self::Goal | Self::Prop(_) => Level::Event,
             Self::Time(_) => Level::Time,
             _ => Level::Visit,
         }
@@ -207,6 +213,32 @@ impl Filter {
             operator: Operator::Is,
             values: vec![value.to_owned()],
             case_sensitive: true,
+        }
+    }
+
+    /// True when a condition of the filter is on `dimension`.
+    pub fn mentions(&self, dimension: &Dimension) -> bool {
+        match self {
+            Self::Condition { dimension: own, .. } => own == dimension,
+            Self::And(filters) | Self::Or(filters) => filters.iter().any(|filter| filter.mentions(dimension)),
+            Self::Not(inner) | Self::HasDone(inner) | Self::HasNotDone(inner) => inner.mentions(dimension),
+        }
+    }
+
+    /// The filter without its top-level goal conditions (`None` when nothing is left): the
+    /// population a conversion rate divides by.
+    pub fn without_goals(&self) -> Option<Filter> {
+        match self {
+            Self::Condition { dimension: Dimension::Goal, .. } => None,
+            Self::And(filters) => {
+                let rest: Vec<Filter> = filters.iter().filter_map(Filter::without_goals).collect();
+                match rest.len() {
+                    0 => None,
+                    1 => rest.into_iter().next(),
+                    _ => Some(Self::And(rest)),
+                }
+            }
+            other => Some(other.clone()),
         }
     }
 
@@ -309,6 +341,9 @@ pub struct Query {
     pub limit: usize,
     /// Rows to skip.
     pub offset: usize,
+    /// The site's goals, for goal dimensions, filters and conversion rates: the engine reads
+    /// them itself when the query needs them and this is empty.
+    pub goals: Vec<Goal>,
 }
 
 impl Query {
@@ -325,7 +360,15 @@ impl Query {
             order_by: Vec::new(),
             limit: MAX_LIMIT,
             offset: 0,
+            goals: Vec::new(),
         }
+    }
+
+    /// True when the query needs the site's goals.
+    pub fn needs_goals(&self) -> bool {
+        self.dimensions.contains(&Dimension::Goal)
+            || self.metrics.contains(&Metric::ConversionRate)
+            || self.filter.as_ref().is_some_and(|filter| filter.mentions(&Dimension::Goal))
     }
 
     /// Checks what the engine cannot answer, with a message naming the problem.
@@ -350,6 +393,18 @@ impl Query {
             if self.dimensions[..index].contains(dimension) {
                 return Err(invalid("dimensions", "a dimension is listed twice".into()));
             }
+        }
+        if self.dimensions.contains(&Dimension::Goal) && self.dimensions.len() > 1 {
+            return Err(invalid("dimensions", "goals are broken down alone".into()));
+        }
+        if self.metrics.contains(&Metric::ConversionRate)
+            && !self.dimensions.contains(&Dimension::Goal)
+            && !self.filter.as_ref().is_some_and(|filter| filter.mentions(&Dimension::Goal))
+        {
+            return Err(invalid(
+                "metrics",
+                "the conversion rate needs goals: a goal filter or the goal dimension".into(),
+            ));
         }
         let events = self.event_dimensions();
         let visit_metrics: Vec<Metric> = self.metrics.iter().copied().filter(|m| m.is_visit_only()).collect();
@@ -458,10 +513,21 @@ impl Store {
     /// Runs a stats query, stopping it after [`QUERY_TIMEOUT`].
     pub fn query_stats(&self, query: &Query) -> Result<QueryResult> {
         query.validate()?;
-        let plan = sql::Plan::build(query)?;
+        let mut with_goals;
+        let query = if query.goals.is_empty() && query.needs_goals() {
+            with_goals = query.clone();
+            with_goals.goals = self.goals(query.site_id)?;
+            &with_goals
+        } else {
+            query
+        };
         let conn = self.reader()?;
         let deadline = Deadline::start(&conn, QUERY_TIMEOUT);
-        let outcome = self.run_plans(query, &plan, &conn);
+        let outcome = if query.dimensions.contains(&Dimension::Goal) {
+            goals::breakdown(query, &conn)
+        } else {
+            sql::Plan::build(query).and_then(|plan| self.run_plans(query, &plan, &conn))
+        };
         if deadline.finish() {
             return Err(Error::QueryTimeout(QUERY_TIMEOUT.as_secs()));
         }
@@ -470,6 +536,15 @@ impl Store {
 
     fn run_plans(&self, query: &Query, plan: &sql::Plan, conn: &duckdb::Connection) -> Result<QueryResult> {
         let mut result = plan.run(conn)?;
+        if let Some(index) = query.metrics.iter().position(|metric| *metric == Metric::ConversionRate) {
+            // Computed as the row's visitors; divided by those of the query without its goals.
+            let all = goals::population(query, conn)?;
+            for row in &mut result.rows {
+                let visitors = row.metrics[index];
+                row.metrics[index] =
+                    Some(visitors.filter(|_| all > 0.0).map_or(0.0, |visitors| 100.0 * visitors / all));
+            }
+        }
         if let Some(index) = query.metrics.iter().position(|metric| *metric == Metric::Percentage) {
             // The plan computes the row's visitors; the share is of the same query's visitors
             // without dimensions.

@@ -27,11 +27,11 @@ use crate::Result;
 
 /// Events of a visit are looked for up to this long after the range ends (a visit that
 /// started in the range goes on after it).
-const VISIT_SPAN_MS: i64 = 24 * 3_600_000;
+pub(super) const VISIT_SPAN_MS: i64 = 24 * 3_600_000;
 
 /// A bound value.
 #[derive(Debug, Clone)]
-enum Param {
+pub(super) enum Param {
     Int(i64),
     Text(String),
     /// A timestamp, ms since the epoch.
@@ -50,24 +50,24 @@ impl ToSql for Param {
 
 /// SQL text and its parameters, in the order of their placeholders.
 #[derive(Debug, Default)]
-struct Sql {
-    text: String,
-    params: Vec<Param>,
+pub(super) struct Sql {
+    pub(super) text: String,
+    pub(super) params: Vec<Param>,
 }
 
 impl Sql {
-    fn push(&mut self, fragment: &str) -> &mut Self {
+    pub(super) fn push(&mut self, fragment: &str) -> &mut Self {
         self.text.push_str(fragment);
         self
     }
 
-    fn bind(&mut self, param: Param) -> &mut Self {
+    pub(super) fn bind(&mut self, param: Param) -> &mut Self {
         self.text.push('?');
         self.params.push(param);
         self
     }
 
-    fn append(&mut self, other: Sql) -> &mut Self {
+    pub(super) fn append(&mut self, other: Sql) -> &mut Self {
         self.text.push_str(&other.text);
         self.params.extend(other.params);
         self
@@ -76,7 +76,7 @@ impl Sql {
 
 /// The tables a source reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
+pub(super) enum Source {
     /// `events e`.
     Events,
     /// `event_props p` (a property dimension).
@@ -236,7 +236,11 @@ impl Plan {
             .iter()
             .map(|metric| match metric {
                 _ if has_visit_dimension => From::Vi,
-                Metric::Visitors | Metric::Percentage | Metric::Pageviews | Metric::Events => From::Ev,
+                Metric::Visitors
+                | Metric::Percentage
+                | Metric::ConversionRate
+                | Metric::Pageviews
+                | Metric::Events => From::Ev,
                 Metric::Visits if has_event_dimension => From::Ev,
                 Metric::Visits | Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration => {
                     From::Vi
@@ -246,7 +250,8 @@ impl Plan {
         let uses_ev = sources.contains(&From::Ev);
         let uses_vi = sources.contains(&From::Vi);
         let vi_visitors = query.metrics.iter().zip(&sources).any(|(metric, from)| {
-            *from == From::Vi && matches!(metric, Metric::Visitors | Metric::Percentage)
+            *from == From::Vi
+                && matches!(metric, Metric::Visitors | Metric::Percentage | Metric::ConversionRate)
         });
         let dimensions = query.dimensions.len();
 
@@ -272,8 +277,12 @@ impl Plan {
         }
         for (index, (metric, from)) in query.metrics.iter().zip(&sources).enumerate() {
             let expression = match (metric, from) {
-                (Metric::Visitors | Metric::Percentage, From::Ev) => "coalesce(ev.e_visitors, 0)",
-                (Metric::Visitors | Metric::Percentage, From::Vi) => "coalesce(vi.v_visitors, 0)",
+                (Metric::Visitors | Metric::Percentage | Metric::ConversionRate, From::Ev) => {
+                    "coalesce(ev.e_visitors, 0)"
+                }
+                (Metric::Visitors | Metric::Percentage | Metric::ConversionRate, From::Vi) => {
+                    "coalesce(vi.v_visitors, 0)"
+                }
                 (Metric::Visits, From::Ev) => "coalesce(ev.e_visits, 0)",
                 (Metric::Visits, From::Vi) => "coalesce(vi.v_visits, 0)",
                 (Metric::Pageviews, From::Ev) => "coalesce(ev.e_pageviews, 0)",
@@ -408,7 +417,7 @@ fn order_by(sql: &mut Sql, query: &Query) {
 }
 
 /// The time range on `ts` (`[start, end)`), bound.
-fn range(sql: &mut Sql, ts: &str, start_ms: i64, end_ms: i64) {
+pub(super) fn range(sql: &mut Sql, ts: &str, start_ms: i64, end_ms: i64) {
     let _ = write!(sql.text, "{ts} >= ");
     sql.bind(Param::Time(start_ms));
     let _ = write!(sql.text, " AND {ts} < ");
@@ -515,7 +524,7 @@ fn visits_cte(query: &Query, visitors: bool) -> Result<Sql> {
 }
 
 /// A filter as a condition on `source`'s rows.
-fn filter_sql(filter: &Filter, source: Source, query: &Query) -> Result<Sql> {
+pub(super) fn filter_sql(filter: &Filter, source: Source, query: &Query) -> Result<Sql> {
     let mut sql = Sql::default();
     match filter {
         Filter::And(filters) | Filter::Or(filters) => {
@@ -581,6 +590,27 @@ fn condition_sql(
     query: &Query,
 ) -> Result<Sql> {
     let mut sql = Sql::default();
+    if *dimension == Dimension::Goal {
+        let completed = super::goals::condition(operator, values, case_sensitive, query)?;
+        match source {
+            Source::Events => return Ok(completed),
+            Source::Visits => {
+                let mut events = Sql::default();
+                events
+                    .push("SELECT e.session_id FROM events e WHERE e.site_id = ")
+                    .bind(Param::Int(i64::from(query.site_id)));
+                events.push(" AND ");
+                range(&mut events, "e.ts", query.start_ms, query.end_ms + VISIT_SPAN_MS);
+                events.push(" AND ").append(completed);
+                sql.push("v.session_id IN (").append(events).push(")");
+            }
+            Source::Props => {
+                sql.push("EXISTS (SELECT 1 FROM events e WHERE e.site_id = p.site_id AND e.session_id = p.session_id AND e.ts = p.ts AND e.name = p.name AND ");
+                sql.append(completed).push(")");
+            }
+        }
+        return Ok(sql);
+    }
     if let Dimension::Prop(key) = dimension {
         // The event has the property with a matching value.
         let not = if operator.is_negated() { "NOT " } else { "" };

@@ -325,3 +325,60 @@ fn bad_queries_are_refused_with_the_reason() {
     query.end_ms = query.start_ms;
     assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "date_range", .. })));
 }
+
+#[test]
+fn goals_count_conversions_and_rates() {
+    use std::collections::BTreeMap;
+
+    use crate::GoalKind;
+    let (_dir, store) = store_with(&visits());
+    store.add_site("example.com", "UTC").unwrap();
+    let pricing = store.add_goal(1, None, &GoalKind::Page { pattern: "/pric*".into() }, T0).unwrap();
+    let blog =
+        store.add_goal(1, Some("Read the blog"), &GoalKind::Page { pattern: "/blog/**".into() }, T0).unwrap();
+    let pro =
+        GoalKind::Event { name: "Signup".into(), props: BTreeMap::from([("plan".into(), "pro".into())]) };
+    store.add_goal(1, Some("Pro signup"), &pro, T0).unwrap();
+    store
+        .add_goal(1, Some("Signup"), &GoalKind::Event { name: "Signup".into(), props: BTreeMap::new() }, T0)
+        .unwrap();
+    store.add_goal(1, Some("Never"), &GoalKind::Page { pattern: "/nowhere".into() }, T0).unwrap();
+    assert_eq!(pricing.name, "Visit /pric*");
+
+    let mut query = day_query(vec![Metric::Visitors, Metric::Events, Metric::ConversionRate]);
+    query.dimensions = vec![Dimension::Goal];
+    let result = store.query_stats(&query).unwrap();
+    // Three visitors in all: 10 saw /pricing twice (two visits), 20 read /blog/duckdb (the
+    // pattern is case-sensitive: /Blog/Rust is not it) and signed up on pro, 30 on free.
+    assert_eq!(
+        values(&result),
+        [
+            (vec![text("Signup")], vec![Some(2.0), Some(2.0), Some(200.0 / 3.0)]),
+            (vec![text("Pro signup")], vec![Some(1.0), Some(1.0), Some(100.0 / 3.0)]),
+            (vec![text(&blog.name)], vec![Some(1.0), Some(1.0), Some(100.0 / 3.0)]),
+            (vec![text("Visit /pric*")], vec![Some(1.0), Some(2.0), Some(100.0 / 3.0)]),
+        ]
+    );
+    assert_eq!(result.total_rows, 4, "a goal nobody completed is not listed");
+
+    // A goal filter: the visitors who converted, their rate, and visits that converted.
+    let mut query = day_query(vec![Metric::Visitors, Metric::ConversionRate, Metric::Visits]);
+    query.filter = Some(Filter::is(Dimension::Goal, "Signup"));
+    let result = store.query_stats(&query).unwrap();
+    assert_eq!(result.rows[0].metrics, [Some(2.0), Some(200.0 / 3.0), Some(2.0)]);
+    // By source, with a goal filter: each source's converted visitors over all visitors.
+    query.dimensions = vec![Dimension::Source];
+    query.metrics = vec![Metric::Visitors];
+    let result = store.query_stats(&query).unwrap();
+    assert_eq!(
+        values(&result),
+        [(vec![DimensionValue::Text(None)], vec![Some(1.0)]), (vec![text("Hacker News")], vec![Some(1.0)])]
+    );
+    // An unknown goal is named.
+    query.filter = Some(Filter::is(Dimension::Goal, "Nope"));
+    let Err(Error::Invalid { reason, .. }) = store.query_stats(&query) else { panic!("an unknown goal") };
+    assert_eq!(reason, "the goal `Nope` is not configured for this site");
+    // The conversion rate needs goals.
+    let query = day_query(vec![Metric::ConversionRate]);
+    assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "metrics", .. })));
+}

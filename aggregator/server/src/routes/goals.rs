@@ -1,0 +1,132 @@
+//! Goals of a site: listed for anyone who may see its stats, added and removed by its
+//! managers (`/api/sites/{domain}/goals`), and by the operator (`hitkeep goal`).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use hitkeep_store::{Goal, GoalKind, Site};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{NeedsManage, NeedsView, SiteAccess};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The goal routes of the API.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/sites/{domain}/goals", get(list).post(add))
+        .route("/api/sites/{domain}/goals/{name}", delete(remove))
+}
+
+/// The operator's goal routes.
+pub fn control_router() -> Router<AppState> {
+    Router::new()
+        .route("/control/sites/{domain}/goals", get(control_list).post(control_add))
+        .route("/control/sites/{domain}/goals/{name}", delete(control_remove))
+}
+
+/// A goal to add: `page` (a path pattern) or `event` (a custom event's name, with `props`
+/// it must have); `name` is what it is shown as (by default `Visit <page>` or the event's
+/// name).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGoal {
+    /// Shown as.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A path pattern: `*` any characters but `/`, `**` any characters.
+    #[serde(default)]
+    pub page: Option<String>,
+    /// A custom event's name.
+    #[serde(default)]
+    pub event: Option<String>,
+    /// Property values the event must have.
+    #[serde(default)]
+    pub props: BTreeMap<String, String>,
+}
+
+impl NewGoal {
+    fn kind(self) -> Result<(Option<String>, GoalKind), AppError> {
+        let kind = match (self.page, self.event) {
+            (Some(pattern), None) if self.props.is_empty() => GoalKind::Page { pattern },
+            (None, Some(name)) => GoalKind::Event { name, props: self.props },
+            _ => {
+                return Err(AppError::bad_request(
+                    "invalid_goal",
+                    "a goal is a `page` (a path pattern) or an `event` (with optional `props`), not both",
+                ));
+            }
+        };
+        Ok((self.name, kind))
+    }
+}
+
+async fn add_to(state: &AppState, site: Site, new: NewGoal) -> Result<Goal, AppError> {
+    let (name, kind) = new.kind()?;
+    let now_ms = state.now_ms();
+    state.with_store(move |store| store.add_goal(site.id, name.as_deref(), &kind, now_ms)).await
+}
+
+/// `GET /api/sites/{domain}/goals`: the site's goals.
+async fn list(
+    State(state): State<AppState>,
+    access: SiteAccess<NeedsView>,
+) -> Result<Json<Vec<Goal>>, AppError> {
+    let site_id = access.site.id;
+    Ok(Json(state.with_store(move |store| store.goals(site_id)).await?))
+}
+
+/// `POST /api/sites/{domain}/goals`: adds a goal.
+async fn add(
+    State(state): State<AppState>,
+    access: SiteAccess<NeedsManage>,
+    Json(new): Json<NewGoal>,
+) -> Result<(axum::http::StatusCode, Json<Goal>), AppError> {
+    let goal = add_to(&state, access.site, new).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(goal)))
+}
+
+/// `DELETE /api/sites/{domain}/goals/{name}`: removes a goal (its conversions stay in the
+/// events; a goal added again counts them again).
+async fn remove(
+    State(state): State<AppState>,
+    access: SiteAccess<NeedsManage>,
+    Path((_, name)): Path<(String, String)>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let site_id = access.site.id;
+    state.with_store(move |store| store.remove_goal(site_id, &name)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+async fn control_site(state: &AppState, domain: String) -> Result<Site, AppError> {
+    state.with_store(move |store| store.site(&domain)).await
+}
+
+async fn control_list(
+    State(state): State<AppState>,
+    Path(domain): Path<String>,
+) -> Result<Json<Vec<Goal>>, AppError> {
+    let site = control_site(&state, domain).await?;
+    Ok(Json(state.with_store(move |store| store.goals(site.id)).await?))
+}
+
+async fn control_add(
+    State(state): State<AppState>,
+    Path(domain): Path<String>,
+    Json(new): Json<NewGoal>,
+) -> Result<Json<Goal>, AppError> {
+    let site = control_site(&state, domain).await?;
+    Ok(Json(add_to(&state, site, new).await?))
+}
+
+async fn control_remove(
+    State(state): State<AppState>,
+    Path((domain, name)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let site = control_site(&state, domain).await?;
+    let removed = name.clone();
+    state.with_store(move |store| store.remove_goal(site.id, &name)).await?;
+    Ok(Json(serde_json::json!({ "removed": removed })))
+}

@@ -1,0 +1,212 @@
+//! Goals in queries: the condition "this event completed one of these goals", the goal
+//! breakdown (one scan of the range's events, one pair of counts per goal), and the
+//! population a conversion rate divides by.
+
+use std::fmt::Write as _;
+
+use duckdb::types::Value;
+use duckdb::{Connection, ToSql};
+use hitkeep_protocol::EventKind;
+
+use super::sql::{Param, Source, Sql, filter_sql, range};
+use super::{DimensionValue, Metric, Operator, OrderKey, Query, QueryResult, Row, compile_regex, invalid};
+use crate::{Goal, GoalKind, Result};
+
+/// The events (alias `e`) that complete `goal`.
+fn completes(goal: &Goal) -> Sql {
+    let mut sql = Sql::default();
+    match &goal.kind {
+        GoalKind::Page { pattern } => {
+            let _ = write!(sql.text, "(e.kind = {} AND regexp_matches(e.path, ", EventKind::Pageview.code());
+            sql.bind(Param::Text(GoalKind::page_regex(pattern))).push("))");
+        }
+        GoalKind::Event { name, props } => {
+            let _ = write!(sql.text, "(e.kind = {} AND e.name = ", EventKind::Custom.code());
+            sql.bind(Param::Text(name.clone()));
+            for (key, value) in props {
+                sql.push(
+                    " AND EXISTS (SELECT 1 FROM event_props q WHERE q.site_id = e.site_id AND q.session_id = e.session_id \
+                     AND q.ts = e.ts AND q.name = e.name AND q.key = ",
+                );
+                sql.bind(Param::Text(key.clone()))
+                    .push(" AND q.value = ")
+                    .bind(Param::Text(value.clone()))
+                    .push(")");
+            }
+            sql.push(")");
+        }
+    }
+    sql
+}
+
+/// A condition on the goal dimension, on events (alias `e`): the event completed one of the
+/// goals whose names match. `is` names goals that must exist.
+pub(super) fn condition(
+    operator: Operator,
+    values: &[String],
+    case_sensitive: bool,
+    query: &Query,
+) -> Result<Sql> {
+    let positive = match operator {
+        Operator::IsNot => Operator::Is,
+        Operator::ContainsNot => Operator::Contains,
+        Operator::MatchesNot => Operator::Matches,
+        other => other,
+    };
+    if positive == Operator::Is {
+        for value in values {
+            let known = query.goals.iter().any(|goal| {
+                if case_sensitive { goal.name == *value } else { goal.name.eq_ignore_ascii_case(value) }
+            });
+            if !known {
+                return Err(invalid(
+                    "filters",
+                    format!("the goal `{value}` is not configured for this site"),
+                ));
+            }
+        }
+    }
+    let mut chosen = Vec::new();
+    for goal in &query.goals {
+        let mut matched = false;
+        for value in values {
+            matched |= match positive {
+                Operator::Is if case_sensitive => goal.name == *value,
+                Operator::Is => goal.name.eq_ignore_ascii_case(value),
+                Operator::Contains if case_sensitive => goal.name.contains(value.as_str()),
+                Operator::Contains => goal.name.to_lowercase().contains(&value.to_lowercase()),
+                _ => compile_regex(value, case_sensitive)?.is_match(&goal.name),
+            };
+        }
+        if matched {
+            chosen.push(goal);
+        }
+    }
+    let mut sql = Sql::default();
+    if operator != positive {
+        sql.push("NOT ");
+    }
+    sql.push("(");
+    if chosen.is_empty() {
+        sql.push("false");
+    }
+    for (index, goal) in chosen.into_iter().enumerate() {
+        if index > 0 {
+            sql.push(" OR ");
+        }
+        sql.append(completes(goal));
+    }
+    sql.push(")");
+    Ok(sql)
+}
+
+/// Visitors of the query without its dimensions and goal conditions: what a conversion rate
+/// divides by.
+pub(super) fn population(query: &Query, conn: &Connection) -> Result<f64> {
+    let total = Query {
+        dimensions: Vec::new(),
+        metrics: vec![Metric::Visitors],
+        filter: query.filter.as_ref().and_then(super::Filter::without_goals),
+        order_by: Vec::new(),
+        limit: 1,
+        offset: 0,
+        ..query.clone()
+    };
+    let result = super::sql::Plan::build(&total)?.run(conn)?;
+    Ok(result.rows.first().and_then(|row| row.metrics[0]).unwrap_or(0.0))
+}
+
+/// The goal breakdown: a row per goal completed in the range, with its visitors, events,
+/// visits and conversion rate, in one scan of the range's events.
+pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult> {
+    for metric in &query.metrics {
+        if !matches!(
+            metric,
+            Metric::Visitors | Metric::Events | Metric::Visits | Metric::ConversionRate | Metric::Percentage
+        ) {
+            return Err(invalid("metrics", format!("{metric:?} cannot be broken down by goal")));
+        }
+    }
+    if query.goals.is_empty() {
+        return Ok(QueryResult::default());
+    }
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    for (index, goal) in query.goals.iter().enumerate() {
+        if index > 0 {
+            sql.push(", ");
+        }
+        for aggregate in ["count(DISTINCT e.visitor_id)", "count(*)", "count(DISTINCT e.session_id)"] {
+            let _ = write!(sql.text, "{aggregate} FILTER (WHERE ");
+            sql.append(completes(goal)).push(")");
+            if aggregate != "count(DISTINCT e.session_id)" {
+                sql.push(", ");
+            }
+        }
+    }
+    sql.push(" FROM events e WHERE e.site_id = ").bind(Param::Int(i64::from(query.site_id))).push(" AND ");
+    range(&mut sql, "e.ts", query.start_ms, query.end_ms);
+    let _ = write!(sql.text, " AND e.kind <> {}", EventKind::Engagement.code());
+    if let Some(filter) = &query.filter {
+        sql.push(" AND ").append(filter_sql(filter, Source::Events, query)?);
+    }
+    let mut statement = conn.prepare(&sql.text)?;
+    let params: Vec<&dyn ToSql> = sql.params.iter().map(|param| param as &dyn ToSql).collect();
+    let counts: Vec<i64> = statement.query_row(params.as_slice(), |row| {
+        (0..query.goals.len() * 3)
+            .map(|index| match row.get::<_, Value>(index)? {
+                Value::BigInt(count) => Ok(count),
+                _ => Ok(0),
+            })
+            .collect()
+    })?;
+    let needs_population =
+        query.metrics.iter().any(|m| matches!(m, Metric::ConversionRate | Metric::Percentage));
+    let all = if needs_population { population(query, conn)? } else { 0.0 };
+    let share = |visitors: f64| if all > 0.0 { 100.0 * visitors / all } else { 0.0 };
+    let mut rows: Vec<Row> = query
+        .goals
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| counts[index * 3] > 0)
+        .map(|(index, goal)| {
+            let (visitors, events, visits) =
+                (counts[index * 3] as f64, counts[index * 3 + 1] as f64, counts[index * 3 + 2] as f64);
+            let metrics = query
+                .metrics
+                .iter()
+                .map(|metric| {
+                    Some(match metric {
+                        Metric::Visitors => visitors,
+                        Metric::Events => events,
+                        Metric::Visits => visits,
+                        _ => share(visitors),
+                    })
+                })
+                .collect();
+            Row { dimensions: vec![DimensionValue::Text(Some(goal.name.clone()))], metrics }
+        })
+        .collect();
+    let keys: Vec<(OrderKey, bool)> =
+        if query.order_by.is_empty() { vec![(OrderKey::Metric(0), true)] } else { query.order_by.clone() };
+    rows.sort_by(|a, b| {
+        for (key, descending) in &keys {
+            let ordering = match key {
+                OrderKey::Metric(index) => {
+                    a.metrics[*index].partial_cmp(&b.metrics[*index]).unwrap_or(std::cmp::Ordering::Equal)
+                }
+                OrderKey::Dimension(_) => {
+                    format!("{:?}", a.dimensions[0]).cmp(&format!("{:?}", b.dimensions[0]))
+                }
+            };
+            let ordering = if *descending { ordering.reverse() } else { ordering };
+            if ordering.is_ne() {
+                return ordering;
+            }
+        }
+        format!("{:?}", a.dimensions[0]).cmp(&format!("{:?}", b.dimensions[0]))
+    });
+    let total_rows = rows.len() as u64;
+    let rows = rows.into_iter().skip(query.offset).take(query.limit).collect();
+    Ok(QueryResult { rows, total_rows })
+}
