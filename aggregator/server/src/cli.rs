@@ -96,6 +96,12 @@ pub enum Command {
         #[command(subcommand)]
         command: GoalCommand,
     },
+    /// Add, list, remove or report a site's funnels (ordered steps, within a visit).
+    Funnel {
+        /// What to do with funnels.
+        #[command(subcommand)]
+        command: FunnelCommand,
+    },
     /// Print the newest security events (sign-ins, failures, token and account changes).
     Audit {
         /// How many, newest first.
@@ -453,5 +459,52 @@ pub enum GoalCommand {
         site: String,
         /// The goal's name.
         name: String,
+    },
+}
+
+/// `hitkeep funnel` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FunnelCommand {
+    /// Add a funnel of 2 to 8 steps: `--step page:/pricing --step event:Signup`.
+    Add {
+        /// The site's domain.
+        site: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// A step, in order: `page:<pattern>` or `event:<name>` (repeat 2 to 8 times).
+        #[arg(long = "step", required = true)]
+        steps: Vec<String>,
+        /// Let the steps span visits, within this many minutes of the first (at most 1440).
+        #[arg(long)]
+        window_minutes: Option<u32>,
+    },
+    /// List a site's funnels.
+    List {
+        /// The site's domain.
+        site: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a funnel by its name.
+    Remove {
+        /// The site's domain.
+        site: String,
+        /// The funnel's name.
+        name: String,
+    },
+    /// Print a funnel's visitors and drop-off per step over a range.
+    Report {
+        /// The site's domain.
+        site: String,
+        /// The funnel's name.
+        name: String,
+        /// The range, as for `hitkeep stats`.
+        #[arg(long, default_value = "30d")]
+        range: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -96,6 +96,7 @@ pub fn main() -> anyhow::Result<()> {
                     }
                     Command::Stats(args) => commands::stats::run(&client, args).await,
                     Command::Goal { command } => commands::goals::run(&client, command).await,
+                    Command::Funnel { command } => commands::funnels::run(&client, command).await,
                     Command::Serve(_) | Command::Plugin { .. } | Command::Demo(_) => {
                         unreachable!("dispatched above")
                     }

@@ -77,6 +77,12 @@ pub enum Error {
     /// No goal with that name on the site.
     #[error("goal {0} does not exist")]
     GoalNotFound(String),
+    /// A funnel with that name exists already on the site.
+    #[error("funnel {0} already exists")]
+    FunnelExists(String),
+    /// No funnel with that name on the site.
+    #[error("funnel {0} does not exist")]
+    FunnelNotFound(String),
     /// A stats query ran longer than its time limit and was stopped.
     #[error("the query ran longer than {0} seconds and was stopped; narrow its range or filters")]
     QueryTimeout(u64),

@@ -14,6 +14,7 @@ mod edge_tokens;
 mod error;
 mod events;
 mod factors;
+mod funnels;
 mod goals;
 mod passkeys;
 mod password_resets;
@@ -41,6 +42,7 @@ pub use events::{
     StoreCounts,
 };
 pub use factors::{REQUIRE_SECOND_FACTOR, SignInChallenge, TotpFactor};
+pub use funnels::{Funnel, MAX_FUNNEL_STEPS, MAX_FUNNEL_WINDOW_MS, MIN_FUNNEL_STEPS};
 pub use goals::{Goal, GoalKind, MAX_GOAL_NAME_LEN, MAX_GOALS};
 pub use passkeys::{MAX_PASSKEY_NAME_LEN, StoredPasskey, validate_passkey_name};
 pub use password_resets::PasswordReset;

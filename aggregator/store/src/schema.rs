@@ -365,6 +365,22 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (site_id, name)
     );
     "#,
+    // 6: funnels: 2 to 8 ordered steps (pages or custom events, as goals define them) that
+    // count when done in order, within a visit or within a window.
+    r#"
+    CREATE SEQUENCE funnel_id_seq START 1;
+    CREATE TABLE funnels (
+        id             UINTEGER PRIMARY KEY DEFAULT nextval('funnel_id_seq'),
+        site_id        UINTEGER NOT NULL,
+        name           VARCHAR NOT NULL,
+        -- A JSON array of steps, each a goal's definition ({"kind": "page", "pattern": ...}).
+        steps          VARCHAR NOT NULL,
+        -- NULL: the steps must happen within one visit; else within this many ms of the first.
+        window_ms      BIGINT,
+        created_at_ms  BIGINT NOT NULL,
+        UNIQUE (site_id, name)
+    );
+    "#,
 ];
 
 /// The version a fully migrated database has.

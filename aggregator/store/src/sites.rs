@@ -180,6 +180,7 @@ impl Store {
             conn.execute("DELETE FROM events WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM visits WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM goals WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM funnels WHERE site_id = ?", [site.id])?;
             // Nobody keeps a role on, a token for, an invitation to or a share link of a site
             // that is gone.
             conn.execute("DELETE FROM site_members WHERE site_id = ?", [site.id])?;

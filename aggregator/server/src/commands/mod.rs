@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod edge_tokens;
 pub mod events;
+pub mod funnels;
 pub mod goals;
 pub mod shares;
 pub mod sites;

@@ -8,6 +8,7 @@ pub mod backfill;
 pub mod collect;
 pub mod edge;
 pub mod factors;
+pub mod funnels;
 pub mod goals;
 pub mod health;
 pub mod openapi;

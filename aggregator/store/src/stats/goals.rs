@@ -13,7 +13,7 @@ use super::{DimensionValue, Metric, Operator, OrderKey, Query, QueryResult, Row,
 use crate::{Goal, GoalKind, Result};
 
 /// The events (alias `e`) that complete `goal`.
-fn completes(goal: &Goal) -> Sql {
+pub(super) fn completes(goal: &Goal) -> Sql {
     let mut sql = Sql::default();
     match &goal.kind {
         GoalKind::Page { pattern } => {

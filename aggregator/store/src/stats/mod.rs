@@ -11,6 +11,7 @@
 //! from, how they entered and left, how long they lasted, whether they bounced. A query
 //! takes each metric from the table that holds it and joins the two on the dimensions.
 
+mod funnels;
 mod goals;
 mod places;
 mod sql;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use duckdb::types::Value;
 
+pub use funnels::{FunnelReport, FunnelStep};
 pub use places::{country_name, region_name};
 pub use zone::{Interval, bucket_label, bucket_starts, local_to_utc_ms, offset_ms, utc_to_local};
 

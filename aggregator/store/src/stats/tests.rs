@@ -382,3 +382,57 @@ fn goals_count_conversions_and_rates() {
     let query = day_query(vec![Metric::ConversionRate]);
     assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "metrics", .. })));
 }
+
+#[test]
+fn funnels_count_steps_done_in_order() {
+    use std::collections::BTreeMap;
+
+    use crate::GoalKind;
+    let (_dir, store) = store_with(&visits());
+    let page = |pattern: &str| GoalKind::Page { pattern: pattern.into() };
+    let signup = GoalKind::Event { name: "Signup".into(), props: BTreeMap::new() };
+    // Home, then pricing: visit 1 did both in order (minutes 0 and 2); visit 2 saw pricing
+    // only; visit 4 saw home only.
+    let ordered = store.add_funnel(1, "Home to pricing", &[page("/"), page("/pricing")], None, T0).unwrap();
+    let report = store.funnel_report(&ordered, &day_query(vec![Metric::Visitors])).unwrap();
+    let visitors: Vec<u64> = report.steps.iter().map(|step| step.visitors).collect();
+    assert_eq!(visitors, [2, 1]);
+    assert_eq!(report.steps[1].dropped, 1);
+    assert_eq!(report.steps[1].conversion_rate, 50.0);
+    assert_eq!(report.steps[1].median_seconds_from_previous, Some(120.0));
+    // The other way round: pricing, then home, nobody did in one visit.
+    let reversed = store.add_funnel(1, "Pricing to home", &[page("/pricing"), page("/")], None, T0).unwrap();
+    let report = store.funnel_report(&reversed, &day_query(vec![Metric::Visitors])).unwrap();
+    let visitors: Vec<u64> = report.steps.iter().map(|step| step.visitors).collect();
+    assert_eq!(visitors, [1, 0]);
+    assert_eq!(report.steps[1].median_seconds_from_previous, None);
+    // Three steps, one a custom event; the blog then a signup.
+    let blog = store
+        .add_funnel(1, "Blog to signup", &[page("/blog/**"), signup.clone(), page("/")], None, T0)
+        .unwrap();
+    let report = store.funnel_report(&blog, &day_query(vec![Metric::Visitors])).unwrap();
+    let visitors: Vec<u64> = report.steps.iter().map(|step| step.visitors).collect();
+    assert_eq!(visitors, [1, 1, 0]);
+    // Across visits within a window: visitor 10 saw pricing in visit 1 (minute 2) and again
+    // in visit 2 (minute 60); home, then pricing an hour later counts with a window of two
+    // hours, not with one of thirty minutes... and within one visit it counted already.
+    let window = store
+        .add_funnel(1, "Rust then pricing", &[page("/Blog/Rust"), page("/pricing")], Some(2 * 60 * MIN), T0)
+        .unwrap();
+    let report = store.funnel_report(&window, &day_query(vec![Metric::Visitors])).unwrap();
+    assert_eq!(report.steps[1].visitors, 1, "pricing at minute 60 after the blog at minute 5");
+    let short = store
+        .add_funnel(1, "Rust then pricing soon", &[page("/Blog/Rust"), page("/pricing")], Some(30 * MIN), T0)
+        .unwrap();
+    let report = store.funnel_report(&short, &day_query(vec![Metric::Visitors])).unwrap();
+    assert_eq!(report.steps[1].visitors, 0);
+    // Limits.
+    assert!(matches!(
+        store.add_funnel(1, "One step", &[page("/")], None, T0),
+        Err(Error::Invalid { field: "funnel", .. })
+    ));
+    assert!(matches!(
+        store.add_funnel(1, "Home to pricing", &[page("/"), page("/x")], None, T0),
+        Err(Error::FunnelExists(_))
+    ));
+}

@@ -342,3 +342,110 @@ async fn realtime_counts_the_last_minutes() {
     let anonymous = app.request(Method::GET, "/api/sites/a.example/realtime/stream").send().await;
     assert_eq!(anonymous.status_code(), (401, "unauthenticated".into()));
 }
+
+#[tokio::test]
+async fn goals_are_managed_by_managers_and_counted_by_the_stats_api() {
+    let app = app().with_user("admin@example.com", InstanceRole::Member, &[("a.example", SiteRole::Admin)]);
+    let admin = app.session("admin@example.com");
+    let viewer = app.session(VIEWER);
+    let goals = "/api/sites/a.example/goals";
+    let added = app.request(Method::POST, goals).cookie(&admin).json(json!({"event": "Signup"})).send().await;
+    assert_eq!(added.status.as_u16(), 201);
+    assert_eq!(added.json()["name"], "Signup");
+    let page = app.request(Method::POST, goals).cookie(&admin).json(json!({"page": "/doc*"})).send().await;
+    assert_eq!(page.json()["name"], "Visit /doc*");
+    let again = app.request(Method::POST, goals).cookie(&admin).json(json!({"event": "Signup"})).send().await;
+    assert_eq!(again.status_code(), (409, "goal_exists".into()));
+    let both = app
+        .request(Method::POST, goals)
+        .cookie(&admin)
+        .json(json!({"event": "Signup", "page": "/x", "name": "Both"}))
+        .send()
+        .await;
+    assert_eq!(both.status_code(), (400, "invalid_goal".into()));
+    // A viewer sees the goals and may not change them.
+    let listed = app.request(Method::GET, goals).cookie(&viewer).send().await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let refused =
+        app.request(Method::POST, goals).cookie(&viewer).json(json!({"event": "Other"})).send().await;
+    assert_eq!(refused.status_code(), (403, "insufficient_role".into()));
+
+    // The Stats API: goals as a dimension, and the conversion rate of a goal filter.
+    let token = app.token("read-a", None, TokenScope::Read, &["a.example"], None);
+    let (status, answer) = ask(
+        &app,
+        &token,
+        query(json!({"metrics": ["visitors", "events", "conversion_rate"], "date_range": "7d", "dimensions": ["event:goal"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // 35 visitors; the 7 from France read /docs and signed up.
+    assert_eq!(
+        answer["results"],
+        json!([{"metrics": [7, 7, 20.0], "dimensions": ["Signup"]}, {"metrics": [7, 7, 20.0], "dimensions": ["Visit /doc*"]}])
+    );
+    let (_, answer) = ask(
+        &app,
+        &token,
+        query(json!({"metrics": ["visitors", "conversion_rate"], "date_range": "7d", "filters": [["is", "event:goal", ["Signup"]]]})),
+    )
+    .await;
+    assert_eq!(answer["results"], json!([{"metrics": [7, 20.0], "dimensions": []}]));
+    let (status, answer) =
+        ask(&app, &token, query(json!({"metrics": ["conversion_rate"], "date_range": "7d"}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["error"],
+        "Metric `conversion_rate` can only be queried with event:goal filters or dimensions."
+    );
+
+    let removed = app.request(Method::DELETE, &format!("{goals}/Signup")).cookie(&admin).send().await;
+    assert_eq!(removed.status.as_u16(), 204);
+    let gone = app.request(Method::DELETE, &format!("{goals}/Signup")).cookie(&admin).send().await;
+    assert_eq!(gone.status_code(), (404, "goal_not_found".into()));
+}
+
+#[tokio::test]
+async fn funnels_report_steps_done_in_order() {
+    let app = app().with_user("admin@example.com", InstanceRole::Member, &[("a.example", SiteRole::Admin)]);
+    let admin = app.session("admin@example.com");
+    let funnels = "/api/sites/a.example/funnels";
+    let body =
+        json!({"name": "Checkout", "steps": [{"page": "/pricing"}, {"page": "/docs"}, {"event": "Signup"}]});
+    let added = app.request(Method::POST, funnels).cookie(&admin).json(body).send().await;
+    assert_eq!(added.status.as_u16(), 201, "{}", String::from_utf8_lossy(&added.body));
+    let reversed = json!({"name": "Backwards", "steps": [{"page": "/docs"}, {"page": "/pricing"}]});
+    app.request(Method::POST, funnels).cookie(&admin).json(reversed).send().await;
+    let one = json!({"name": "Short", "steps": [{"page": "/docs"}]});
+    let refused = app.request(Method::POST, funnels).cookie(&admin).json(one).send().await;
+    assert_eq!(refused.status_code(), (400, "invalid_funnel".into()));
+
+    let viewer = app.session(VIEWER);
+    let report = app
+        .request(Method::POST, &format!("{funnels}/Checkout/report"))
+        .cookie(&viewer)
+        .json(json!({"date_range": "7d"}))
+        .send()
+        .await
+        .json();
+    let steps = report["steps"].as_array().unwrap();
+    let visitors: Vec<u64> = steps.iter().map(|step| step["visitors"].as_u64().unwrap()).collect();
+    assert_eq!(visitors, [7, 7, 7]);
+    assert_eq!(steps[1]["median_seconds_from_previous"], 60.0);
+    let backwards = app
+        .request(Method::POST, &format!("{funnels}/Backwards/report"))
+        .cookie(&viewer)
+        .json(json!({"date_range": "7d"}))
+        .send()
+        .await
+        .json();
+    assert_eq!(backwards["steps"][1]["visitors"], 0, "pricing came before the docs");
+    assert_eq!(backwards["steps"][1]["dropped"], 7);
+    let missing = app
+        .request(Method::POST, &format!("{funnels}/Nope/report"))
+        .cookie(&viewer)
+        .json(json!({}))
+        .send()
+        .await;
+    assert_eq!(missing.status_code(), (404, "funnel_not_found".into()));
+}
