@@ -258,6 +258,43 @@ fn backfilled_events_come_out_of_the_stats_api_as_computed_here() {
     .unwrap();
     assert_eq!(json_report["results"][0]["metrics"][0], expected[0]);
 
+    // Goals and funnels from the command line, through the running server.
+    cli(data, &["goal", "add", SITE, "--event", "Signup"]);
+    let goals = cli(
+        data,
+        &[
+            "stats",
+            "--site",
+            SITE,
+            "--range",
+            "2026-03-09..2026-03-09",
+            "--dimensions",
+            "event:goal",
+            "--metrics",
+            "visitors,conversion_rate",
+            "--json",
+        ],
+    );
+    let goals: Value = serde_json::from_str(&goals).unwrap();
+    let rate = (1000.0 / people_on_the_day.len() as f64).round() / 10.0;
+    assert_eq!(goals["results"], json!([{"metrics": [1, rate], "dimensions": ["Signup"]}]));
+    cli(
+        data,
+        &["funnel", "add", SITE, "--name", "Launch", "--step", "page:/blog/launch", "--step", "event:Signup"],
+    );
+    let report: Value = serde_json::from_str(&cli(
+        data,
+        &["funnel", "report", SITE, "Launch", "--range", "2026-03-09..2026-03-09", "--json"],
+    ))
+    .unwrap();
+    let visitors: Vec<u64> =
+        report["steps"].as_array().unwrap().iter().map(|step| step["visitors"].as_u64().unwrap()).collect();
+    assert_eq!(visitors, [2, 1], "two read the launch post, one signed up after it");
+    assert!(
+        cli(data, &["funnel", "report", SITE, "Launch", "--range", "2026-03-09..2026-03-09"])
+            .contains("event Signup")
+    );
+
     let mut server = server;
     server.stop();
     // No address and no user agent reached the data directory (the database, its log, the

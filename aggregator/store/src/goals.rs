@@ -29,7 +29,8 @@ pub enum GoalKind {
     },
     /// A custom event of this name with these property values.
     Event {
-        /// The event's name.
+        /// The event's name (`event` in JSON, beside the goal's own `name`).
+        #[serde(rename = "event")]
         name: String,
         /// Properties the event must have, with these values (all of them).
         #[serde(default)]

@@ -536,6 +536,24 @@ impl Store {
         outcome
     }
 
+    /// The site with the most events, and the time of its last one: what benchmarks and the
+    /// demo look at.
+    pub fn largest_site(&self) -> Result<Option<(u32, i64)>> {
+        let conn = self.reader()?;
+        let found = conn
+            .query_row(
+                "SELECT site_id, epoch_ms(max(ts)) FROM events GROUP BY site_id ORDER BY count(*) DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map(Some)
+            .or_else(|error| match error {
+                duckdb::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })?;
+        Ok(found)
+    }
+
     fn run_plans(&self, query: &Query, plan: &sql::Plan, conn: &duckdb::Connection) -> Result<QueryResult> {
         let mut result = plan.run(conn)?;
         if let Some(index) = query.metrics.iter().position(|metric| *metric == Metric::ConversionRate) {

@@ -172,26 +172,43 @@ fn dimension_sql(dimension: &Dimension, source: Source, query: &Query) -> Result
     let mut sql = Sql::default();
     match dimension {
         Dimension::Time(interval) => {
-            // The local time of the row, truncated to its bucket: the offsets that apply in
-            // the range are computed in Rust (chrono-tz) and bound.
+            // The local time of the row (ms), shifted by the offsets that apply in the range
+            // (computed in Rust with chrono-tz and bound), then truncated to its bucket with
+            // integer arithmetic (months with date_trunc): labels are local times as ms.
             let ts = source.time_column();
-            let _ = write!(
-                sql.text,
-                "epoch_ms(date_trunc('{}', make_timestamp(epoch_us({ts}) + ",
-                interval.part()
-            );
             let pieces = offsets(query.timezone, query.start_ms, query.end_ms + VISIT_SPAN_MS);
-            if let [(_, offset)] = pieces.as_slice() {
-                sql.bind(Param::Int(offset * 1000));
-            } else {
-                sql.push("CASE");
-                for (until_ms, offset) in &pieces[..pieces.len() - 1] {
-                    let _ = write!(sql.text, " WHEN {ts} < ");
-                    sql.bind(Param::Time(*until_ms)).push(" THEN ").bind(Param::Int(offset * 1000));
+            let local = || {
+                let mut local = Sql::default();
+                let _ = write!(local.text, "(epoch_ms({ts}) + ");
+                if let [(_, offset)] = pieces.as_slice() {
+                    local.bind(Param::Int(*offset));
+                } else {
+                    local.push("CASE");
+                    for (until_ms, offset) in &pieces[..pieces.len() - 1] {
+                        let _ = write!(local.text, " WHEN {ts} < ");
+                        local.bind(Param::Time(*until_ms)).push(" THEN ").bind(Param::Int(*offset));
+                    }
+                    local.push(" ELSE ").bind(Param::Int(pieces[pieces.len() - 1].1)).push(" END");
                 }
-                sql.push(" ELSE ").bind(Param::Int(pieces[pieces.len() - 1].1 * 1000)).push(" END");
+                local.push(")");
+                local
+            };
+            match interval.width_ms() {
+                Some(width) => {
+                    sql.push("(").append(local());
+                    let _ = write!(sql.text, " // {width}) * {width}");
+                }
+                None if *interval == super::Interval::Week => {
+                    // Days since 1970-01-01 (a Thursday), back to their Monday.
+                    sql.push("((").append(local()).push(" // 86400000) - ((");
+                    sql.append(local()).push(" // 86400000 + 3) % 7)) * 86400000");
+                }
+                None => {
+                    sql.push("epoch_ms(date_trunc('month', make_timestamp(");
+                    sql.append(local());
+                    sql.push(" * 1000)))");
+                }
             }
-            sql.push(")))");
         }
         Dimension::Prop(_) if source == Source::Props => {
             sql.push("p.value");
@@ -213,6 +230,33 @@ enum From {
     Vi,
 }
 
+/// True when one of `metrics` of the query comes from `from`.
+fn needs(query: &Query, from: From, metrics: &[Metric]) -> bool {
+    let sources = sources(query);
+    query.metrics.iter().zip(&sources).any(|(metric, source)| *source == from && metrics.contains(metric))
+}
+
+/// Each metric's source: visit breakdowns read everything from `visits`; otherwise what
+/// happened on pages comes from `events`, what visits did from `visits`.
+fn sources(query: &Query) -> Vec<From> {
+    let has_event_dimension = query.dimensions.iter().any(|d| d.level() == Level::Event);
+    let has_visit_dimension = query.dimensions.iter().any(|d| d.level() == Level::Visit);
+    query
+        .metrics
+        .iter()
+        .map(|metric| match metric {
+            _ if has_visit_dimension => From::Vi,
+            Metric::Visitors
+            | Metric::Percentage
+            | Metric::ConversionRate
+            | Metric::Pageviews
+            | Metric::Events => From::Ev,
+            Metric::Visits if has_event_dimension => From::Ev,
+            Metric::Visits | Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration => From::Vi,
+        })
+        .collect()
+}
+
 /// What a query reads and how.
 #[derive(Debug)]
 pub(crate) struct Plan {
@@ -224,29 +268,13 @@ pub(crate) struct Plan {
 impl Plan {
     pub(crate) fn build(query: &Query) -> Result<Self> {
         let has_event_dimension = query.dimensions.iter().any(|d| d.level() == Level::Event);
-        let has_visit_dimension = query.dimensions.iter().any(|d| d.level() == Level::Visit);
         let event_source = if query.dimensions.iter().any(|d| matches!(d, Dimension::Prop(_))) {
             Source::Props
         } else {
             Source::Events
         };
         // Each metric's source.
-        let sources: Vec<From> = query
-            .metrics
-            .iter()
-            .map(|metric| match metric {
-                _ if has_visit_dimension => From::Vi,
-                Metric::Visitors
-                | Metric::Percentage
-                | Metric::ConversionRate
-                | Metric::Pageviews
-                | Metric::Events => From::Ev,
-                Metric::Visits if has_event_dimension => From::Ev,
-                Metric::Visits | Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration => {
-                    From::Vi
-                }
-            })
-            .collect();
+        let sources = sources(query);
         let uses_ev = sources.contains(&From::Ev);
         let uses_vi = sources.contains(&From::Vi);
         let vi_visitors = query.metrics.iter().zip(&sources).any(|(metric, from)| {
@@ -438,21 +466,35 @@ fn events_cte(query: &Query, source: Source) -> Result<Sql> {
     sql.push("SELECT ");
     select_dimensions(&mut sql, query, source)?;
     let alias = source.alias();
-    let _ = write!(
-        sql.text,
-        "count(DISTINCT {alias}.visitor_id) AS e_visitors, count(DISTINCT {alias}.session_id) AS e_visits, "
+    // Only the aggregates the query shows: a distinct count costs a hash table per group.
+    let (visitors, visits, pageviews) = (
+        needs(query, From::Ev, &[Metric::Visitors, Metric::Percentage, Metric::ConversionRate]),
+        needs(query, From::Ev, &[Metric::Visits]),
+        needs(query, From::Ev, &[Metric::Pageviews]),
     );
+    if visitors {
+        let _ = write!(sql.text, "count(DISTINCT {alias}.visitor_id) AS e_visitors, ");
+    }
+    if visits {
+        let _ = write!(sql.text, "count(DISTINCT {alias}.session_id) AS e_visits, ");
+    }
     match source {
         Source::Props => {
-            sql.push("count(*) FILTER (WHERE p.name = ").bind(Param::Text("pageview".into()));
-            sql.push(") AS e_pageviews, count(*) AS e_events FROM event_props p WHERE p.site_id = ");
+            if pageviews {
+                sql.push("count(*) FILTER (WHERE p.name = ").bind(Param::Text("pageview".into()));
+                sql.push(") AS e_pageviews, ");
+            }
+            sql.push("count(*) AS e_events FROM event_props p WHERE p.site_id = ");
         }
         _ => {
-            let _ = write!(
-                sql.text,
-                "count(*) FILTER (WHERE e.kind = {}) AS e_pageviews, count(*) AS e_events FROM events e WHERE e.site_id = ",
-                EventKind::Pageview.code()
-            );
+            if pageviews {
+                let _ = write!(
+                    sql.text,
+                    "count(*) FILTER (WHERE e.kind = {}) AS e_pageviews, ",
+                    EventKind::Pageview.code()
+                );
+            }
+            sql.push("count(*) AS e_events FROM events e WHERE e.site_id = ");
         }
     }
     sql.bind(Param::Int(i64::from(query.site_id))).push(" AND ");
@@ -484,41 +526,55 @@ fn events_cte(query: &Query, source: Source) -> Result<Sql> {
 /// `visitors`, grouped by visitor first, so that a visitor counts where their visits are
 /// live.
 fn visits_cte(query: &Query, visitors: bool) -> Result<Sql> {
+    // Only the sums the query shows: (sum over visit rows, the CTE's column).
+    let wanted = [
+        (true, "sum(v.sign)", "v_visits"),
+        (
+            needs(query, From::Vi, &[Metric::Pageviews, Metric::ViewsPerVisit]),
+            "sum(v.sign * v.pageviews)",
+            "v_pageviews",
+        ),
+        (needs(query, From::Vi, &[Metric::Events]), "sum(v.sign * (v.pageviews + v.events))", "v_events"),
+        (needs(query, From::Vi, &[Metric::BounceRate]), "sum(v.sign * v.bounce)", "v_bounces"),
+        (needs(query, From::Vi, &[Metric::VisitDuration]), "sum(v.sign * v.duration_ms)", "v_duration"),
+    ];
+    let sums: Vec<(&str, &str)> =
+        wanted.iter().filter(|(set, ..)| *set).map(|(_, sum, name)| (*sum, *name)).collect();
     let mut inner = Sql::default();
     inner.push("SELECT ");
     select_dimensions(&mut inner, query, Source::Visits)?;
     if visitors {
         inner.push("v.visitor_id, ");
     }
-    inner.push(
-        "sum(v.sign) AS n, sum(v.sign * v.pageviews) AS pv, sum(v.sign * (v.pageviews + v.events)) AS ev, \
-         sum(v.sign * v.bounce) AS b, sum(v.sign * v.duration_ms) AS dur FROM visits v WHERE v.site_id = ",
-    );
-    inner.bind(Param::Int(i64::from(query.site_id))).push(" AND ");
+    let list: Vec<String> = sums.iter().map(|(sum, name)| format!("{sum} AS {name}")).collect();
+    inner.push(&list.join(", "));
+    inner.push(" FROM visits v WHERE v.site_id = ").bind(Param::Int(i64::from(query.site_id))).push(" AND ");
     range(&mut inner, "v.start_ts", query.start_ms, query.end_ms);
     if let Some(filter) = &query.filter {
         inner.push(" AND ").append(filter_sql(filter, Source::Visits, query)?);
     }
-    let grouped = visitors || !query.dimensions.is_empty();
-    if grouped {
-        inner.push(" GROUP BY ALL");
+    if !visitors {
+        if !query.dimensions.is_empty() {
+            // Groups whose rows all cancelled (an exit page the visit moved on from) are gone.
+            inner.push(" GROUP BY ALL HAVING sum(v.sign) > 0");
+        }
+        return Ok(inner);
     }
+    inner.push(" GROUP BY ALL");
+    // Grouped by visitor first: a visitor counts in a group where their rows there sum to a
+    // live visit.
     let mut sql = Sql::default();
     sql.push("SELECT ");
     for index in 0..query.dimensions.len() {
         let _ = write!(sql.text, "d{index}, ");
     }
-    if visitors {
-        sql.push("count(*) FILTER (WHERE n > 0) AS v_visitors, ");
+    sql.push("count(*) FILTER (WHERE v_visits > 0) AS v_visitors");
+    for (_, name) in &sums {
+        let _ = write!(sql.text, ", sum({name}) AS {name}");
     }
-    sql.push(
-        "sum(n) AS v_visits, sum(pv) AS v_pageviews, sum(ev) AS v_events, sum(b) AS v_bounces, \
-         sum(dur) AS v_duration FROM (",
-    );
-    sql.append(inner).push(")");
+    sql.push(" FROM (").append(inner).push(")");
     if !query.dimensions.is_empty() {
-        // Groups whose rows all cancelled (an exit page the visit moved on from) are gone.
-        sql.push(" GROUP BY ALL HAVING sum(n) > 0");
+        sql.push(" GROUP BY ALL HAVING sum(v_visits) > 0");
     }
     Ok(sql)
 }

@@ -25,14 +25,14 @@ pub enum Interval {
 }
 
 impl Interval {
-    /// DuckDB's `date_trunc` part.
-    pub(crate) fn part(self) -> &'static str {
+    /// The width of a bucket whose start is a multiple of it in local time (minutes, hours,
+    /// days); `None` for weeks and months.
+    pub(crate) fn width_ms(self) -> Option<i64> {
         match self {
-            Self::Minute => "minute",
-            Self::Hour => "hour",
-            Self::Day => "day",
-            Self::Week => "week",
-            Self::Month => "month",
+            Self::Minute => Some(60_000),
+            Self::Hour => Some(3_600_000),
+            Self::Day => Some(86_400_000),
+            Self::Week | Self::Month => None,
         }
     }
 
