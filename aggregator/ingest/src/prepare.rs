@@ -226,8 +226,6 @@ impl Preparer {
                     session_id: assigned.session_id,
                 });
             }
-            // The visits this batch changed, in its rows: they commit (or fail) with it.
-            self.sessions.flush(rows);
             group.batches.push(PreparedBatch {
                 rows: rows.since(&start),
                 batch,
@@ -236,6 +234,14 @@ impl Preparer {
                 dead_letters,
                 reply,
             });
+        }
+        // The new state of every visit these batches changed, once: a visit seen in many
+        // batches of a group gets one cancelled and one new row, not two per batch. The rows
+        // go with the group's last batch, so that a group retried batch by batch still
+        // writes them (with that batch).
+        if let Some(last) = group.batches.last_mut() {
+            self.sessions.flush(&mut group.rows);
+            last.rows.visits.end = group.rows.visits();
         }
         acks
     }

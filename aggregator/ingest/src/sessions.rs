@@ -245,8 +245,8 @@ impl SessionTracker {
     }
 
     /// Appends to `rows` the new state of every visit that changed since the last flush,
-    /// with the cancellation of its previous state: call it after each batch, so that the
-    /// rows of `visits` belong to the batch whose hits changed them.
+    /// with the cancellation of its previous state: the pipeline calls it once per group,
+    /// whose transaction then holds the visits' rows with the hits that changed them.
     pub fn flush(&mut self, rows: &mut EventRowsBuilder) {
         for mut session in self.leaving.drain(..) {
             write_visit(&mut session, rows);
