@@ -194,6 +194,11 @@ pub fn parse(
         offset,
         goals: Vec::new(),
     };
+    for (metric, name) in [(Metric::TimeOnPage, "time_on_page"), (Metric::ScrollDepth, "scroll_depth")] {
+        if query.metrics.contains(&metric) && query.dimensions != [Dimension::Page] {
+            return Err(error(format!("Metric `{name}` can only be queried with the event:page dimension.")));
+        }
+    }
     if query.metrics.contains(&Metric::ConversionRate)
         && !query.dimensions.contains(&Dimension::Goal)
         && !mentions(&query.filter, &Dimension::Goal)
@@ -234,6 +239,8 @@ fn metric(name: &str) -> Option<Metric> {
         "events" => Metric::Events,
         "percentage" => Metric::Percentage,
         "conversion_rate" => Metric::ConversionRate,
+        "time_on_page" => Metric::TimeOnPage,
+        "scroll_depth" => Metric::ScrollDepth,
         _ => return None,
     })
 }

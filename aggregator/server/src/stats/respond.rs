@@ -207,7 +207,7 @@ fn round(value: f64, places: i32) -> f64 {
 /// two places, shares to one.
 fn show_metric(value: Option<f64>, name: &str) -> Value {
     match (name, value) {
-        ("visit_duration", None) => Value::Null,
+        ("visit_duration" | "time_on_page" | "scroll_depth", None) => Value::Null,
         ("views_per_visit", value) => json!(round(value.unwrap_or(0.0), 2)),
         ("percentage" | "conversion_rate", value) => json!(round(value.unwrap_or(0.0), 1)),
         (_, value) => json!(value.unwrap_or(0.0).round() as i64),

@@ -63,6 +63,11 @@ pub enum Metric {
     /// Visitors who completed the goal (of the row, or of the goal filter) as a share of all
     /// visitors (with the same filters but the goal's), in percent.
     ConversionRate,
+    /// By page: the engagement time reported on the page, summed, per visitor who reported
+    /// any, in seconds.
+    TimeOnPage,
+    /// By page: the deepest scroll reported per visit on the page, averaged, in percent.
+    ScrollDepth,
 }
 
 impl Metric {
@@ -406,6 +411,14 @@ impl Query {
             return Err(invalid(
                 "metrics",
                 "the conversion rate needs goals: a goal filter or the goal dimension".into(),
+            ));
+        }
+        let engagement = self.metrics.iter().any(|m| matches!(m, Metric::TimeOnPage | Metric::ScrollDepth));
+        if engagement && self.dimensions != [Dimension::Page] {
+            return Err(invalid(
+                "metrics",
+                "time on page and scroll depth are broken down by page (the event:page dimension alone)"
+                    .into(),
             ));
         }
         let events = self.event_dimensions();

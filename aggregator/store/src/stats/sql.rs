@@ -228,6 +228,8 @@ fn dimension_sql(dimension: &Dimension, source: Source, query: &Query) -> Result
 enum From {
     Ev,
     Vi,
+    /// Engagement reports (time on page, scroll depth), by page.
+    En,
 }
 
 /// True when one of `metrics` of the query comes from `from`.
@@ -245,6 +247,7 @@ fn sources(query: &Query) -> Vec<From> {
         .metrics
         .iter()
         .map(|metric| match metric {
+            Metric::TimeOnPage | Metric::ScrollDepth => From::En,
             _ if has_visit_dimension => From::Vi,
             Metric::Visitors
             | Metric::Percentage
@@ -275,7 +278,9 @@ impl Plan {
         };
         // Each metric's source.
         let sources = sources(query);
-        let uses_ev = sources.contains(&From::Ev);
+        let uses_en = sources.contains(&From::En);
+        // The pages come from the events, also when only their engagement is asked for.
+        let uses_ev = sources.contains(&From::Ev) || uses_en;
         let uses_vi = sources.contains(&From::Vi);
         let vi_visitors = query.metrics.iter().zip(&sources).any(|(metric, from)| {
             *from == From::Vi
@@ -294,6 +299,9 @@ impl Plan {
             }
             sql.push("vi AS (").append(visits_cte(query, vi_visitors)?).push(")");
         }
+        if uses_en {
+            sql.push(", en AS (").append(engagement_cte(query)?).push(")");
+        }
         sql.push(" SELECT ");
         let first = if uses_ev { "ev" } else { "vi" };
         for index in 0..dimensions {
@@ -308,17 +316,19 @@ impl Plan {
                 (Metric::Visitors | Metric::Percentage | Metric::ConversionRate, From::Ev) => {
                     "coalesce(ev.e_visitors, 0)"
                 }
-                (Metric::Visitors | Metric::Percentage | Metric::ConversionRate, From::Vi) => {
+                (Metric::Visitors | Metric::Percentage | Metric::ConversionRate, _) => {
                     "coalesce(vi.v_visitors, 0)"
                 }
                 (Metric::Visits, From::Ev) => "coalesce(ev.e_visits, 0)",
-                (Metric::Visits, From::Vi) => "coalesce(vi.v_visits, 0)",
+                (Metric::Visits, _) => "coalesce(vi.v_visits, 0)",
                 (Metric::Pageviews, From::Ev) => "coalesce(ev.e_pageviews, 0)",
-                (Metric::Pageviews, From::Vi) => "coalesce(vi.v_pageviews, 0)",
+                (Metric::Pageviews, _) => "coalesce(vi.v_pageviews, 0)",
                 (Metric::Events, From::Ev) => "coalesce(ev.e_events, 0)",
-                (Metric::Events, From::Vi) => "coalesce(vi.v_events, 0)",
+                (Metric::Events, _) => "coalesce(vi.v_events, 0)",
                 (Metric::ViewsPerVisit, _) => "vi.v_pageviews / nullif(vi.v_visits, 0)",
                 (Metric::BounceRate, _) => "100.0 * vi.v_bounces / nullif(vi.v_visits, 0)",
+                (Metric::TimeOnPage, _) => "en.n_ms / 1000.0 / nullif(en.n_visitors, 0)",
+                (Metric::ScrollDepth, _) => "en.n_scroll",
                 (Metric::VisitDuration, _) => "vi.v_duration / 1000.0 / nullif(vi.v_visits, 0)",
             };
             let _ = write!(sql.text, "CAST({expression} AS DOUBLE) AS m{index}, ");
@@ -341,6 +351,9 @@ impl Plan {
             (true, false) => sql.push("ev"),
             (false, _) => sql.push("vi"),
         };
+        if uses_en {
+            sql.push(" LEFT JOIN en ON ev.d0 IS NOT DISTINCT FROM en.d0");
+        }
         order_by(&mut sql, query);
         sql.push(" LIMIT ").bind(Param::Int(query.limit as i64));
         sql.push(" OFFSET ").bind(Param::Int(query.offset as i64));
@@ -519,6 +532,36 @@ fn events_cte(query: &Query, source: Source) -> Result<Sql> {
     if !query.dimensions.is_empty() {
         sql.push(" GROUP BY ALL");
     }
+    Ok(sql)
+}
+
+/// `en`: the engagement reports of the range by page: per visit and page, the engagement
+/// time summed and the deepest scroll, then per page the time over the visitors who reported
+/// any and the average deepest scroll.
+fn engagement_cte(query: &Query) -> Result<Sql> {
+    let mut inner = Sql::default();
+    inner.push("SELECT e.path AS d0, e.session_id, e.visitor_id, sum(CASE WHEN q.key = ");
+    inner.bind(Param::Text("engagement_ms".into()));
+    inner.push(" THEN TRY_CAST(q.value AS BIGINT) END) AS ms, max(CASE WHEN q.key = ");
+    inner.bind(Param::Text("scroll_depth".into()));
+    inner.push(
+        " THEN least(greatest(TRY_CAST(q.value AS DOUBLE), 0), 100) END) AS scroll \
+         FROM events e JOIN event_props q ON q.site_id = e.site_id AND q.session_id = e.session_id \
+         AND q.ts = e.ts AND q.name = e.name WHERE e.site_id = ",
+    );
+    inner.bind(Param::Int(i64::from(query.site_id))).push(" AND ");
+    range(&mut inner, "e.ts", query.start_ms, query.end_ms);
+    let _ = write!(inner.text, " AND e.kind = {}", EventKind::Engagement.code());
+    if let Some(filter) = &query.filter {
+        inner.push(" AND ").append(filter_sql(filter, Source::Events, query)?);
+    }
+    inner.push(" GROUP BY ALL");
+    let mut sql = Sql::default();
+    sql.push(
+        "SELECT d0, sum(ms) AS n_ms, count(DISTINCT visitor_id) FILTER (WHERE ms IS NOT NULL) AS n_visitors, \
+         avg(scroll) AS n_scroll FROM (",
+    );
+    sql.append(inner).push(") GROUP BY d0");
     Ok(sql)
 }
 

@@ -436,3 +436,44 @@ fn funnels_count_steps_done_in_order() {
         Err(Error::FunnelExists(_))
     ));
 }
+
+#[test]
+fn time_on_page_and_scroll_depth_come_from_engagement_reports() {
+    let engagement =
+        |minute: i64, path: &'static str, ms: &'static str, scroll: &'static str| -> PlannedHit {
+            (
+                minute,
+                EventKind::Engagement,
+                "engagement",
+                path,
+                vec![("engagement_ms", ms), ("scroll_depth", scroll)],
+            )
+        };
+    let mut visits = visits();
+    // Visit 1 (visitor 10): 30 s on /, then 50 s and 20 s on /pricing (scrolled 40 then 90).
+    visits[0].hits.insert(1, engagement(1, "/", "30000", "100"));
+    visits[0].hits.insert(3, engagement(3, "/pricing", "50000", "40"));
+    visits[0].hits.push(engagement(6, "/pricing", "20000", "90"));
+    // Visit 2 (visitor 10 again): 10 s on /pricing, scrolled 10.
+    visits[1].hits.push(engagement(61, "/pricing", "10000", "10"));
+    // Visit 3 (visitor 20): on /blog/duckdb, an unreadable time and an impossible scroll.
+    visits[2].hits.push(engagement(12, "/blog/duckdb", "soon", "250"));
+    let (_dir, store) = store_with(&visits);
+    let mut query = day_query(vec![Metric::Visitors, Metric::TimeOnPage, Metric::ScrollDepth]);
+    query.dimensions = vec![Dimension::Page];
+    let result = store.query_stats(&query).unwrap();
+    let row =
+        |page: &str| result.rows.iter().find(|row| row.dimensions == [text(page)]).unwrap().metrics.clone();
+    // /pricing: 80 s by visitor 10 over two visits, one visitor: 80 s; deepest scrolls 90
+    // (visit 1) and 10 (visit 2): 50.
+    assert_eq!(row("/pricing"), [Some(1.0), Some(80.0), Some(50.0)]);
+    // /: two visitors viewed it, one reported 30 s.
+    assert_eq!(row("/"), [Some(2.0), Some(30.0), Some(100.0)]);
+    // A report that does not read as a number is no time; a scroll past 100 is 100.
+    assert_eq!(row("/blog/duckdb"), [Some(1.0), None, Some(100.0)]);
+    // A page with no report has neither.
+    assert_eq!(row("/Blog/Rust"), [Some(1.0), None, None]);
+    // Only by page.
+    let query = day_query(vec![Metric::TimeOnPage]);
+    assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "metrics", .. })));
+}

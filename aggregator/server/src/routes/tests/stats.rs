@@ -449,3 +449,22 @@ async fn funnels_report_steps_done_in_order() {
         .await;
     assert_eq!(missing.status_code(), (404, "funnel_not_found".into()));
 }
+
+#[tokio::test]
+async fn time_on_page_needs_the_page_dimension() {
+    let app = app();
+    let token = app.token("read-a", None, TokenScope::Read, &["a.example"], None);
+    let (status, answer) = ask(
+        &app,
+        &token,
+        query(json!({"metrics": ["visitors", "time_on_page", "scroll_depth"], "date_range": "7d", "dimensions": ["event:page"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // The fixture has no engagement reports: no time, no scroll.
+    assert_eq!(answer["results"][0], json!({"metrics": [28, null, null], "dimensions": ["/"]}));
+    let (status, answer) =
+        ask(&app, &token, query(json!({"metrics": ["time_on_page"], "date_range": "7d"}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["error"], "Metric `time_on_page` can only be queried with the event:page dimension.");
+}
