@@ -142,15 +142,11 @@ async fn report(
     Ok(Json(report_of(&state, access.site, name, body).await?))
 }
 
-async fn control_site(state: &AppState, domain: String) -> Result<Site, AppError> {
-    state.with_store(move |store| store.site(&domain)).await
-}
-
 async fn control_list(
     State(state): State<AppState>,
     Path(domain): Path<String>,
 ) -> Result<Json<Vec<Funnel>>, AppError> {
-    let site = control_site(&state, domain).await?;
+    let site = super::control_site(&state, domain).await?;
     Ok(Json(state.with_store(move |store| store.funnels(site.id)).await?))
 }
 
@@ -159,7 +155,7 @@ async fn control_add(
     Path(domain): Path<String>,
     Json(new): Json<NewFunnel>,
 ) -> Result<Json<Funnel>, AppError> {
-    let site = control_site(&state, domain).await?;
+    let site = super::control_site(&state, domain).await?;
     Ok(Json(add_to(&state, site, new).await?))
 }
 
@@ -167,7 +163,7 @@ async fn control_remove(
     State(state): State<AppState>,
     Path((domain, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, AppError> {
-    let site = control_site(&state, domain).await?;
+    let site = super::control_site(&state, domain).await?;
     let removed = name.clone();
     state.with_store(move |store| store.remove_funnel(site.id, &name)).await?;
     Ok(Json(json!({ "removed": removed })))
@@ -178,6 +174,6 @@ async fn control_report(
     Path((domain, name)): Path<(String, String)>,
     Json(body): Json<Value>,
 ) -> Result<Json<FunnelReport>, AppError> {
-    let site = control_site(&state, domain).await?;
+    let site = super::control_site(&state, domain).await?;
     Ok(Json(report_of(&state, site, name, body).await?))
 }

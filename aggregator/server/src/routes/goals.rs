@@ -100,15 +100,11 @@ async fn remove(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-async fn control_site(state: &AppState, domain: String) -> Result<Site, AppError> {
-    state.with_store(move |store| store.site(&domain)).await
-}
-
 async fn control_list(
     State(state): State<AppState>,
     Path(domain): Path<String>,
 ) -> Result<Json<Vec<Goal>>, AppError> {
-    let site = control_site(&state, domain).await?;
+    let site = super::control_site(&state, domain).await?;
     Ok(Json(state.with_store(move |store| store.goals(site.id)).await?))
 }
 
@@ -117,7 +113,7 @@ async fn control_add(
     Path(domain): Path<String>,
     Json(new): Json<NewGoal>,
 ) -> Result<Json<Goal>, AppError> {
-    let site = control_site(&state, domain).await?;
+    let site = super::control_site(&state, domain).await?;
     Ok(Json(add_to(&state, site, new).await?))
 }
 
@@ -125,7 +121,7 @@ async fn control_remove(
     State(state): State<AppState>,
     Path((domain, name)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let site = control_site(&state, domain).await?;
+    let site = super::control_site(&state, domain).await?;
     let removed = name.clone();
     state.with_store(move |store| store.remove_goal(site.id, &name)).await?;
     Ok(Json(serde_json::json!({ "removed": removed })))

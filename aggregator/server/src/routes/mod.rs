@@ -25,3 +25,11 @@ pub mod tokens;
 
 #[cfg(test)]
 mod tests;
+
+/// The site of a control route's `{domain}` (the operator's routes need no access check).
+pub(crate) async fn control_site(
+    state: &crate::state::AppState,
+    domain: String,
+) -> Result<hitkeep_store::Site, crate::error::AppError> {
+    state.with_store(move |store| store.site(&domain)).await
+}

@@ -58,15 +58,11 @@ pub fn control_router() -> Router<AppState> {
         .route("/control/sites/{domain}/shares/{name}", delete(control_revoke))
 }
 
-async fn control_site(state: &AppState, domain: String) -> Result<Site, AppError> {
-    state.with_store(move |store| store.site(&domain)).await
-}
-
 async fn control_list(
     State(state): State<AppState>,
     Path(domain): Path<String>,
 ) -> Result<Json<Vec<ShareView>>, AppError> {
-    let site = control_site(&state, domain).await?;
+    let site = super::control_site(&state, domain).await?;
     Ok(Json(list_links(&state, site).await?))
 }
 
@@ -75,7 +71,7 @@ async fn control_create(
     Path(domain): Path<String>,
     Json(new): Json<NewShare>,
 ) -> Result<(StatusCode, Json<ShareView>), AppError> {
-    let site = control_site(&state, domain).await?;
+    let site = super::control_site(&state, domain).await?;
     Ok((StatusCode::CREATED, Json(create_link(&state, site, new, None).await?)))
 }
 
@@ -83,7 +79,7 @@ async fn control_revoke(
     State(state): State<AppState>,
     Path((domain, name)): Path<(String, String)>,
 ) -> Result<Json<ShareView>, AppError> {
-    let site = control_site(&state, domain).await?;
+    let site = super::control_site(&state, domain).await?;
     Ok(Json(revoke_link(&state, site, name, None).await?))
 }
 

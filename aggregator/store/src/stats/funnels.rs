@@ -50,14 +50,8 @@ impl Store {
         if let Some(filter) = &query.filter {
             filter.validate()?;
         }
-        let mut with_goals;
-        let query = if query.goals.is_empty() && query.needs_goals() {
-            with_goals = query.clone();
-            with_goals.goals = self.goals(query.site_id)?;
-            &with_goals
-        } else {
-            query
-        };
+        let query = self.with_goals(query)?;
+        let query = query.as_ref();
         let sql = report_sql(funnel, query)?;
         let conn = self.reader()?;
         let mut statement = conn.prepare(&sql.text)?;

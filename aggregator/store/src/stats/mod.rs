@@ -528,14 +528,8 @@ impl Store {
     /// Runs a stats query, stopping it after [`QUERY_TIMEOUT`].
     pub fn query_stats(&self, query: &Query) -> Result<QueryResult> {
         query.validate()?;
-        let mut with_goals;
-        let query = if query.goals.is_empty() && query.needs_goals() {
-            with_goals = query.clone();
-            with_goals.goals = self.goals(query.site_id)?;
-            &with_goals
-        } else {
-            query
-        };
+        let query = self.with_goals(query)?;
+        let query = query.as_ref();
         let conn = self.reader()?;
         let deadline = Deadline::start(&conn, QUERY_TIMEOUT);
         let outcome = if query.dimensions.contains(&Dimension::Goal) {
@@ -547,6 +541,16 @@ impl Store {
             return Err(Error::QueryTimeout(QUERY_TIMEOUT.as_secs()));
         }
         outcome
+    }
+
+    /// `query` with its site's goals when it needs them and has none.
+    pub(crate) fn with_goals<'q>(&self, query: &'q Query) -> Result<std::borrow::Cow<'q, Query>> {
+        if !query.goals.is_empty() || !query.needs_goals() {
+            return Ok(std::borrow::Cow::Borrowed(query));
+        }
+        let mut with_goals = query.clone();
+        with_goals.goals = self.goals(query.site_id)?;
+        Ok(std::borrow::Cow::Owned(with_goals))
     }
 
     /// The site with the most events, and the time of its last one: what benchmarks and the
