@@ -37,6 +37,11 @@ fn midnight(date: &str) -> i64 {
     zone().from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap()).earliest().unwrap().timestamp_millis()
 }
 
+/// The local date of `ts` in New York: a visitor counts once per day (`docs/metrics.md`).
+fn day(ts: i64) -> NaiveDate {
+    DateTime::from_timestamp_millis(ts).unwrap().with_timezone(&zone()).date_naive()
+}
+
 fn utc(text: &str) -> i64 {
     DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()
 }
@@ -248,8 +253,10 @@ fn totals(fixture: &Fixture, start: i64, end: i64) -> Totals {
         .enumerate()
         .filter(|(_, hit)| hit.ts >= start && hit.ts < end && hit.kind != EventKind::Engagement)
         .collect();
-    let visitors: HashSet<u64> =
-        in_range.iter().map(|(index, _)| fixture.visits[fixture.visit_of_hit[*index]].visitor).collect();
+    let visitors: HashSet<(u64, NaiveDate)> = in_range
+        .iter()
+        .map(|(index, hit)| (fixture.visits[fixture.visit_of_hit[*index]].visitor, day(hit.ts)))
+        .collect();
     let started: Vec<&Visit> =
         fixture.visits.iter().filter(|visit| visit.start >= start && visit.start < end).collect();
     let visits = started.len();
@@ -272,7 +279,18 @@ fn the_engine_agrees_with_the_oracle() {
     let fixture = fixture();
     assert!(fixture.visits.len() > 3_000, "enough visits to mean something: {}", fixture.visits.len());
     let (start, end) = (midnight("2026-03-02"), midnight("2026-03-14"));
+    let totals = query(&fixture, start, end, vec![Metric::Visitors]);
 
+    // From the events and visits, then from the daily rollups: the same numbers.
+    assert!(!fixture.store.answered_from_rollups(&totals).unwrap());
+    agrees(&fixture, start, end);
+    let report = fixture.store.rollup_builder().unwrap().run(midnight("2026-03-20"), &|| false).unwrap();
+    assert!(report.days_built >= 16, "{report:?}");
+    assert!(fixture.store.answered_from_rollups(&totals).unwrap());
+    agrees(&fixture, start, end);
+}
+
+fn agrees(fixture: &Fixture, start: i64, end: i64) {
     // Totals.
     let all = vec![
         Metric::Visitors,
@@ -283,8 +301,8 @@ fn the_engine_agrees_with_the_oracle() {
         Metric::VisitDuration,
         Metric::ViewsPerVisit,
     ];
-    let result = run(&fixture, &query(&fixture, start, end, all));
-    let expected = totals(&fixture, start, end);
+    let result = run(fixture, &query(fixture, start, end, all));
+    let expected = totals(fixture, start, end);
     let row = &result.rows[0];
     close(row.metrics[0], expected.visitors as f64, "visitors");
     close(row.metrics[1], expected.pageviews as f64, "pageviews");
@@ -307,12 +325,12 @@ fn the_engine_agrees_with_the_oracle() {
     assert!(fixture.visits.iter().find(|visit| visit.visitor == 9_000_020).unwrap().bounced());
     assert!(!fixture.visits.iter().find(|visit| visit.visitor == 9_000_030).unwrap().bounced());
 
-    by_source(&fixture, start, end);
-    by_page(&fixture, start, end);
-    by_exit_page(&fixture, start, end);
-    by_local_day(&fixture);
-    filtered(&fixture, start, end);
-    percentages_and_pages(&fixture, start, end);
+    by_source(fixture, start, end);
+    by_page(fixture, start, end);
+    by_exit_page(fixture, start, end);
+    by_local_day(fixture);
+    filtered(fixture, start, end);
+    percentages_and_pages(fixture, start, end);
 }
 
 fn started_in(fixture: &Fixture, start: i64, end: i64) -> impl Iterator<Item = &Visit> {
@@ -322,11 +340,11 @@ fn started_in(fixture: &Fixture, start: i64, end: i64) -> impl Iterator<Item = &
 /// Visits, visitors and bounce rate by the visit's source (that of its landing page: later
 /// pages of a visit have none in this traffic).
 fn by_source(fixture: &Fixture, start: i64, end: i64) {
-    let mut expected: BTreeMap<Option<String>, (usize, HashSet<u64>, usize)> = BTreeMap::new();
+    let mut expected: BTreeMap<Option<String>, (usize, HashSet<(u64, NaiveDate)>, usize)> = BTreeMap::new();
     for visit in started_in(fixture, start, end) {
         let entry = expected.entry(visit.source.clone()).or_default();
         entry.0 += 1;
-        entry.1.insert(visit.visitor);
+        entry.1.insert((visit.visitor, day(visit.start)));
         entry.2 += usize::from(visit.bounced());
     }
     let mut q = query(fixture, start, end, vec![Metric::Visits, Metric::Visitors, Metric::BounceRate]);
@@ -352,14 +370,14 @@ fn by_source(fixture: &Fixture, start: i64, end: i64) {
 /// Visitors and pageviews by page (events in the range), and the bounce rate of the visits
 /// that entered on it.
 fn by_page(fixture: &Fixture, start: i64, end: i64) {
-    let mut visitors: HashMap<String, HashSet<u64>> = HashMap::new();
+    let mut visitors: HashMap<String, HashSet<(u64, NaiveDate)>> = HashMap::new();
     let mut pageviews: HashMap<String, usize> = HashMap::new();
     for (index, hit) in fixture.hits.iter().enumerate() {
         if hit.ts >= start && hit.ts < end && hit.kind != EventKind::Engagement {
             visitors
                 .entry(hit.path.clone())
                 .or_default()
-                .insert(fixture.visits[fixture.visit_of_hit[index]].visitor);
+                .insert((fixture.visits[fixture.visit_of_hit[index]].visitor, day(hit.ts)));
             if hit.kind == EventKind::Pageview {
                 *pageviews.entry(hit.path.clone()).or_default() += 1;
             }
@@ -396,11 +414,11 @@ fn by_page(fixture: &Fixture, start: i64, end: i64) {
 
 /// Visits by exit page: a visit's exit page changes as it goes on, and only its last counts.
 fn by_exit_page(fixture: &Fixture, start: i64, end: i64) {
-    let mut expected: HashMap<String, (usize, HashSet<u64>)> = HashMap::new();
+    let mut expected: HashMap<String, (usize, HashSet<(u64, NaiveDate)>)> = HashMap::new();
     for visit in started_in(fixture, start, end) {
         let entry = expected.entry(visit.exit_page().to_owned()).or_default();
         entry.0 += 1;
-        entry.1.insert(visit.visitor);
+        entry.1.insert((visit.visitor, day(visit.start)));
     }
     let mut q = query(fixture, start, end, vec![Metric::Visits, Metric::Visitors]);
     q.dimensions = vec![Dimension::ExitPage];
@@ -492,7 +510,7 @@ fn filtered(fixture: &Fixture, start: i64, end: i64) {
         let matches = (hit.country.as_deref() == Some("DE") || !hit.path.to_lowercase().contains("pricing"))
             && visit.source.as_deref() != Some("Google");
         if hit.ts >= start && hit.ts < end && hit.kind != EventKind::Engagement && matches {
-            visitors.insert(visit.visitor);
+            visitors.insert((visit.visitor, day(hit.ts)));
             pageviews += usize::from(hit.kind == EventKind::Pageview);
         }
     }
@@ -549,14 +567,14 @@ fn filtered(fixture: &Fixture, start: i64, end: i64) {
 
 /// Shares of visitors by country, and pagination with the total row count.
 fn percentages_and_pages(fixture: &Fixture, start: i64, end: i64) {
-    let mut by_country: HashMap<Option<String>, HashSet<u64>> = HashMap::new();
+    let mut by_country: HashMap<Option<String>, HashSet<(u64, NaiveDate)>> = HashMap::new();
     let mut everyone = HashSet::new();
     for visit in started_in(fixture, start, end) {
-        by_country.entry(visit.country.clone()).or_default().insert(visit.visitor);
+        by_country.entry(visit.country.clone()).or_default().insert((visit.visitor, day(visit.start)));
     }
     for (index, hit) in fixture.hits.iter().enumerate() {
         if hit.ts >= start && hit.ts < end && hit.kind != EventKind::Engagement {
-            everyone.insert(fixture.visits[fixture.visit_of_hit[index]].visitor);
+            everyone.insert((fixture.visits[fixture.visit_of_hit[index]].visitor, day(hit.ts)));
         }
     }
     let mut q = query(fixture, start, end, vec![Metric::Visitors, Metric::Percentage]);
@@ -571,5 +589,120 @@ fn percentages_and_pages(fixture: &Fixture, start: i64, end: i64) {
     for (row, expected) in result.rows.iter().zip(&counts[1..]) {
         close(row.metrics[0], *expected as f64, "visitors of a country");
         close(row.metrics[1], 100.0 * *expected as f64 / everyone.len() as f64, "share of a country");
+    }
+}
+
+/// Every shape the daily rollups answer gives, from them, exactly what the events and
+/// visits give; and a hit that arrives for a day already rolled up is counted at once (the
+/// day is read from the events until it is built again).
+#[test]
+fn rollups_answer_as_the_events_do_and_late_hits_count_at_once() {
+    let fixture = fixture();
+    let store = &fixture.store;
+    // Built up to 8 March first: ranges past it add the raw rows of the days after; then
+    // every day.
+    for now in [midnight("2026-03-10"), midnight("2026-03-20")] {
+        store.rollup_builder().unwrap().run(now, &|| false).unwrap();
+        same_from_rollups_and_raw(&fixture);
+    }
+
+    // A late pageview for 9 March, a day rolled up, from a new visitor.
+    let (start, end) = (midnight("2026-03-02"), midnight("2026-03-14"));
+    let q = query(&fixture, start, end, vec![Metric::Visitors, Metric::Pageviews, Metric::Visits]);
+    let from_the_ninth = query(&fixture, midnight("2026-03-09"), end, vec![Metric::Visitors]);
+    assert!(store.answered_from_rollups(&from_the_ninth).unwrap());
+    let before = run(&fixture, &q).rows[0].metrics.clone();
+    let late = Hit {
+        visitor: 77_000_001,
+        visitor_prev: 77_000_002,
+        ..Hit::pageview(utc("2026-03-09T12:00:00Z"), SITE, "/late")
+    };
+    let sites = SiteDirectory::new(&store.sites().unwrap());
+    let clock = Arc::new(ManualClock::new(midnight("2026-03-20")));
+    let mut ingestor = Ingestor::open(store, sites, clock, TIMEOUT_MS).unwrap();
+    let batch = Batch { v: ENVELOPE_VERSION, id: "late-1".into(), edge: "oracle".into(), hits: vec![late] };
+    ingestor.ingest(vec![Incoming::decoded(batch, ReplyTo::Nobody)]);
+    // The days around it are read from the events now.
+    assert!(!store.answered_from_rollups(&from_the_ninth).unwrap(), "a dirty day is read from the events");
+    let plus_one: Vec<Option<f64>> = before.iter().map(|value| value.map(|v| v + 1.0)).collect();
+    assert_eq!(run(&fixture, &q).rows[0].metrics, plus_one);
+    // Built again: from the rollups, with the late hit.
+    let report = store.rollup_builder().unwrap().run(midnight("2026-03-20"), &|| false).unwrap();
+    assert_eq!((report.marks_cleared, report.days_built), (1, 3), "the dates around it");
+    assert!(store.answered_from_rollups(&from_the_ninth).unwrap());
+    assert_eq!(run(&fixture, &q).rows[0].metrics, plus_one);
+    // Nothing left to do.
+    let report = store.rollup_builder().unwrap().run(midnight("2026-03-20"), &|| false).unwrap();
+    assert_eq!((report.marks_cleared, report.days_built), (0, 0));
+}
+
+/// Every rolled shape, over ranges inside and across the built days, from both paths.
+fn same_from_rollups_and_raw(fixture: &Fixture) {
+    let store = &fixture.store;
+    let metrics = vec![
+        Metric::Visitors,
+        Metric::Visits,
+        Metric::Pageviews,
+        Metric::ViewsPerVisit,
+        Metric::BounceRate,
+        Metric::VisitDuration,
+        Metric::Events,
+        Metric::Percentage,
+    ];
+    let mut dimensions = vec![
+        None,
+        Some(Dimension::Time(Interval::Day)),
+        Some(Dimension::Time(Interval::Week)),
+        Some(Dimension::Time(Interval::Month)),
+        Some(Dimension::Page),
+        Some(Dimension::Hostname),
+        Some(Dimension::EventName),
+    ];
+    dimensions.extend(
+        [
+            Dimension::EntryPage,
+            Dimension::ExitPage,
+            Dimension::Source,
+            Dimension::Referrer,
+            Dimension::Channel,
+            Dimension::Utm(hitkeep_store::stats::UtmField::Source),
+            Dimension::Utm(hitkeep_store::stats::UtmField::Campaign),
+            Dimension::Device,
+            Dimension::Browser,
+            Dimension::BrowserVersion,
+            Dimension::Os,
+            Dimension::OsVersion,
+            Dimension::Country,
+            Dimension::CountryName,
+            Dimension::Region,
+            Dimension::City,
+        ]
+        .map(Some),
+    );
+    let ranges = [
+        (midnight("2026-03-02"), midnight("2026-03-14")),
+        (midnight("2026-03-08"), midnight("2026-03-09")),
+        (midnight("2026-02-28"), midnight("2026-03-16")),
+        // Ending within a day: the last part from the events.
+        (midnight("2026-03-05"), utc("2026-03-15T12:00:00Z")),
+    ];
+    for (start, end) in ranges {
+        for dimension in &dimensions {
+            let mut q = query(fixture, start, end, metrics.clone());
+            if let Some(dimension) = dimension {
+                q.dimensions = vec![dimension.clone()];
+                // By an event dimension, visits are distinct over the range: not rolled up.
+                if matches!(dimension, Dimension::Page | Dimension::Hostname | Dimension::EventName) {
+                    q.metrics.retain(|m| !matches!(m, Metric::Visits | Metric::ViewsPerVisit));
+                }
+                if matches!(dimension, Dimension::Hostname | Dimension::EventName) {
+                    q.metrics.retain(|m| !m.is_visit_only());
+                }
+            }
+            assert!(store.answered_from_rollups(&q).unwrap(), "{q:?}");
+            let (rolled, raw) = (store.query_stats(&q).unwrap(), store.query_stats_raw(&q).unwrap());
+            assert_eq!(rolled, raw, "{dimension:?} over {start}..{end}");
+            assert!(!raw.rows.is_empty());
+        }
     }
 }

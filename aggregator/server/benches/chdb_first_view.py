@@ -7,7 +7,8 @@ in-process, what Plausible runs on) and plain SQL in DuckDB, on the same events.
     python3 aggregator/server/benches/chdb_first_view.py /tmp/hk10m \
         --hitkeep ~/.cache/hitkeep-target/release/hitkeep --rounds 15
 
-The first view is eleven queries on the largest site over its last 30 days: top stats (six
+The first view is eleven queries on the largest site over its last 30 days (local days,
+today included): top stats (six
 metrics) and the same for the 30 days before, visitors per day, and eight breakdowns
 (sources, pages, entry pages, exit pages, countries, devices, browsers, systems), nine rows
 each. Hitkeep answers them over HTTP (`POST /api/sites/{domain}/stats`, one connection, one
@@ -20,6 +21,7 @@ machine's changing speed hits them alike; the medians are printed, with the peak
 """
 
 import argparse
+import datetime as dt
 import http.client
 import json
 import os
@@ -29,8 +31,8 @@ import statistics
 import subprocess
 import tempfile
 import time
+from zoneinfo import ZoneInfo
 
-DAY_MS = 86_400_000
 
 
 def free_port():
@@ -59,7 +61,7 @@ def export_parquet(db_path, site_id, out):
     con.close()
 
 
-def plain_queries(site_id, start_ms, end_ms, dialect):
+def plain_queries(site_id, previous_ms, start_ms, end_ms, dialect):
     """The first view as plain SQL over `events`, in ClickHouse's or DuckDB's dialect."""
     ch = dialect == "clickhouse"
     ts = lambda ms: f"fromUnixTimestamp64Milli({ms})" if ch else f"make_timestamp({ms * 1000})"
@@ -96,7 +98,7 @@ def plain_queries(site_id, start_ms, end_ms, dialect):
 
     return [
         top(start_ms, end_ms),
-        top(start_ms - (end_ms - start_ms), start_ms),
+        top(previous_ms, start_ms),
         f"SELECT {day} AS d, count(DISTINCT visitor_id) FROM events WHERE {where(start_ms, end_ms)} GROUP BY d ORDER BY d",
         by_visit(first("source")),
         by_event("path"),
@@ -153,8 +155,14 @@ def main():
     site_id, domain, zone, events, last_ms = largest_site(db_path)
     # The last 30 whole UTC days with events (the demo's sites differ in zone; the range is
     # the same instants for all three engines).
-    end_ms = (last_ms // DAY_MS + 1) * DAY_MS
-    start_ms = end_ms - 30 * DAY_MS
+    # The last 30 days of the site's calendar, today included (the demo ends now), and the 30
+    # before: local midnights, the same instants for all three engines.
+    zoneinfo = ZoneInfo(zone)
+    midnight = lambda date: int(dt.datetime.combine(date, dt.time.min, zoneinfo).timestamp() * 1000)
+    end_date = dt.datetime.fromtimestamp(last_ms / 1000, zoneinfo).date() + dt.timedelta(days=1)
+    start_date = end_date - dt.timedelta(days=30)
+    previous_date = start_date - dt.timedelta(days=30)
+    start_ms, end_ms, previous_ms = midnight(start_date), midnight(end_date), midnight(previous_date)
     work = tempfile.mkdtemp(prefix="hitkeep-chdb-")
     parquet = os.path.join(work, "events.parquet")
     export_parquet(db_path, site_id, parquet)
@@ -195,9 +203,9 @@ def main():
                 raise SystemExit("hitkeep serve did not come up")
             time.sleep(0.2)
 
-        day = lambda ms: time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
         # The site's own days: the API resolves dates in the site's zone.
-        ours = hitkeep_queries(day(start_ms), day(end_ms - 1), day(start_ms - 30 * DAY_MS), day(start_ms - 1))
+        one = dt.timedelta(days=1)
+        ours = hitkeep_queries(str(start_date), str(end_date - one), str(previous_date), str(start_date - one))
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
         def run_hitkeep():
@@ -208,8 +216,8 @@ def main():
                 if response.status != 200:
                     raise SystemExit(f"hitkeep answered {response.status}: {payload[:300]!r}")
 
-        ch_queries = plain_queries(site_id, start_ms, end_ms, "clickhouse")
-        duck_queries = plain_queries(site_id, start_ms, end_ms, "duckdb")
+        ch_queries = plain_queries(site_id, previous_ms, start_ms, end_ms, "clickhouse")
+        duck_queries = plain_queries(site_id, previous_ms, start_ms, end_ms, "duckdb")
         runs = {
             "hitkeep (HTTP API)": run_hitkeep,
             "chDB (plain SQL)": lambda: [session.query(sql) for sql in ch_queries],

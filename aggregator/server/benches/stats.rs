@@ -19,10 +19,8 @@ use chrono_tz::Tz;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hitkeep_ingest::{Incoming, Ingestor, ManualClock, ReplyTo, SiteDirectory};
 use hitkeep_store::Store;
-use hitkeep_store::stats::{Dimension, Interval, Metric, Query};
+use hitkeep_store::stats::{Dimension, Interval, Metric, Query, local_to_utc_ms, utc_to_local};
 use hitkeep_traffic::{Traffic, TrafficConfig, batches};
-
-const DAY_MS: i64 = 86_400_000;
 
 /// The data directory, and the largest site's id, zone and last event.
 fn data() -> (Option<tempfile::TempDir>, Store, u32, Tz, i64) {
@@ -49,6 +47,7 @@ fn data() -> (Option<tempfile::TempDir>, Store, u32, Tz, i64) {
             }
             ingestor.ingest(group);
             ingestor.checkpoint().unwrap();
+            store.rollup_builder().unwrap().run(hitkeep_traffic::DEFAULT_END_MS, &|| false).unwrap();
             (Some(dir), path)
         }
     };
@@ -59,7 +58,7 @@ fn data() -> (Option<tempfile::TempDir>, Store, u32, Tz, i64) {
 }
 
 /// The eleven queries of the dashboard's first view over `[start, end)`.
-fn first_view(site_id: u32, zone: Tz, start: i64, end: i64) -> Vec<Query> {
+fn first_view(site_id: u32, zone: Tz, previous: i64, start: i64, end: i64) -> Vec<Query> {
     let top = vec![
         Metric::Visitors,
         Metric::Visits,
@@ -70,7 +69,7 @@ fn first_view(site_id: u32, zone: Tz, start: i64, end: i64) -> Vec<Query> {
     ];
     let mut queries = vec![
         Query::new(site_id, start, end, zone, top.clone()),
-        Query::new(site_id, start - (end - start), start, zone, top),
+        Query::new(site_id, previous, start, zone, top),
     ];
     let mut graph = Query::new(site_id, start, end, zone, vec![Metric::Visitors]);
     graph.dimensions = vec![Dimension::Time(Interval::Day)];
@@ -96,9 +95,15 @@ fn first_view(site_id: u32, zone: Tz, start: i64, end: i64) -> Vec<Query> {
 
 fn bench(c: &mut Criterion) {
     let (_dir, store, site_id, zone, last_ms) = data();
-    let end = (last_ms / DAY_MS + 1) * DAY_MS;
-    let start = end - 30 * DAY_MS;
-    let queries = first_view(site_id, zone, start, end);
+    // The last 30 days of the site's calendar, today included, and the 30 before.
+    let today = utc_to_local(zone, last_ms).date();
+    let midnight = |days_after_today: i64| {
+        local_to_utc_ms(
+            zone,
+            (today + chrono::Duration::days(days_after_today)).and_time(chrono::NaiveTime::MIN),
+        )
+    };
+    let queries = first_view(site_id, zone, midnight(-59), midnight(-29), midnight(1));
     let mut group = c.benchmark_group("stats");
     group.sample_size(20);
     group.bench_function("first_view_11_queries", |b| {

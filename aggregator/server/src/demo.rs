@@ -75,6 +75,8 @@ pub fn load(
         stored += acks.iter().map(|(_, ack)| u64::from(ack.stored)).sum::<u64>();
         progress.inc(generated as u64);
     }
+    // The settled days' rollups, so that the first dashboard reads them at once.
+    store.rollup_builder()?.run(now_ms(), &|| false)?;
     ingestor.checkpoint()?;
     progress.finish_and_clear();
     Ok(LoadReport { hits, stored, seconds: started.elapsed().as_secs_f64() })

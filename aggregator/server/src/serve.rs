@@ -187,6 +187,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         (None, None) => println!("hitkeep: dashboard at {base}/"),
     }
     let sweeper = tokio::spawn(sweep_sessions(state.clone(), cancel.clone()));
+    let rollups = tokio::spawn(build_rollups(state.clone(), cancel.clone()));
     let app = crate::app::app(state);
     let limits = crate::listener::Limits {
         max_connections: config.http_max_connections,
@@ -194,6 +195,8 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     };
     let served = crate::listener::serve(listener, app, limits, cancel.clone().cancelled_owned()).await;
     let _ = sweeper.await;
+    cancel.cancel();
+    let _ = rollups.await;
 
     tracing::info!("draining");
     cancel.cancel();
@@ -251,6 +254,46 @@ async fn prepare_accounts(store: &Arc<Store>, demo: bool, now_ms: i64) -> anyhow
         Ok(Some(code))
     })
     .await?
+}
+
+/// How often the daily rollups are brought up to date.
+const ROLLUP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Builds the daily rollups of settled days, and rebuilds the days that got events since,
+/// at start and then every [`ROLLUP_INTERVAL`] (see `hitkeep_store::stats::rollup`).
+async fn build_rollups(state: AppState, cancel: CancellationToken) {
+    let store = state.store.clone();
+    let mut builder = match tokio::task::spawn_blocking(move || store.rollup_builder()).await {
+        Ok(Ok(builder)) => builder,
+        Ok(Err(error)) => {
+            return tracing::warn!(code = crate::error::AppError::from(error).code(), "cannot build rollups");
+        }
+        Err(_) => return,
+    };
+    let mut interval = tokio::time::interval(ROLLUP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = cancel.cancelled() => return,
+        }
+        let now = state.now_ms();
+        let stop = cancel.clone();
+        let pass = tokio::task::spawn_blocking(move || {
+            let report = builder.run(now, &|| stop.is_cancelled());
+            (builder, report)
+        });
+        let Ok((returned, report)) = pass.await else { return };
+        builder = returned;
+        match report {
+            Ok(report) if report.days_built > 0 || report.marks_cleared > 0 => {
+                tracing::info!(days = report.days_built, marks = report.marks_cleared, "rollups built")
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(code = crate::error::AppError::from(error).code(), "rollups not built")
+            }
+        }
+    }
 }
 
 /// Deletes ended sessions every hour.

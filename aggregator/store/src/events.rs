@@ -15,8 +15,8 @@ use duckdb::types::{TimeUnit, ToSqlOutput, Value};
 use std::sync::Arc;
 
 use duckdb::arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt8Builder,
-    UInt32Builder, UInt64Builder,
+    Array, ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondArray,
+    TimestampMicrosecondBuilder, UInt8Builder, UInt32Array, UInt32Builder, UInt64Builder,
 };
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
@@ -277,6 +277,11 @@ impl EventWriter {
         }
         if !batches.is_empty() {
             self.insert_arrow(INSERT_BATCH_IDS, batch_ids(batches, received_at_ms)?)?;
+        }
+        // Rows for a day whose rollups may be built mark it, in this same transaction.
+        let late = late_days(rows, received_at_ms - crate::stats::rollup::DIRTY_AGE_MS);
+        if !late.is_empty() {
+            crate::stats::rollup::mark_dirty(&self.conn, &late)?;
         }
         for letter in batches.iter().flat_map(|batch| batch.dead_letters) {
             insert_dead_letter(&self.conn, letter, received_at_ms)?;
@@ -711,6 +716,31 @@ pub(crate) fn column(array: impl Array + 'static) -> ArrayRef {
 pub(crate) fn record_batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
     RecordBatch::try_from_iter(columns)
         .map_err(|error| Error::Invalid { field: "append batch", reason: error.to_string() })
+}
+
+/// The (site, UTC day) of every row of `rows` (events by `ts`, visits by `start_ts`) from
+/// before `before_ms`: the days the rollups may have built without them.
+fn late_days(rows: &EventRows, before_ms: i64) -> Vec<(u32, i64)> {
+    const DAY_US: i64 = 86_400_000_000;
+    let before_us = before_ms.saturating_mul(1000);
+    let mut late = std::collections::BTreeSet::new();
+    for (batch, ts) in [(&rows.events, "ts"), (&rows.visits, "start_ts")] {
+        let Some(batch) = batch else { continue };
+        let sites = batch.column_by_name("site_id").and_then(|c| c.as_any().downcast_ref::<UInt32Array>());
+        let times =
+            batch.column_by_name(ts).and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>());
+        let (Some(sites), Some(times)) = (sites, times) else { continue };
+        // Live traffic has none: one pass over the times, no lookups.
+        if times.values().iter().all(|us| *us >= before_us) {
+            continue;
+        }
+        for (site, us) in sites.values().iter().zip(times.values().iter()) {
+            if *us < before_us {
+                late.insert((*site, us.div_euclid(DAY_US)));
+            }
+        }
+    }
+    late.into_iter().collect()
 }
 
 fn insert_dead_letter(conn: &Connection, letter: &DeadLetter, received_at_ms: i64) -> Result<()> {

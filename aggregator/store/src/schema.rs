@@ -381,6 +381,40 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (site_id, name)
     );
     "#,
+    // 7: daily rollups, what the stats engine reads for whole days that have settled (see
+    // `stats::rollup`): per site, local day (in the zone named in `rollup_days`) and
+    // dimension, the day's numbers by the dimension's value. `rollup_days` says which days
+    // are built; `rollup_dirty` the UTC dates that got events after their day was built (the
+    // ingest path adds a row in the events' own transaction, so a query never reads a stale
+    // day: a dirty day is read from the events until it is built again).
+    r#"
+    CREATE TABLE rollups (
+        site_id      UINTEGER NOT NULL,
+        day          DATE NOT NULL,
+        -- Which dimension (and from which table): `stats::rollup::Rolled`.
+        dim          UTINYINT NOT NULL,
+        value        VARCHAR,
+        visitors     BIGINT NOT NULL,
+        visits       BIGINT NOT NULL,
+        pageviews    BIGINT NOT NULL,
+        events       BIGINT NOT NULL,
+        bounces      BIGINT NOT NULL,
+        duration_ms  BIGINT NOT NULL
+    );
+    CREATE TABLE rollup_days (
+        site_id      UINTEGER NOT NULL,
+        day          DATE NOT NULL,
+        timezone     VARCHAR NOT NULL,
+        built_at     TIMESTAMP NOT NULL,
+        PRIMARY KEY (site_id, day)
+    );
+    -- No key: two ingest transactions may add the same date at once.
+    CREATE TABLE rollup_dirty (
+        site_id      UINTEGER NOT NULL,
+        utc_day      DATE NOT NULL,
+        marked_at    TIMESTAMP NOT NULL
+    );
+    "#,
 ];
 
 /// The version a fully migrated database has.

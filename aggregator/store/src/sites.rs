@@ -179,6 +179,9 @@ impl Store {
             conn.execute("DELETE FROM event_props WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM events WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM visits WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM rollups WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM rollup_days WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM rollup_dirty WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM goals WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM funnels WHERE site_id = ?", [site.id])?;
             // Nobody keeps a role on, a token for, an invitation to or a share link of a site

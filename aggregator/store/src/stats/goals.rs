@@ -102,7 +102,7 @@ pub(super) fn condition(
 
 /// Visitors of the query without its dimensions and goal conditions: what a conversion rate
 /// divides by.
-pub(super) fn population(query: &Query, conn: &Connection) -> Result<f64> {
+pub(super) fn population(query: &Query, conn: &Connection, tables: super::Tables) -> Result<f64> {
     let total = Query {
         dimensions: Vec::new(),
         metrics: vec![Metric::Visitors],
@@ -112,7 +112,7 @@ pub(super) fn population(query: &Query, conn: &Connection) -> Result<f64> {
         offset: 0,
         ..query.clone()
     };
-    let result = super::sql::Plan::build(&total)?.run(conn)?;
+    let result = super::plan(&total, conn, tables)?.run(conn)?;
     Ok(result.rows.first().and_then(|row| row.metrics[0]).unwrap_or(0.0))
 }
 
@@ -136,13 +136,13 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
         if index > 0 {
             sql.push(", ");
         }
-        for aggregate in ["count(DISTINCT e.visitor_id)", "count(*)", "count(DISTINCT e.session_id)"] {
-            let _ = write!(sql.text, "{aggregate} FILTER (WHERE ");
-            sql.append(completes(goal)).push(")");
-            if aggregate != "count(DISTINCT e.session_id)" {
-                sql.push(", ");
-            }
-        }
+        // Visitors once per day, as everywhere (see `docs/metrics.md`).
+        sql.push("count(DISTINCT ")
+            .append(super::sql::visitor_key("e", "e.ts", query))
+            .push(") FILTER (WHERE ");
+        sql.append(completes(goal)).push("), count(*) FILTER (WHERE ");
+        sql.append(completes(goal)).push("), count(DISTINCT e.session_id) FILTER (WHERE ");
+        sql.append(completes(goal)).push(")");
     }
     sql.push(" FROM events e WHERE e.site_id = ").bind(Param::Int(i64::from(query.site_id))).push(" AND ");
     range(&mut sql, "e.ts", query.start_ms, query.end_ms);
@@ -162,7 +162,7 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
     })?;
     let needs_population =
         query.metrics.iter().any(|m| matches!(m, Metric::ConversionRate | Metric::Percentage));
-    let all = if needs_population { population(query, conn)? } else { 0.0 };
+    let all = if needs_population { population(query, conn, super::Tables::Any)? } else { 0.0 };
     let share = |visitors: f64| if all > 0.0 { 100.0 * visitors / all } else { 0.0 };
     let mut rows: Vec<Row> = query
         .goals

@@ -14,6 +14,7 @@
 mod funnels;
 mod goals;
 mod places;
+pub mod rollup;
 mod sql;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use duckdb::types::Value;
 
 pub use funnels::{FunnelReport, FunnelStep};
 pub use places::{country_name, region_name};
+pub use rollup::{RollupBuilder, RollupReport, SETTLE_MS};
 pub use zone::{Interval, bucket_label, bucket_starts, local_to_utc_ms, offset_ms, utc_to_local};
 
 use crate::{Error, Goal, Result, Store};
@@ -527,6 +529,24 @@ pub struct QueryResult {
 impl Store {
     /// Runs a stats query, stopping it after [`QUERY_TIMEOUT`].
     pub fn query_stats(&self, query: &Query) -> Result<QueryResult> {
+        self.query_stats_from(query, Tables::Any)
+    }
+
+    /// [`Store::query_stats`], reading the events and visits even where rollups could answer
+    /// (what the rollups are checked against).
+    pub fn query_stats_raw(&self, query: &Query) -> Result<QueryResult> {
+        self.query_stats_from(query, Tables::Raw)
+    }
+
+    /// True when [`Store::query_stats`] reads `query` from the daily rollups (every day of
+    /// its range built and clean, and a shape they hold).
+    pub fn answered_from_rollups(&self, query: &Query) -> Result<bool> {
+        query.validate()?;
+        let conn = self.reader()?;
+        Ok(rollup::covering(query, &conn)?.is_some())
+    }
+
+    fn query_stats_from(&self, query: &Query, tables: Tables) -> Result<QueryResult> {
         query.validate()?;
         let query = self.with_goals(query)?;
         let query = query.as_ref();
@@ -535,7 +555,7 @@ impl Store {
         let outcome = if query.dimensions.contains(&Dimension::Goal) {
             goals::breakdown(query, &conn)
         } else {
-            sql::Plan::build(query).and_then(|plan| self.run_plans(query, &plan, &conn))
+            plan(query, &conn, tables).and_then(|plan| self.run_plans(query, &plan, &conn, tables))
         };
         if deadline.finish() {
             return Err(Error::QueryTimeout(QUERY_TIMEOUT.as_secs()));
@@ -571,11 +591,17 @@ impl Store {
         Ok(found)
     }
 
-    fn run_plans(&self, query: &Query, plan: &sql::Plan, conn: &duckdb::Connection) -> Result<QueryResult> {
+    fn run_plans(
+        &self,
+        query: &Query,
+        plan: &sql::Plan,
+        conn: &duckdb::Connection,
+        tables: Tables,
+    ) -> Result<QueryResult> {
         let mut result = plan.run(conn)?;
         if let Some(index) = query.metrics.iter().position(|metric| *metric == Metric::ConversionRate) {
             // Computed as the row's visitors; divided by those of the query without its goals.
-            let all = goals::population(query, conn)?;
+            let all = goals::population(query, conn, tables)?;
             for row in &mut result.rows {
                 let visitors = row.metrics[index];
                 row.metrics[index] =
@@ -593,7 +619,7 @@ impl Store {
                 offset: 0,
                 ..query.clone()
             };
-            let totals = sql::Plan::build(&total)?.run(conn)?;
+            let totals = self::plan(&total, conn, tables)?.run(conn)?;
             let all = totals.rows.first().and_then(|row| row.metrics[0]).unwrap_or(0.0);
             for row in &mut result.rows {
                 let visitors = row.metrics[index];
@@ -602,6 +628,25 @@ impl Store {
         }
         Ok(result)
     }
+}
+
+/// Which tables a query may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tables {
+    /// The rollups where they answer, else the events and visits.
+    Any,
+    /// The events and visits only.
+    Raw,
+}
+
+/// How `query` is read: from the rollups when they hold all of its days, else from the
+/// events and visits.
+pub(crate) fn plan(query: &Query, conn: &duckdb::Connection, tables: Tables) -> Result<sql::Plan> {
+    let days = match tables {
+        Tables::Any => rollup::covering(query, conn)?,
+        Tables::Raw => None,
+    };
+    sql::Plan::build(query, days)
 }
 
 /// The longest a stats query may run.

@@ -14,10 +14,12 @@
 
 use std::fmt::Write as _;
 
+use chrono_tz::Tz;
 use duckdb::types::{TimeUnit, ToSqlOutput, Value};
 use duckdb::{Connection, ToSql};
 use hitkeep_protocol::{Channel, Device, EventKind};
 
+use super::rollup::Days;
 use super::zone::offsets;
 use super::{
     Dimension, DimensionValue, Filter, Level, Metric, Operator, OrderKey, Query, QueryResult, Row, UtmField,
@@ -176,23 +178,7 @@ fn dimension_sql(dimension: &Dimension, source: Source, query: &Query) -> Result
             // (computed in Rust with chrono-tz and bound), then truncated to its bucket with
             // integer arithmetic (months with date_trunc): labels are local times as ms.
             let ts = source.time_column();
-            let pieces = offsets(query.timezone, query.start_ms, query.end_ms + VISIT_SPAN_MS);
-            let local = || {
-                let mut local = Sql::default();
-                let _ = write!(local.text, "(epoch_ms({ts}) + ");
-                if let [(_, offset)] = pieces.as_slice() {
-                    local.bind(Param::Int(*offset));
-                } else {
-                    local.push("CASE");
-                    for (until_ms, offset) in &pieces[..pieces.len() - 1] {
-                        let _ = write!(local.text, " WHEN {ts} < ");
-                        local.bind(Param::Time(*until_ms)).push(" THEN ").bind(Param::Int(*offset));
-                    }
-                    local.push(" ELSE ").bind(Param::Int(pieces[pieces.len() - 1].1)).push(" END");
-                }
-                local.push(")");
-                local
-            };
+            let local = || local_ms_sql(ts, query.timezone, query.start_ms, query.end_ms + VISIT_SPAN_MS);
             match interval.width_ms() {
                 Some(width) => {
                     sql.push("(").append(local());
@@ -221,6 +207,62 @@ fn dimension_sql(dimension: &Dimension, source: Source, query: &Query) -> Result
         }
     }
     Ok(sql)
+}
+
+/// The local time of `ts` in `zone` as ms since the epoch of that local time: `ts` shifted
+/// by the offsets that apply over `[start_ms, end_ms)` (computed in Rust with chrono-tz and
+/// bound).
+pub(super) fn local_ms_sql(ts: &str, zone: Tz, start_ms: i64, end_ms: i64) -> Sql {
+    let pieces = offsets(zone, start_ms, end_ms);
+    let mut local = Sql::default();
+    let _ = write!(local.text, "(epoch_ms({ts}) + ");
+    if let [(_, offset)] = pieces.as_slice() {
+        local.bind(Param::Int(*offset));
+    } else {
+        local.push("CASE");
+        for (until_ms, offset) in &pieces[..pieces.len() - 1] {
+            let _ = write!(local.text, " WHEN {ts} < ");
+            local.bind(Param::Time(*until_ms)).push(" THEN ").bind(Param::Int(*offset));
+        }
+        local.push(" ELSE ").bind(Param::Int(pieces[pieces.len() - 1].1)).push(" END");
+    }
+    local.push(")");
+    local
+}
+
+/// The local day of `ts` in `zone` (days since 1970-01-01), for rows in `[start_ms, end_ms)`.
+pub(crate) fn local_day_sql(ts: &str, zone: Tz, start_ms: i64, end_ms: i64) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("(").append(local_ms_sql(ts, zone, start_ms, end_ms)).push(" // 86400000)");
+    sql
+}
+
+/// True when a group of the query can hold more than one local day, so that a visitor has
+/// to be counted once per day of it (see `docs/metrics.md`, "Visitors across days").
+fn spans_days(query: &Query) -> bool {
+    let within_a_day = query
+        .dimensions
+        .iter()
+        .any(|d| matches!(d, Dimension::Time(interval) if interval.width_ms().is_some()));
+    if within_a_day {
+        return false;
+    }
+    let day = |ms: i64| super::zone::utc_to_local(query.timezone, ms).date();
+    day(query.start_ms) != day(query.end_ms - 1)
+}
+
+/// What a visitor is counted by: the hash, and when the query's groups span days, the local
+/// day of `ts` too (a visitor counts once per day).
+pub(super) fn visitor_key(alias: &str, ts: &str, query: &Query) -> Sql {
+    let mut sql = Sql::default();
+    if !spans_days(query) {
+        let _ = write!(sql.text, "{alias}.visitor_id");
+        return sql;
+    }
+    let _ = write!(sql.text, "(CAST({alias}.visitor_id AS UHUGEINT) * 4294967296 + CAST(");
+    sql.append(local_day_sql(ts, query.timezone, query.start_ms, query.end_ms + VISIT_SPAN_MS));
+    sql.push(" AS UHUGEINT))");
+    sql
 }
 
 /// Which source answers a metric, and under which column of its CTE.
@@ -269,7 +311,9 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub(crate) fn build(query: &Query) -> Result<Self> {
+    /// The plan of `query`, reading the rollups of `days` instead of the events and visits
+    /// when given (see [`super::rollup::covering`]).
+    pub(crate) fn build(query: &Query, days: Option<Days>) -> Result<Self> {
         let has_event_dimension = query.dimensions.iter().any(|d| d.level() == Level::Event);
         let event_source = if query.dimensions.iter().any(|d| matches!(d, Dimension::Prop(_))) {
             Source::Props
@@ -291,13 +335,34 @@ impl Plan {
         let mut sql = Sql::default();
         sql.push("WITH ");
         if uses_ev {
-            sql.push("ev AS (").append(events_cte(query, event_source)?).push(")");
+            let cte = match days {
+                Some(days) => {
+                    let raw = super::rollup::rest(query, days).map(|rest| events_cte(&rest, event_source));
+                    let rolled = super::rollup::events_cte(query, days);
+                    super::rollup::with_rest(query, rolled, raw.transpose()?, &super::rollup::EVENT_COLUMNS)
+                }
+                None => events_cte(query, event_source)?,
+            };
+            sql.push("ev AS (").append(cte).push(")");
         }
         if uses_vi {
             if uses_ev {
                 sql.push(", ");
             }
-            sql.push("vi AS (").append(visits_cte(query, vi_visitors)?).push(")");
+            let cte = match days {
+                Some(days) => {
+                    let raw = super::rollup::rest(query, days).map(|rest| visits_cte(&rest, vi_visitors));
+                    let rolled = super::rollup::visits_cte(query, days);
+                    super::rollup::with_rest(
+                        query,
+                        rolled,
+                        raw.transpose()?,
+                        &super::rollup::VISIT_COLUMNS_OUT,
+                    )
+                }
+                None => visits_cte(query, vi_visitors)?,
+            };
+            sql.push("vi AS (").append(cte).push(")");
         }
         if uses_en {
             sql.push(", en AS (").append(engagement_cte(query)?).push(")");
@@ -486,7 +551,8 @@ fn events_cte(query: &Query, source: Source) -> Result<Sql> {
         needs(query, From::Ev, &[Metric::Pageviews]),
     );
     if visitors {
-        let _ = write!(sql.text, "count(DISTINCT {alias}.visitor_id) AS e_visitors, ");
+        sql.push("count(DISTINCT ").append(visitor_key(alias, source.time_column(), query));
+        sql.push(") AS e_visitors, ");
     }
     if visits {
         let _ = write!(sql.text, "count(DISTINCT {alias}.session_id) AS e_visits, ");
@@ -587,7 +653,8 @@ fn visits_cte(query: &Query, visitors: bool) -> Result<Sql> {
     inner.push("SELECT ");
     select_dimensions(&mut inner, query, Source::Visits)?;
     if visitors {
-        inner.push("v.visitor_id, ");
+        // A visitor counts once per day of the group (by the day their visit started).
+        inner.append(visitor_key("v", "v.start_ts", query)).push(" AS visitor, ");
     }
     let list: Vec<String> = sums.iter().map(|(sum, name)| format!("{sum} AS {name}")).collect();
     inner.push(&list.join(", "));
