@@ -37,6 +37,9 @@ fn midnight(date: &str) -> i64 {
     zone().from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap()).earliest().unwrap().timestamp_millis()
 }
 
+/// A visitor on a day: what `visitors` counts (`docs/metrics.md`).
+type VisitorDay = (u64, NaiveDate);
+
 /// The local date of `ts` in New York: a visitor counts once per day (`docs/metrics.md`).
 fn day(ts: i64) -> NaiveDate {
     DateTime::from_timestamp_millis(ts).unwrap().with_timezone(&zone()).date_naive()
@@ -253,7 +256,7 @@ fn totals(fixture: &Fixture, start: i64, end: i64) -> Totals {
         .enumerate()
         .filter(|(_, hit)| hit.ts >= start && hit.ts < end && hit.kind != EventKind::Engagement)
         .collect();
-    let visitors: HashSet<(u64, NaiveDate)> = in_range
+    let visitors: HashSet<VisitorDay> = in_range
         .iter()
         .map(|(index, hit)| (fixture.visits[fixture.visit_of_hit[*index]].visitor, day(hit.ts)))
         .collect();
@@ -340,7 +343,7 @@ fn started_in(fixture: &Fixture, start: i64, end: i64) -> impl Iterator<Item = &
 /// Visits, visitors and bounce rate by the visit's source (that of its landing page: later
 /// pages of a visit have none in this traffic).
 fn by_source(fixture: &Fixture, start: i64, end: i64) {
-    let mut expected: BTreeMap<Option<String>, (usize, HashSet<(u64, NaiveDate)>, usize)> = BTreeMap::new();
+    let mut expected: BTreeMap<Option<String>, (usize, HashSet<VisitorDay>, usize)> = BTreeMap::new();
     for visit in started_in(fixture, start, end) {
         let entry = expected.entry(visit.source.clone()).or_default();
         entry.0 += 1;
@@ -370,7 +373,7 @@ fn by_source(fixture: &Fixture, start: i64, end: i64) {
 /// Visitors and pageviews by page (events in the range), and the bounce rate of the visits
 /// that entered on it.
 fn by_page(fixture: &Fixture, start: i64, end: i64) {
-    let mut visitors: HashMap<String, HashSet<(u64, NaiveDate)>> = HashMap::new();
+    let mut visitors: HashMap<String, HashSet<VisitorDay>> = HashMap::new();
     let mut pageviews: HashMap<String, usize> = HashMap::new();
     for (index, hit) in fixture.hits.iter().enumerate() {
         if hit.ts >= start && hit.ts < end && hit.kind != EventKind::Engagement {
@@ -414,7 +417,7 @@ fn by_page(fixture: &Fixture, start: i64, end: i64) {
 
 /// Visits by exit page: a visit's exit page changes as it goes on, and only its last counts.
 fn by_exit_page(fixture: &Fixture, start: i64, end: i64) {
-    let mut expected: HashMap<String, (usize, HashSet<(u64, NaiveDate)>)> = HashMap::new();
+    let mut expected: HashMap<String, (usize, HashSet<VisitorDay>)> = HashMap::new();
     for visit in started_in(fixture, start, end) {
         let entry = expected.entry(visit.exit_page().to_owned()).or_default();
         entry.0 += 1;
@@ -567,7 +570,7 @@ fn filtered(fixture: &Fixture, start: i64, end: i64) {
 
 /// Shares of visitors by country, and pagination with the total row count.
 fn percentages_and_pages(fixture: &Fixture, start: i64, end: i64) {
-    let mut by_country: HashMap<Option<String>, HashSet<(u64, NaiveDate)>> = HashMap::new();
+    let mut by_country: HashMap<Option<String>, HashSet<VisitorDay>> = HashMap::new();
     let mut everyone = HashSet::new();
     for visit in started_in(fixture, start, end) {
         by_country.entry(visit.country.clone()).or_default().insert((visit.visitor, day(visit.start)));

@@ -63,14 +63,23 @@ pub struct NewFunnel {
     pub window_minutes: Option<u32>,
 }
 
+impl NewStep {
+    /// What it matches; a step (or goal) that is both or neither a page and an event is
+    /// refused with `code`.
+    pub fn kind(self, code: &'static str) -> Result<GoalKind, AppError> {
+        match (self.page, self.event) {
+            (Some(pattern), None) if self.props.is_empty() => Ok(GoalKind::Page { pattern }),
+            (None, Some(name)) => Ok(GoalKind::Event { name, props: self.props }),
+            _ => Err(AppError::bad_request(
+                code,
+                "a goal or step is a `page` (a path pattern) or an `event` (with optional `props`), not both",
+            )),
+        }
+    }
+}
+
 fn steps(new: Vec<NewStep>) -> Result<Vec<GoalKind>, AppError> {
-    new.into_iter()
-        .map(|step| match (step.page, step.event) {
-            (Some(pattern), None) if step.props.is_empty() => Ok(GoalKind::Page { pattern }),
-            (None, Some(name)) => Ok(GoalKind::Event { name, props: step.props }),
-            _ => Err(AppError::bad_request("invalid_funnel", "a step is a `page` or an `event`, not both")),
-        })
-        .collect()
+    new.into_iter().map(|step| step.kind("invalid_funnel")).collect()
 }
 
 async fn add_to(state: &AppState, site: Site, new: NewFunnel) -> Result<Funnel, AppError> {

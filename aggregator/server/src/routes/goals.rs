@@ -49,17 +49,8 @@ pub struct NewGoal {
 
 impl NewGoal {
     fn kind(self) -> Result<(Option<String>, GoalKind), AppError> {
-        let kind = match (self.page, self.event) {
-            (Some(pattern), None) if self.props.is_empty() => GoalKind::Page { pattern },
-            (None, Some(name)) => GoalKind::Event { name, props: self.props },
-            _ => {
-                return Err(AppError::bad_request(
-                    "invalid_goal",
-                    "a goal is a `page` (a path pattern) or an `event` (with optional `props`), not both",
-                ));
-            }
-        };
-        Ok((self.name, kind))
+        let step = super::funnels::NewStep { page: self.page, event: self.event, props: self.props };
+        Ok((self.name, step.kind("invalid_goal")?))
     }
 }
 

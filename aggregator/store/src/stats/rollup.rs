@@ -119,7 +119,7 @@ impl Rolled {
         }
     }
 
-    fn from_events(self) -> bool {
+    fn is_of_events(self) -> bool {
         matches!(self, Self::EventTotals | Self::Page | Self::Hostname | Self::EventName)
     }
 
@@ -419,7 +419,7 @@ impl RollupBuilder {
             touched.dedup();
             // Marks none of whose days has settled are cleared without building: those days
             // are built later, from the events as they are then.
-            let (waiting, settled): (Vec<(i64, i64)>, Vec<(i64, i64)>) =
+            let (waiting, settled): (Vec<Mark>, Vec<Mark>) =
                 marks.iter().partition(|(_, utc_day)| utc_day - 1 > last);
             for run in runs(&touched, i64::MAX) {
                 if stop() {
@@ -460,8 +460,8 @@ impl RollupBuilder {
             .collect())
     }
 
-    /// A site's dirty marks: (rowid, UTC day).
-    fn marks(&self, site_id: u32) -> Result<Vec<(i64, i64)>> {
+    /// A site's dirty marks.
+    fn marks(&self, site_id: u32) -> Result<Vec<Mark>> {
         Ok(self
             .conn
             .prepare("SELECT rowid, utc_day - DATE '1970-01-01' FROM rollup_dirty WHERE site_id = ?")?
@@ -532,6 +532,9 @@ impl RollupBuilder {
     }
 }
 
+/// A dirty mark: its rowid and its UTC day (days since 1970-01-01).
+type Mark = (i64, i64);
+
 /// A site, as the builder sees it.
 struct RollupSite {
     id: u32,
@@ -578,7 +581,7 @@ fn build_sql(rolled: Rolled, site: i64, zone: Tz, start_ms: i64, end_ms: i64) ->
     let mut sql = Sql::default();
     sql.push("INSERT INTO rollups SELECT ").bind(Param::Int(site));
     let _ = write!(sql.text, ", DATE '1970-01-01' + CAST(day AS INTEGER), {}, value, ", rolled.code());
-    if rolled.from_events() {
+    if rolled.is_of_events() {
         let _ = write!(
             sql.text,
             "count(DISTINCT visitor_id), count(DISTINCT session_id), count(*) FILTER (WHERE kind = {}), \
