@@ -64,6 +64,10 @@ fn table(answer: &Value) -> anyhow::Result<String> {
             .map(|value| match value {
                 Value::String(text) => text.clone(),
                 Value::Null => "-".into(),
+                // Money, as `1,234.50 EUR`.
+                Value::Object(money) => {
+                    money.get("long").and_then(Value::as_str).unwrap_or_default().to_owned()
+                }
                 other => other.to_string(),
             })
             .collect();

@@ -207,6 +207,18 @@ pub fn parse(
             "Metric `conversion_rate` can only be queried with event:goal filters or dimensions.",
         ));
     }
+    for (metric, name) in
+        [(Metric::TotalRevenue, "total_revenue"), (Metric::AverageRevenue, "average_revenue")]
+    {
+        if query.metrics.contains(&metric)
+            && !query.dimensions.contains(&Dimension::Goal)
+            && !mentions(&query.filter, &Dimension::Goal)
+        {
+            return Err(error(format!(
+                "Metric `{name}` can only be queried with event:goal filters or dimensions."
+            )));
+        }
+    }
     query.validate().map_err(QueryError::from)?;
     Ok(Request {
         query,
@@ -241,6 +253,8 @@ fn metric(name: &str) -> Option<Metric> {
         "conversion_rate" => Metric::ConversionRate,
         "time_on_page" => Metric::TimeOnPage,
         "scroll_depth" => Metric::ScrollDepth,
+        "total_revenue" => Metric::TotalRevenue,
+        "average_revenue" => Metric::AverageRevenue,
         _ => return None,
     })
 }

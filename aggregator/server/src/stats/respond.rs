@@ -51,6 +51,7 @@ pub fn answer(store: &Store, request: &Request) -> hitkeep_store::Result<Answer>
         bucket_starts(request.query.timezone, request.query.start_ms, request.query.end_ms, interval)
     });
 
+    let currency = result.currency.as_deref().or(compared.as_ref().and_then(|c| c.currency.as_deref()));
     let mut results = Vec::with_capacity(result.rows.len());
     let mut table = Vec::with_capacity(result.rows.len());
     for row in &result.rows {
@@ -64,7 +65,7 @@ pub fn answer(store: &Store, request: &Request) -> hitkeep_store::Result<Answer>
             .metrics
             .iter()
             .zip(&request.metric_names)
-            .map(|(value, name)| show_metric(*value, name))
+            .map(|(value, name)| show_metric(*value, name, currency))
             .collect();
         let mut entry = Map::new();
         entry.insert("metrics".into(), Value::Array(metrics.clone()));
@@ -75,7 +76,7 @@ pub fn answer(store: &Store, request: &Request) -> hitkeep_store::Result<Answer>
                 .metric_names
                 .iter()
                 .enumerate()
-                .map(|(index, name)| show_metric(other.and_then(|o| o.metrics[index]), name))
+                .map(|(index, name)| show_metric(other.and_then(|o| o.metrics[index]), name, currency))
                 .collect();
             let change: Vec<Value> = request
                 .metric_names
@@ -204,14 +205,55 @@ fn round(value: f64, places: i32) -> f64 {
 }
 
 /// A metric's value as shown: counts, rates and durations as integers, views per visit to
-/// two places, shares to one.
-fn show_metric(value: Option<f64>, name: &str) -> Value {
+/// two places, shares to one; revenue as Plausible shows money (`{"value", "currency",
+/// "short", "long"}`), `null` without any.
+fn show_metric(value: Option<f64>, name: &str, currency: Option<&str>) -> Value {
     match (name, value) {
+        ("total_revenue" | "average_revenue", Some(value)) => {
+            let value = round(value, 2);
+            let currency = currency.unwrap_or_default();
+            json!({
+                "value": value,
+                "currency": currency,
+                "short": format!("{} {currency}", short_number(value)),
+                "long": format!("{} {currency}", grouped(value)),
+            })
+        }
+        ("total_revenue" | "average_revenue", None) => Value::Null,
         ("visit_duration" | "time_on_page" | "scroll_depth", None) => Value::Null,
         ("views_per_visit", value) => json!(round(value.unwrap_or(0.0), 2)),
         ("percentage" | "conversion_rate", value) => json!(round(value.unwrap_or(0.0), 1)),
         (_, value) => json!(value.unwrap_or(0.0).round() as i64),
     }
+}
+
+/// `1234.5` as `1.2K`, `2500000` as `2.5M`; below a thousand with two decimals.
+fn short_number(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 1e9 {
+        format!("{:.1}B", value / 1e9)
+    } else if magnitude >= 1e6 {
+        format!("{:.1}M", value / 1e6)
+    } else if magnitude >= 1e3 {
+        format!("{:.1}K", value / 1e3)
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// `1234.5` as `1,234.50`.
+fn grouped(value: f64) -> String {
+    let fixed = format!("{:.2}", value.abs());
+    let (whole, fraction) = fixed.split_once('.').unwrap_or((&fixed, "00"));
+    let mut digits = String::new();
+    for (index, digit) in whole.chars().enumerate() {
+        if index > 0 && (whole.len() - index) % 3 == 0 {
+            digits.push(',');
+        }
+        digits.push(digit);
+    }
+    let sign = if value < 0.0 { "-" } else { "" };
+    format!("{sign}{digits}.{fraction}")
 }
 
 /// The change from `before` to `now`: percentage points for rates, else percent.
@@ -241,6 +283,8 @@ pub fn to_csv(request: &Request, answer: &Answer) -> String {
             .map(|value| match value {
                 Value::String(text) => csv_field(text),
                 Value::Null => String::new(),
+                // Money: its amount (the header names the metric; the currency is the query's).
+                Value::Object(money) => money.get("value").map(Value::to_string).unwrap_or_default(),
                 other => other.to_string(),
             })
             .collect();
@@ -258,5 +302,25 @@ fn csv_field(text: &str) -> String {
         format!("\"{}\"", guarded.replace('"', "\"\""))
     } else {
         guarded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_shown_short_and_long() {
+        assert_eq!(grouped(1234.5), "1,234.50");
+        assert_eq!(grouped(-1234567.891), "-1,234,567.89");
+        assert_eq!(grouped(12.0), "12.00");
+        assert_eq!(short_number(1234.5), "1.2K");
+        assert_eq!(short_number(2_500_000.0), "2.5M");
+        assert_eq!(short_number(49.9), "49.90");
+        assert_eq!(
+            show_metric(Some(59.9), "total_revenue", Some("EUR")),
+            json!({"value": 59.9, "currency": "EUR", "short": "59.90 EUR", "long": "59.90 EUR"})
+        );
+        assert_eq!(show_metric(None, "average_revenue", Some("EUR")), Value::Null);
     }
 }

@@ -122,7 +122,13 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
     for metric in &query.metrics {
         if !matches!(
             metric,
-            Metric::Visitors | Metric::Events | Metric::Visits | Metric::ConversionRate | Metric::Percentage
+            Metric::Visitors
+                | Metric::Events
+                | Metric::Visits
+                | Metric::ConversionRate
+                | Metric::Percentage
+                | Metric::TotalRevenue
+                | Metric::AverageRevenue
         ) {
             return Err(invalid("metrics", format!("{metric:?} cannot be broken down by goal")));
         }
@@ -142,6 +148,8 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
             .push(") FILTER (WHERE ");
         sql.append(completes(goal)).push("), count(*) FILTER (WHERE ");
         sql.append(completes(goal)).push("), count(DISTINCT e.session_id) FILTER (WHERE ");
+        sql.append(completes(goal)).push("), sum(e.revenue_micros) FILTER (WHERE ");
+        sql.append(completes(goal)).push("), avg(e.revenue_micros) FILTER (WHERE ");
         sql.append(completes(goal)).push(")");
     }
     sql.push(" FROM events e WHERE e.site_id = ").bind(Param::Int(i64::from(query.site_id))).push(" AND ");
@@ -152,13 +160,9 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
     }
     let mut statement = conn.prepare(&sql.text)?;
     let params: Vec<&dyn ToSql> = sql.params.iter().map(|param| param as &dyn ToSql).collect();
-    let counts: Vec<i64> = statement.query_row(params.as_slice(), |row| {
-        (0..query.goals.len() * 3)
-            .map(|index| match row.get::<_, Value>(index)? {
-                Value::BigInt(count) => Ok(count),
-                _ => Ok(0),
-            })
-            .collect()
+    // Per goal: visitors, events, visits, revenue and average revenue (micros).
+    let numbers: Vec<Option<f64>> = statement.query_row(params.as_slice(), |row| {
+        (0..query.goals.len() * PER_GOAL).map(|index| row.get::<_, Value>(index).map(number)).collect()
     })?;
     let needs_population =
         query.metrics.iter().any(|m| matches!(m, Metric::ConversionRate | Metric::Percentage));
@@ -168,20 +172,20 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
         .goals
         .iter()
         .enumerate()
-        .filter(|(index, _)| counts[index * 3] > 0)
+        .filter(|(index, _)| numbers[index * PER_GOAL].unwrap_or(0.0) > 0.0)
         .map(|(index, goal)| {
-            let (visitors, events, visits) =
-                (counts[index * 3] as f64, counts[index * 3 + 1] as f64, counts[index * 3 + 2] as f64);
+            let of = |offset: usize| numbers[index * PER_GOAL + offset];
+            let visitors = of(0).unwrap_or(0.0);
             let metrics = query
                 .metrics
                 .iter()
-                .map(|metric| {
-                    Some(match metric {
-                        Metric::Visitors => visitors,
-                        Metric::Events => events,
-                        Metric::Visits => visits,
-                        _ => share(visitors),
-                    })
+                .map(|metric| match metric {
+                    Metric::Visitors => Some(visitors),
+                    Metric::Events => of(1),
+                    Metric::Visits => of(2),
+                    Metric::TotalRevenue => of(3).map(|micros| micros / 1e6),
+                    Metric::AverageRevenue => of(4).map(|micros| micros / 1e6),
+                    _ => Some(share(visitors)),
                 })
                 .collect();
             Row { dimensions: vec![DimensionValue::Text(Some(goal.name.clone()))], metrics }
@@ -208,5 +212,59 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
     });
     let total_rows = rows.len() as u64;
     let rows = rows.into_iter().skip(query.offset).take(query.limit).collect();
-    Ok(QueryResult { rows, total_rows })
+    Ok(QueryResult { rows, total_rows, currency: None })
+}
+
+/// Aggregates per goal in [`breakdown`].
+const PER_GOAL: usize = 5;
+
+/// A number DuckDB answered (a count, a sum, an average); `None` for NULL.
+fn number(value: Value) -> Option<f64> {
+    match value {
+        Value::BigInt(n) => Some(n as f64),
+        Value::HugeInt(n) => Some(n as f64),
+        Value::Double(n) => Some(n),
+        Value::Int(n) => Some(f64::from(n)),
+        _ => None,
+    }
+}
+
+/// The currency of the revenue a query counts: of the events with revenue that complete its
+/// goals (the goal filter's, or any goal's for a goal breakdown) in its range and filter.
+/// `None` when there is none; an error naming them when there are several.
+pub(super) fn currency(query: &Query, conn: &Connection) -> Result<Option<String>> {
+    let mut sql = Sql::default();
+    sql.push("SELECT DISTINCT e.revenue_currency FROM events e WHERE e.site_id = ");
+    sql.bind(Param::Int(i64::from(query.site_id))).push(" AND ");
+    range(&mut sql, "e.ts", query.start_ms, query.end_ms);
+    sql.push(" AND e.revenue_micros IS NOT NULL AND e.revenue_currency IS NOT NULL");
+    if let Some(filter) = &query.filter {
+        sql.push(" AND ").append(filter_sql(filter, Source::Events, query)?);
+    }
+    if query.dimensions.contains(&super::Dimension::Goal) && !query.goals.is_empty() {
+        sql.push(" AND (");
+        for (index, goal) in query.goals.iter().enumerate() {
+            if index > 0 {
+                sql.push(" OR ");
+            }
+            sql.append(completes(goal));
+        }
+        sql.push(")");
+    }
+    sql.push(" ORDER BY 1 LIMIT 10");
+    let mut statement = conn.prepare(&sql.text)?;
+    let params: Vec<&dyn ToSql> = sql.params.iter().map(|param| param as &dyn ToSql).collect();
+    let currencies: Vec<String> =
+        statement.query_map(params.as_slice(), |row| row.get(0))?.collect::<duckdb::Result<_>>()?;
+    match currencies.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        several => Err(invalid(
+            "metrics",
+            format!(
+                "the goals' revenue is in several currencies ({}): filter by a goal whose events share one",
+                several.join(", ")
+            ),
+        )),
+    }
 }

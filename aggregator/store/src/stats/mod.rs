@@ -70,12 +70,22 @@ pub enum Metric {
     TimeOnPage,
     /// By page: the deepest scroll reported per visit on the page, averaged, in percent.
     ScrollDepth,
+    /// The revenue of the goal's events (of the row, or of the goal filter), in the major
+    /// unit of their currency ([`QueryResult::currency`]).
+    TotalRevenue,
+    /// The revenue per goal event that carried revenue.
+    AverageRevenue,
 }
 
 impl Metric {
     /// True for metrics only `visits` has.
     pub fn is_visit_only(self) -> bool {
         matches!(self, Self::ViewsPerVisit | Self::BounceRate | Self::VisitDuration)
+    }
+
+    /// True for the revenue metrics.
+    pub fn is_revenue(self) -> bool {
+        matches!(self, Self::TotalRevenue | Self::AverageRevenue)
     }
 }
 
@@ -376,7 +386,7 @@ impl Query {
     /// True when the query needs the site's goals.
     pub fn needs_goals(&self) -> bool {
         self.dimensions.contains(&Dimension::Goal)
-            || self.metrics.contains(&Metric::ConversionRate)
+            || self.metrics.iter().any(|m| *m == Metric::ConversionRate || m.is_revenue())
             || self.filter.as_ref().is_some_and(|filter| filter.mentions(&Dimension::Goal))
     }
 
@@ -414,6 +424,22 @@ impl Query {
                 "metrics",
                 "the conversion rate needs goals: a goal filter or the goal dimension".into(),
             ));
+        }
+        if self.metrics.iter().any(|m| m.is_revenue()) {
+            if !self.dimensions.contains(&Dimension::Goal)
+                && !self.filter.as_ref().is_some_and(|filter| filter.mentions(&Dimension::Goal))
+            {
+                return Err(invalid(
+                    "metrics",
+                    "revenue metrics need goals: a goal filter or the goal dimension".into(),
+                ));
+            }
+            if self.dimensions.iter().any(|d| d.level() == Level::Visit || matches!(d, Dimension::Prop(_))) {
+                return Err(invalid(
+                    "metrics",
+                    "revenue metrics are broken down by goal, time, page, hostname or event name only".into(),
+                ));
+            }
         }
         let engagement = self.metrics.iter().any(|m| matches!(m, Metric::TimeOnPage | Metric::ScrollDepth));
         if engagement && self.dimensions != [Dimension::Page] {
@@ -524,6 +550,9 @@ pub struct QueryResult {
     pub rows: Vec<Row>,
     /// Rows there are before pagination.
     pub total_rows: u64,
+    /// The currency of the revenue metrics (ISO 4217), when the query has revenue in one;
+    /// revenue in several currencies is refused, since sums of them would mean nothing.
+    pub currency: Option<String>,
 }
 
 impl Store {
@@ -556,6 +585,14 @@ impl Store {
             goals::breakdown(query, &conn)
         } else {
             plan(query, &conn, tables).and_then(|plan| self.run_plans(query, &plan, &conn, tables))
+        };
+        let outcome = match outcome {
+            Ok(mut result) if query.metrics.iter().any(|m| m.is_revenue()) => goals::currency(query, &conn)
+                .map(|currency| {
+                    result.currency = currency;
+                    result
+                }),
+            other => other,
         };
         if deadline.finish() {
             return Err(Error::QueryTimeout(QUERY_TIMEOUT.as_secs()));

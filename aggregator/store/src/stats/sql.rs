@@ -290,6 +290,7 @@ fn sources(query: &Query) -> Vec<From> {
         .iter()
         .map(|metric| match metric {
             Metric::TimeOnPage | Metric::ScrollDepth => From::En,
+            Metric::TotalRevenue | Metric::AverageRevenue => From::Ev,
             _ if has_visit_dimension => From::Vi,
             Metric::Visitors
             | Metric::Percentage
@@ -395,6 +396,8 @@ impl Plan {
                 (Metric::TimeOnPage, _) => "en.n_ms / 1000.0 / nullif(en.n_visitors, 0)",
                 (Metric::ScrollDepth, _) => "en.n_scroll",
                 (Metric::VisitDuration, _) => "vi.v_duration / 1000.0 / nullif(vi.v_visits, 0)",
+                (Metric::TotalRevenue, _) => "ev.e_revenue / 1000000.0",
+                (Metric::AverageRevenue, _) => "ev.e_average_revenue / 1000000.0",
             };
             let _ = write!(sql.text, "CAST({expression} AS DOUBLE) AS m{index}, ");
         }
@@ -556,6 +559,10 @@ fn events_cte(query: &Query, source: Source) -> Result<Sql> {
     }
     if visits {
         let _ = write!(sql.text, "count(DISTINCT {alias}.session_id) AS e_visits, ");
+    }
+    if needs(query, From::Ev, &[Metric::TotalRevenue, Metric::AverageRevenue]) {
+        // Revenue is on events (a property breakdown has none: refused by validation).
+        sql.push("sum(e.revenue_micros) AS e_revenue, avg(e.revenue_micros) AS e_average_revenue, ");
     }
     match source {
         Source::Props => {

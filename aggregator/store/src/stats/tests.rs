@@ -51,6 +51,14 @@ fn store_with(visits: &[Visit]) -> (tempfile::TempDir, Store) {
                 device: visit.device,
                 country: Some("DE".into()),
                 props: props.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+                // `("revenue", "49.90 EUR")` stands for the event's revenue.
+                revenue: props.iter().find(|(key, _)| *key == "revenue").map(|(_, value)| {
+                    let (amount, currency) = value.split_once(' ').unwrap();
+                    hitkeep_protocol::Revenue {
+                        amount_micros: (amount.parse::<f64>().unwrap() * 1e6).round() as i64,
+                        currency: currency.into(),
+                    }
+                }),
                 interactive: *kind == EventKind::Custom,
                 ..Hit::pageview(T0 + minute * MIN, "example.com", path)
             })
@@ -126,7 +134,13 @@ fn visits() -> Vec<Visit> {
             device: Device::Mobile,
             hits: vec![
                 pageview(10, "/blog/duckdb"),
-                (11, EventKind::Custom, "Signup", "/blog/duckdb", vec![("plan", "pro")]),
+                (
+                    11,
+                    EventKind::Custom,
+                    "Signup",
+                    "/blog/duckdb",
+                    vec![("plan", "pro"), ("revenue", "49.90 EUR")],
+                ),
             ],
         },
         Visit {
@@ -137,7 +151,13 @@ fn visits() -> Vec<Visit> {
             device: Device::Unknown,
             hits: vec![
                 pageview(24 * 60 + 5, "/"),
-                (24 * 60 + 6, EventKind::Custom, "Signup", "/", vec![("plan", "free")]),
+                (
+                    24 * 60 + 6,
+                    EventKind::Custom,
+                    "Signup",
+                    "/",
+                    vec![("plan", "free"), ("revenue", "10 EUR")],
+                ),
             ],
         },
     ]
@@ -381,6 +401,59 @@ fn goals_count_conversions_and_rates() {
     // The conversion rate needs goals.
     let query = day_query(vec![Metric::ConversionRate]);
     assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "metrics", .. })));
+
+    // Revenue: of the goals' events, in their currency; none for goals without revenue.
+    let mut query = day_query(vec![Metric::TotalRevenue, Metric::AverageRevenue]);
+    query.dimensions = vec![Dimension::Goal];
+    query.order_by = vec![(OrderKey::Metric(0), true)];
+    let result = store.query_stats(&query).unwrap();
+    assert_eq!(result.currency.as_deref(), Some("EUR"));
+    assert_eq!(
+        values(&result)[..2],
+        [
+            (vec![text("Signup")], vec![Some(59.9), Some(29.95)]),
+            (vec![text("Pro signup")], vec![Some(49.9), Some(49.9)]),
+        ]
+    );
+    assert_eq!(values(&result)[2].1, [None, None], "a page goal has no revenue");
+    let mut query = day_query(vec![Metric::TotalRevenue, Metric::Visitors]);
+    query.filter = Some(Filter::is(Dimension::Goal, "Pro signup"));
+    let result = store.query_stats(&query).unwrap();
+    assert_eq!(
+        (result.rows[0].metrics.clone(), result.currency),
+        (vec![Some(49.9), Some(1.0)], Some("EUR".into()))
+    );
+    // By day, with a goal filter; never by a visit property; never without goals.
+    query.filter = Some(Filter::is(Dimension::Goal, "Signup"));
+    query.dimensions = vec![Dimension::Time(Interval::Day)];
+    let days: Vec<Option<f64>> =
+        store.query_stats(&query).unwrap().rows.iter().map(|row| row.metrics[0]).collect();
+    assert_eq!(days, [Some(49.9), Some(10.0)]);
+    query.dimensions = vec![Dimension::Source];
+    assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "metrics", .. })));
+    let query = day_query(vec![Metric::TotalRevenue]);
+    assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "metrics", .. })));
+}
+
+#[test]
+fn revenue_in_several_currencies_is_refused() {
+    use std::collections::BTreeMap;
+
+    use crate::GoalKind;
+    let tip = |minute, revenue| (minute, EventKind::Custom, "Tip", "/", vec![("revenue", revenue)]);
+    let (_dir, store) = store_with(&[Visit {
+        session: 1,
+        visitor: 1,
+        source: None,
+        channel: Channel::Direct,
+        device: Device::Desktop,
+        hits: vec![pageview(0, "/"), tip(1, "5 EUR"), tip(2, "7 USD")],
+    }]);
+    store.add_goal(1, None, &GoalKind::Event { name: "Tip".into(), props: BTreeMap::new() }, T0).unwrap();
+    let mut query = day_query(vec![Metric::TotalRevenue]);
+    query.filter = Some(Filter::is(Dimension::Goal, "Tip"));
+    let Err(Error::Invalid { reason, .. }) = store.query_stats(&query) else { panic!("mixed currencies") };
+    assert!(reason.contains("EUR, USD"), "{reason}");
 }
 
 #[test]

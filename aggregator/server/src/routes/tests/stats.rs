@@ -47,7 +47,12 @@ fn app() -> TestApp {
         let at = midnight + 15 * 3_600_000;
         hits.push(base(at, "/pricing"));
         hits.push(base(at + 60_000, "/docs"));
-        hits.push(Hit { kind: EventKind::Custom, name: "Signup".into(), ..base(at + 120_000, "/docs") });
+        hits.push(Hit {
+            kind: EventKind::Custom,
+            name: "Signup".into(),
+            revenue: Some(hitkeep_protocol::Revenue { amount_micros: 20_000_000, currency: "EUR".into() }),
+            ..base(at + 120_000, "/docs")
+        });
     }
     let sites = SiteDirectory::new(&app.store().sites().unwrap());
     let mut ingestor =
@@ -397,6 +402,30 @@ async fn goals_are_managed_by_managers_and_counted_by_the_stats_api() {
     assert_eq!(
         answer["error"],
         "Metric `conversion_rate` can only be queried with event:goal filters or dimensions."
+    );
+
+    // Revenue, as Plausible shows money: the seven signups paid 20 EUR each.
+    let (status, answer) = ask(
+        &app,
+        &token,
+        query(json!({"metrics": ["total_revenue", "average_revenue"], "date_range": "7d", "dimensions": ["event:goal"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let money = |value: f64, short: &str, long: &str| json!({"value": value, "currency": "EUR", "short": short, "long": long});
+    assert_eq!(
+        answer["results"],
+        json!([
+            {"metrics": [money(140.0, "140.00 EUR", "140.00 EUR"), money(20.0, "20.00 EUR", "20.00 EUR")], "dimensions": ["Signup"]},
+            {"metrics": [null, null], "dimensions": ["Visit /doc*"]},
+        ])
+    );
+    let (status, answer) =
+        ask(&app, &token, query(json!({"metrics": ["total_revenue"], "date_range": "7d"}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["error"],
+        "Metric `total_revenue` can only be queried with event:goal filters or dimensions."
     );
 
     let removed = app.request(Method::DELETE, &format!("{goals}/Signup")).cookie(&admin).send().await;
