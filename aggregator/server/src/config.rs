@@ -83,6 +83,9 @@ pub struct Config {
     pub http_max_connections: usize,
     /// Seconds a client gets to send a request's headers (also between keep-alive requests).
     pub http_header_read_timeout_secs: u64,
+    /// Memory DuckDB may hold for its buffers and query state, in MiB; a query that needs
+    /// more spills to `hitkeep.db.tmp` instead of growing the process.
+    pub memory_limit_mib: u32,
     /// SMTP server for password resets and invitations by e-mail (none: no e-mail).
     pub smtp_host: Option<String>,
     /// Its port.
@@ -144,6 +147,7 @@ impl Default for Config {
             session_max_days: 30,
             http_max_connections: 4096,
             http_header_read_timeout_secs: 10,
+            memory_limit_mib: 768,
             smtp_host: None,
             smtp_port: 587,
             smtp_tls: crate::mail::SmtpTls::Starttls,
@@ -190,6 +194,7 @@ impl std::fmt::Debug for Config {
             .field("session_max_days", &self.session_max_days)
             .field("http_max_connections", &self.http_max_connections)
             .field("http_header_read_timeout_secs", &self.http_header_read_timeout_secs)
+            .field("memory_limit_mib", &self.memory_limit_mib)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
             .field("smtp_tls", &self.smtp_tls)
@@ -329,6 +334,9 @@ impl Config {
             return Err(ConfigError::Conflict(
                 "http_max_connections and http_header_read_timeout_secs must be at least 1".into(),
             ));
+        }
+        if self.memory_limit_mib < 128 {
+            return Err(ConfigError::Conflict("memory_limit_mib must be at least 128".into()));
         }
         self.plugins_config()?;
         if self.smtp_username.is_some() != self.smtp_password.is_some() {

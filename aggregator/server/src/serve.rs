@@ -56,7 +56,13 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let data_dir = config.data_dir.clone();
     let store = {
         let data_dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || Store::open_dir(&data_dir)).await??
+        let memory_limit_mib = config.memory_limit_mib;
+        tokio::task::spawn_blocking(move || {
+            let store = Store::open_dir(&data_dir)?;
+            store.set_memory_limit(memory_limit_mib)?;
+            Ok::<_, hitkeep_store::Error>(store)
+        })
+        .await??
     };
     let store = Arc::new(store);
     tracing::info!(path = %store.path().display(), schema = store.schema_version()?, "database open");

@@ -134,6 +134,13 @@ impl Store {
         Ok(Self { path: path.to_path_buf(), conn: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
     }
 
+    /// Caps what DuckDB holds in memory (buffers, hash tables of queries) at `mib`; beyond
+    /// it, queries spill to a temporary file beside the database. For every connection.
+    pub fn set_memory_limit(&self, mib: u32) -> Result<()> {
+        self.conn().execute_batch(&format!("SET memory_limit = '{mib}MiB'"))?;
+        Ok(())
+    }
+
     /// The database file's path.
     pub fn path(&self) -> &Path {
         &self.path
