@@ -86,6 +86,8 @@ pub struct Config {
     /// Memory DuckDB may hold for its buffers and query state, in MiB; a query that needs
     /// more spills to `hitkeep.db.tmp` instead of growing the process.
     pub memory_limit_mib: u32,
+    /// Seconds between two passes of the daily rollups' builder (it also runs at start).
+    pub rollup_interval_secs: u64,
     /// SMTP server for password resets and invitations by e-mail (none: no e-mail).
     pub smtp_host: Option<String>,
     /// Its port.
@@ -148,6 +150,7 @@ impl Default for Config {
             http_max_connections: 4096,
             http_header_read_timeout_secs: 10,
             memory_limit_mib: 768,
+            rollup_interval_secs: 60,
             smtp_host: None,
             smtp_port: 587,
             smtp_tls: crate::mail::SmtpTls::Starttls,
@@ -195,6 +198,7 @@ impl std::fmt::Debug for Config {
             .field("http_max_connections", &self.http_max_connections)
             .field("http_header_read_timeout_secs", &self.http_header_read_timeout_secs)
             .field("memory_limit_mib", &self.memory_limit_mib)
+            .field("rollup_interval_secs", &self.rollup_interval_secs)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
             .field("smtp_tls", &self.smtp_tls)
@@ -334,6 +338,9 @@ impl Config {
             return Err(ConfigError::Conflict(
                 "http_max_connections and http_header_read_timeout_secs must be at least 1".into(),
             ));
+        }
+        if self.rollup_interval_secs == 0 {
+            return Err(ConfigError::Conflict("rollup_interval_secs must be at least 1".into()));
         }
         if self.memory_limit_mib < 128 {
             return Err(ConfigError::Conflict("memory_limit_mib must be at least 128".into()));

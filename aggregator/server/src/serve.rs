@@ -193,7 +193,8 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         (None, None) => println!("hitkeep: dashboard at {base}/"),
     }
     let sweeper = tokio::spawn(sweep_sessions(state.clone(), cancel.clone()));
-    let rollups = tokio::spawn(build_rollups(state.clone(), cancel.clone()));
+    let rollup_interval = Duration::from_secs(config.rollup_interval_secs);
+    let rollups = tokio::spawn(build_rollups(state.clone(), rollup_interval, cancel.clone()));
     let app = crate::app::app(state);
     let limits = crate::listener::Limits {
         max_connections: config.http_max_connections,
@@ -262,12 +263,9 @@ async fn prepare_accounts(store: &Arc<Store>, demo: bool, now_ms: i64) -> anyhow
     .await?
 }
 
-/// How often the daily rollups are brought up to date.
-const ROLLUP_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Builds the daily rollups of settled days, and rebuilds the days that got events since,
-/// at start and then every [`ROLLUP_INTERVAL`] (see `hitkeep_store::stats::rollup`).
-async fn build_rollups(state: AppState, cancel: CancellationToken) {
+/// at start and then every `every` (see `hitkeep_store::stats::rollup`).
+async fn build_rollups(state: AppState, every: Duration, cancel: CancellationToken) {
     let store = state.store.clone();
     let mut builder = match tokio::task::spawn_blocking(move || store.rollup_builder()).await {
         Ok(Ok(builder)) => builder,
@@ -276,7 +274,7 @@ async fn build_rollups(state: AppState, cancel: CancellationToken) {
         }
         Err(_) => return,
     };
-    let mut interval = tokio::time::interval(ROLLUP_INTERVAL);
+    let mut interval = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = interval.tick() => {}
