@@ -199,17 +199,12 @@ pub fn parse(
             return Err(error(format!("Metric `{name}` can only be queried with the event:page dimension.")));
         }
     }
-    if query.metrics.contains(&Metric::ConversionRate)
-        && !query.dimensions.contains(&Dimension::Goal)
-        && !mentions(&query.filter, &Dimension::Goal)
-    {
-        return Err(error(
-            "Metric `conversion_rate` can only be queried with event:goal filters or dimensions.",
-        ));
-    }
-    for (metric, name) in
-        [(Metric::TotalRevenue, "total_revenue"), (Metric::AverageRevenue, "average_revenue")]
-    {
+    let goal_metrics = [
+        (Metric::ConversionRate, "conversion_rate"),
+        (Metric::TotalRevenue, "total_revenue"),
+        (Metric::AverageRevenue, "average_revenue"),
+    ];
+    for (metric, name) in goal_metrics {
         if query.metrics.contains(&metric)
             && !query.dimensions.contains(&Dimension::Goal)
             && !mentions(&query.filter, &Dimension::Goal)

@@ -416,30 +416,25 @@ impl Query {
         if self.dimensions.contains(&Dimension::Goal) && self.dimensions.len() > 1 {
             return Err(invalid("dimensions", "goals are broken down alone".into()));
         }
-        if self.metrics.contains(&Metric::ConversionRate)
-            && !self.dimensions.contains(&Dimension::Goal)
-            && !self.filter.as_ref().is_some_and(|filter| filter.mentions(&Dimension::Goal))
+        let has_goals = self.dimensions.contains(&Dimension::Goal)
+            || self.filter.as_ref().is_some_and(|filter| filter.mentions(&Dimension::Goal));
+        if let Some(metric) = self.metrics.iter().find(|m| **m == Metric::ConversionRate || m.is_revenue())
+            && !has_goals
+        {
+            let what = if *metric == Metric::ConversionRate {
+                "the conversion rate needs"
+            } else {
+                "revenue metrics need"
+            };
+            return Err(invalid("metrics", format!("{what} goals: a goal filter or the goal dimension")));
+        }
+        if self.metrics.iter().any(|m| m.is_revenue())
+            && self.dimensions.iter().any(|d| d.level() == Level::Visit || matches!(d, Dimension::Prop(_)))
         {
             return Err(invalid(
                 "metrics",
-                "the conversion rate needs goals: a goal filter or the goal dimension".into(),
+                "revenue metrics are broken down by goal, time, page, hostname or event name only".into(),
             ));
-        }
-        if self.metrics.iter().any(|m| m.is_revenue()) {
-            if !self.dimensions.contains(&Dimension::Goal)
-                && !self.filter.as_ref().is_some_and(|filter| filter.mentions(&Dimension::Goal))
-            {
-                return Err(invalid(
-                    "metrics",
-                    "revenue metrics need goals: a goal filter or the goal dimension".into(),
-                ));
-            }
-            if self.dimensions.iter().any(|d| d.level() == Level::Visit || matches!(d, Dimension::Prop(_))) {
-                return Err(invalid(
-                    "metrics",
-                    "revenue metrics are broken down by goal, time, page, hostname or event name only".into(),
-                ));
-            }
         }
         let engagement = self.metrics.iter().any(|m| matches!(m, Metric::TimeOnPage | Metric::ScrollDepth));
         if engagement && self.dimensions != [Dimension::Page] {

@@ -315,58 +315,66 @@ pub(super) fn rest(query: &Query, days: Days) -> Option<Query> {
     (days.split_ms < query.end_ms).then(|| Query { start_ms: days.split_ms, ..query.clone() })
 }
 
-/// A side of a query as the rollups' rows and, when the range goes on past them, the raw
-/// rows of the rest (`raw`, with the columns it computes), summed by the dimension.
-pub(super) fn with_rest(query: &Query, rolled: Sql, raw: Option<Sql>, columns: &[&str]) -> Sql {
-    let Some(raw) = raw else { return rolled };
+/// A side of [`super::sql::Plan`] read from the rollups: the events (`ev`) or the visits
+/// (`vi`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Side {
+    Events,
+    Visits,
+}
+
+impl Side {
+    /// The side's columns, as the raw CTEs name them, and the rollup column each sums.
+    fn columns(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Events => &[
+                ("e_visitors", "visitors"),
+                ("e_visits", "visits"),
+                ("e_pageviews", "pageviews"),
+                ("e_events", "events"),
+            ],
+            Self::Visits => &[
+                ("v_visitors", "visitors"),
+                ("v_visits", "visits"),
+                ("v_pageviews", "pageviews"),
+                ("v_events", "events"),
+                ("v_bounces", "bounces"),
+                ("v_duration", "duration_ms"),
+            ],
+        }
+    }
+}
+
+/// A side of `query` from the rollups of `days` and, when the range goes on past them, the
+/// raw rows of the rest (`raw`: the raw CTE of [`rest`]), summed by the dimension.
+pub(super) fn cte(query: &Query, days: Days, side: Side, raw: Option<Sql>) -> Sql {
+    let dimension = query.dimensions.first();
+    let rolled = match side {
+        Side::Events => Rolled::for_events(dimension),
+        Side::Visits => Rolled::for_visits(dimension),
+    }
+    .expect("checked by covering");
     let mut sql = Sql::default();
     sql.push("SELECT ");
-    if !query.dimensions.is_empty() {
-        sql.push("d0, ");
-    }
-    let sums: Vec<String> = columns.iter().map(|column| format!("sum({column}) AS {column}")).collect();
+    self::dimension(&mut sql, query, rolled);
+    let sums: Vec<String> =
+        side.columns().iter().map(|(name, column)| format!("sum(r.{column}) AS {name}")).collect();
     sql.push(&sums.join(", "));
+    rollup_rows(&mut sql, query, rolled, days);
+    group(&mut sql, query);
+    let Some(raw) = raw else { return sql };
+    let mut both = Sql::default();
+    both.push("SELECT ");
+    if dimension.is_some() {
+        both.push("d0, ");
+    }
+    let sums: Vec<String> = side.columns().iter().map(|(name, _)| format!("sum({name}) AS {name}")).collect();
+    both.push(&sums.join(", "));
     // By name: the raw side computes only the columns its query shows; the others are NULL,
     // which sums skip.
-    sql.push(" FROM (").append(rolled).push(" UNION ALL BY NAME ").append(raw).push(")");
-    group(&mut sql, query);
-    sql
-}
-
-/// The columns of [`events_cte`] and [`visits_cte`].
-pub(super) const EVENT_COLUMNS: [&str; 4] = ["e_visitors", "e_visits", "e_pageviews", "e_events"];
-/// See [`EVENT_COLUMNS`].
-pub(super) const VISIT_COLUMNS_OUT: [&str; 6] =
-    ["v_visitors", "v_visits", "v_pageviews", "v_events", "v_bounces", "v_duration"];
-
-/// `ev` (the events side of [`super::sql::Plan`]) from the rollups.
-pub(super) fn events_cte(query: &Query, days: Days) -> Sql {
-    let rolled = Rolled::for_events(query.dimensions.first()).expect("checked by covering");
-    let mut sql = Sql::default();
-    sql.push("SELECT ");
-    dimension(&mut sql, query, rolled);
-    sql.push(
-        "sum(r.visitors) AS e_visitors, sum(r.visits) AS e_visits, sum(r.pageviews) AS e_pageviews, \
-         sum(r.events) AS e_events",
-    );
-    rollup_rows(&mut sql, query, rolled, days);
-    group(&mut sql, query);
-    sql
-}
-
-/// `vi` (the visits side of [`super::sql::Plan`]) from the rollups.
-pub(super) fn visits_cte(query: &Query, days: Days) -> Sql {
-    let rolled = Rolled::for_visits(query.dimensions.first()).expect("checked by covering");
-    let mut sql = Sql::default();
-    sql.push("SELECT ");
-    dimension(&mut sql, query, rolled);
-    sql.push(
-        "sum(r.visitors) AS v_visitors, sum(r.visits) AS v_visits, sum(r.pageviews) AS v_pageviews, \
-         sum(r.events) AS v_events, sum(r.bounces) AS v_bounces, sum(r.duration_ms) AS v_duration",
-    );
-    rollup_rows(&mut sql, query, rolled, days);
-    group(&mut sql, query);
-    sql
+    both.push(" FROM (").append(sql).push(" UNION ALL BY NAME ").append(raw).push(")");
+    group(&mut both, query);
+    both
 }
 
 /// What a pass of the builder did.

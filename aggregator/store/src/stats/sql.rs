@@ -19,7 +19,7 @@ use duckdb::types::{TimeUnit, ToSqlOutput, Value};
 use duckdb::{Connection, ToSql};
 use hitkeep_protocol::{Channel, Device, EventKind};
 
-use super::rollup::Days;
+use super::rollup::{Days, Side};
 use super::zone::offsets;
 use super::{
     Dimension, DimensionValue, Filter, Level, Metric, Operator, OrderKey, Query, QueryResult, Row, UtmField,
@@ -339,8 +339,7 @@ impl Plan {
             let cte = match days {
                 Some(days) => {
                     let raw = super::rollup::rest(query, days).map(|rest| events_cte(&rest, event_source));
-                    let rolled = super::rollup::events_cte(query, days);
-                    super::rollup::with_rest(query, rolled, raw.transpose()?, &super::rollup::EVENT_COLUMNS)
+                    super::rollup::cte(query, days, Side::Events, raw.transpose()?)
                 }
                 None => events_cte(query, event_source)?,
             };
@@ -353,13 +352,7 @@ impl Plan {
             let cte = match days {
                 Some(days) => {
                     let raw = super::rollup::rest(query, days).map(|rest| visits_cte(&rest, vi_visitors));
-                    let rolled = super::rollup::visits_cte(query, days);
-                    super::rollup::with_rest(
-                        query,
-                        rolled,
-                        raw.transpose()?,
-                        &super::rollup::VISIT_COLUMNS_OUT,
-                    )
+                    super::rollup::cte(query, days, Side::Visits, raw.transpose()?)
                 }
                 None => visits_cte(query, vi_visitors)?,
             };
