@@ -1,0 +1,91 @@
+// The app: who is using it (session), the page the path names, and the frame around it.
+import { useEffect, useState } from "preact/hooks";
+import { ErrorBoundary } from "./components/error-boundary";
+import { Layout } from "./components/layout";
+import { lazy } from "./components/lazy";
+import { Link } from "./components/link";
+import { ErrorMessage, Spinner } from "./components/status";
+import { get, type Site } from "./lib/api";
+import { t } from "./lib/i18n";
+import { matchPath, useLocation } from "./lib/router";
+import { SessionContext, start, type Session, type Start } from "./lib/session";
+
+const SitesPage = lazy(() => import("./pages/sites").then((m) => m.SitesPage));
+const DashboardPage = lazy(() => import("./pages/dashboard/dashboard").then((m) => m.DashboardPage));
+const SettingsPage = lazy(() => import("./pages/settings/settings").then((m) => m.SettingsPage));
+const AccountPage = lazy(() => import("./pages/account").then((m) => m.AccountPage));
+const SharePage = lazy(() => import("./pages/share").then((m) => m.SharePage));
+
+/** The pages of a signed-in person, by path pattern. */
+function Page({ path }: { path: string }) {
+  let params: Record<string, string> | null;
+  if (matchPath("/", path)) return <SitesPage />;
+  if ((params = matchPath("/sites/:domain/settings/:section?", path))) {
+    return <SettingsPage domain={params.domain} section={params.section ?? "general"} />;
+  }
+  if ((params = matchPath("/sites/:domain", path))) return <DashboardPage domain={params.domain} />;
+  if (matchPath("/account", path)) return <AccountPage />;
+  return <NotFound />;
+}
+
+function NotFound() {
+  return (
+    <main class="page narrow">
+      <h1>{t("common.not_found")}</h1>
+      <p>
+        <Link href="/">{t("common.back_to_sites")}</Link>
+      </p>
+    </main>
+  );
+}
+
+export function App() {
+  const { path } = useLocation();
+  const share = matchPath("/share/:code", path);
+  return <ErrorBoundary>{share ? <SharePage code={share.code} /> : <SignedIn path={path} />}</ErrorBoundary>;
+}
+
+function SignedIn({ path }: { path: string }) {
+  const [begun, setBegun] = useState<Start | null>(null);
+  const [sites, setSites] = useState<Site[]>([]);
+  const [failure, setFailure] = useState<Error | null>(null);
+  useEffect(() => {
+    start().then((result) => {
+      if (result.kind === "sign_in") {
+        window.location.assign(`/login`);
+        return;
+      }
+      if (result.kind === "signed_in") setSites(result.sites);
+      setBegun(result);
+    }, setFailure);
+  }, []);
+  if (failure) {
+    return (
+      <main class="page narrow">
+        <ErrorMessage error={failure} />
+      </main>
+    );
+  }
+  if (!begun || begun.kind === "sign_in") return <Spinner />;
+  if (begun.kind === "setup_required") {
+    return (
+      <main class="page narrow">
+        <h1>Hitkeep</h1>
+        <p>{t("common.setup_required")}</p>
+      </main>
+    );
+  }
+  const session: Session = {
+    account: begun.account,
+    sites,
+    reloadSites: async () => setSites(await get<Site[]>("/api/sites")),
+    share: null,
+  };
+  return (
+    <SessionContext.Provider value={session}>
+      <Layout>
+        <Page path={path} />
+      </Layout>
+    </SessionContext.Provider>
+  );
+}

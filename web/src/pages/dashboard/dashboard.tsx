@@ -1,0 +1,3 @@
+export function DashboardPage({ domain }: { domain: string }) {
+  return <main class="page">{domain}</main>;
+}

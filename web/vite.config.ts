@@ -1,0 +1,24 @@
+// Builds the dashboard into dist/, which the hitkeep binary embeds (rust-embed) and serves:
+// index.html for the app's pages, dist/static/* (content-hashed) as immutable files.
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  base: "/",
+  build: {
+    outDir: "dist",
+    assetsDir: "static",
+    emptyOutDir: true,
+    target: "es2022",
+    // Every current browser preloads modules; the polyfill would be dead weight.
+    modulePreload: { polyfill: false },
+    reportCompressedSize: false,
+  },
+  server: {
+    // `npm run dev` against a `hitkeep serve` on the default port.
+    proxy: { "/api": "http://127.0.0.1:8080", "/login": "http://127.0.0.1:8080", "/assets": "http://127.0.0.1:8080" },
+  },
+  test: {
+    include: ["src/**/*.test.ts"],
+    environment: "node",
+  },
+});
