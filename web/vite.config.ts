@@ -14,8 +14,11 @@ export default defineConfig({
     reportCompressedSize: false,
   },
   server: {
-    // `npm run dev` against a `hitkeep serve` on the default port.
-    proxy: { "/api": "http://127.0.0.1:8080", "/login": "http://127.0.0.1:8080", "/assets": "http://127.0.0.1:8080" },
+    // `npm run dev` against a running `hitkeep serve` (HK_API, default the default port):
+    // the API, the demo sign-in link and the plain pages' stylesheet come from it.
+    proxy: Object.fromEntries(
+      ["/api", "/login/demo", "/assets", "/hk.js"].map((path) => [path, process.env.HK_API ?? "http://127.0.0.1:8080"]),
+    ),
   },
   test: {
     include: ["src/**/*.test.ts"],
