@@ -17,7 +17,7 @@ export default defineConfig({
     // `npm run dev` against a running `hitkeep serve` (HK_API, default the default port):
     // the API, the demo sign-in link and the plain pages' stylesheet come from it.
     proxy: Object.fromEntries(
-      ["/api", "/login/demo", "/assets", "/hk.js"].map((path) => [path, process.env.HK_API ?? "http://127.0.0.1:8080"]),
+      ["/api", "/login/demo", "/login/oidc", "/basic", "/assets", "/hk.js"].map((path) => [path, process.env.HK_API ?? "http://127.0.0.1:8080"]),
     ),
   },
   test: {

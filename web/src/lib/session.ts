@@ -39,8 +39,9 @@ export async function start(): Promise<Start> {
       return status.setup_required ? { kind: "setup_required" } : { kind: "sign_in" };
     }
     if (error instanceof ApiError && error.status === 403 && error.code === "second_factor_required") {
-      window.location.assign("/account/security");
-      return new Promise(() => {});
+      // Only their account answers until they set up a second factor: the app shows it
+      // (app.tsx keeps them on /account) with no sites.
+      return { kind: "signed_in", account: await get<Account>("/api/account"), sites: [] };
     }
     throw error;
   }

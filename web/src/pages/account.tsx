@@ -1,3 +1,2 @@
-export function AccountPage() {
-  return <main class="page">account</main>;
-}
+// The account page lives in pages/account/; app.tsx loads it from here.
+export { AccountPage } from "./account/account";

@@ -1,0 +1,250 @@
+// The authenticator app (TOTP): set up with the password, the QR code (drawn by the server)
+// and a first code; then recovery codes shown once; new codes, or removal.
+import { useEffect, useState } from "preact/hooks";
+import { ErrorMessage, Spinner } from "../../components/status";
+import { del, get, post, type Account } from "../../lib/api";
+import { t } from "../../lib/i18n";
+import { useLoad } from "../../lib/stats";
+import { errorText } from "../auth/logic";
+import { groupKey, svgImage } from "./logic";
+import { ConfirmDialog, CopyButton, RecoveryCodes } from "./parts";
+
+interface Factors {
+  totp: { confirmed: boolean; created_at_ms: number } | null;
+  recovery_codes_left: number;
+  required: boolean;
+}
+
+interface Enrolment {
+  secret: string;
+  otpauth_url: string;
+  qr_svg: string;
+}
+
+type Step = { kind: "idle" } | { kind: "password" } | { kind: "scan"; enrolment: Enrolment } | { kind: "codes"; codes: string[] };
+
+export function AuthenticatorCard({ account, onFactorsChanged }: { account: Account; onFactorsChanged: (kind: "totp", on: boolean) => void }) {
+  const [refresh, setRefresh] = useState(0);
+  const factors = useLoad("factors", (signal) => get<Factors>("/api/account/factors", signal), refresh);
+  const [step, setStep] = useState<Step>({ kind: "idle" });
+  const [dialog, setDialog] = useState<"remove" | "codes" | null>(null);
+  const on = factors.data?.totp?.confirmed ?? false;
+  useEffect(() => {
+    if (factors.data) onFactorsChanged("totp", on);
+  }, [factors.data, on]);
+  const reload = () => setRefresh((count) => count + 1);
+
+  let body;
+  if (step.kind === "scan") {
+    body = (
+      <Scan
+        enrolment={step.enrolment}
+        onCancel={() => setStep({ kind: "idle" })}
+        onConfirmed={(codes) => {
+          setStep({ kind: "codes", codes });
+          reload();
+        }}
+      />
+    );
+  } else if (step.kind === "codes") {
+    body = <RecoveryCodes codes={step.codes} email={account.email} onDone={() => setStep({ kind: "idle" })} />;
+  } else if (factors.error && !factors.data) {
+    body = <ErrorMessage error={factors.error} />;
+  } else if (!factors.data) {
+    body = <Spinner />;
+  } else if (on) {
+    const left = factors.data.recovery_codes_left;
+    body = (
+      <>
+        <p>{t("account.totp_on")}</p>
+        <p class={left <= 3 ? "warn-text" : "muted"}>{t("account.recovery_codes_left", { count: left })}</p>
+        <div class="actions">
+          <button type="button" class="button secondary" onClick={() => setDialog("codes")}>
+            {t("account.new_recovery_codes")}
+          </button>
+          <button type="button" class="button danger" onClick={() => setDialog("remove")}>
+            {t("account.remove_totp")}
+          </button>
+        </div>
+      </>
+    );
+  } else if (step.kind === "password" || !account.has_password) {
+    body = (
+      <Begin
+        hasPassword={account.has_password}
+        onStarted={(enrolment) => setStep({ kind: "scan", enrolment })}
+        onCancel={account.has_password ? () => setStep({ kind: "idle" }) : null}
+      />
+    );
+  } else {
+    body = (
+      <>
+        <p>{t("account.totp_off")}</p>
+        <button type="button" class="button" onClick={() => setStep({ kind: "password" })}>
+          {t("account.set_up_totp")}
+        </button>
+      </>
+    );
+  }
+
+  return (
+    <section class="card" aria-labelledby="totp-title">
+      <div class="card-head">
+        <h3 id="totp-title">{t("account.totp")}</h3>
+        {factors.data ? <span class={on ? "badge good-badge" : "badge"}>{on ? t("account.on") : t("account.off")}</span> : null}
+      </div>
+      {body}
+      {dialog === "remove" ? (
+        <ConfirmDialog
+          title={t("account.remove_totp")}
+          text={t("account.remove_totp_text")}
+          confirmLabel={t("account.remove_totp")}
+          danger
+          ask={account.has_password ? "password" : "code"}
+          onConfirm={async (secret) => {
+            await del("/api/account/totp", account.has_password ? { password: secret } : { code: secret.trim() });
+            reload();
+          }}
+          onClose={() => setDialog(null)}
+        />
+      ) : null}
+      {dialog === "codes" ? (
+        <ConfirmDialog
+          title={t("account.new_recovery_codes")}
+          text={t("account.new_recovery_codes_text")}
+          confirmLabel={t("account.make_new_codes")}
+          ask="code"
+          onConfirm={async (code) => {
+            const answer = await post<{ recovery_codes: string[] }>("/api/account/recovery-codes", { code: code.trim() });
+            setStep({ kind: "codes", codes: answer.recovery_codes });
+            reload();
+          }}
+          onClose={() => setDialog(null)}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function Begin({ hasPassword, onStarted, onCancel }: { hasPassword: boolean; onStarted: (enrolment: Enrolment) => void; onCancel: (() => void) | null }) {
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onStarted(await post<Enrolment>("/api/account/totp", hasPassword ? { password } : {}));
+      return;
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+    setBusy(false);
+  };
+  return (
+    <form onSubmit={submit}>
+      <p>{t("account.totp_intro")}</p>
+      {hasPassword ? (
+        <div class="field">
+          <label for="totp-password">{t("account.your_password")}</label>
+          <input
+            id="totp-password"
+            type="password"
+            autocomplete="current-password"
+            required
+            autoFocus
+            value={password}
+            onInput={(event) => setPassword((event.target as HTMLInputElement).value)}
+          />
+        </div>
+      ) : null}
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <div class="actions">
+        <button type="submit" class="button" disabled={busy}>
+          {hasPassword ? t("account.continue") : t("account.set_up_totp")}
+        </button>
+        {onCancel ? (
+          <button type="button" class="button secondary" onClick={onCancel}>
+            {t("common.cancel")}
+          </button>
+        ) : null}
+      </div>
+    </form>
+  );
+}
+
+function Scan({ enrolment, onCancel, onConfirmed }: { enrolment: Enrolment; onCancel: () => void; onConfirmed: (codes: string[]) => void }) {
+  const [code, setCode] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const answer = await post<{ recovery_codes: string[] }>("/api/account/totp/confirm", { code: code.trim() });
+      onConfirmed(answer.recovery_codes);
+      return;
+    } catch (failure) {
+      setError(errorText(failure));
+      setCode("");
+    }
+    setBusy(false);
+  };
+  return (
+    <form onSubmit={submit} class="totp-scan">
+      <ol class="steps">
+        <li>
+          <p>{t("account.scan_qr")}</p>
+          <div class="qr">
+            <img src={svgImage(enrolment.qr_svg)} width={200} height={200} alt={t("account.qr_alt")} />
+          </div>
+          <p class="muted small">{t("account.or_type_key")}</p>
+          <div class="key-row">
+            <code id="totp-secret" data-secret={enrolment.secret}>
+              {groupKey(enrolment.secret)}
+            </code>
+            <CopyButton text={enrolment.secret} />
+          </div>
+          <p class="small">
+            <a href={enrolment.otpauth_url}>{t("account.open_in_app")}</a>
+          </p>
+        </li>
+        <li>
+          <div class="field">
+            <label for="totp-code">{t("account.first_code")}</label>
+            <input
+              id="totp-code"
+              class="code-input"
+              autocomplete="one-time-code"
+              inputMode="numeric"
+              pattern="[0-9 ]{6,7}"
+              maxLength={7}
+              required
+              value={code}
+              onInput={(event) => setCode((event.target as HTMLInputElement).value)}
+            />
+          </div>
+        </li>
+      </ol>
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <div class="actions">
+        <button type="submit" class="button" disabled={busy}>
+          {t("account.turn_on")}
+        </button>
+        <button type="button" class="button secondary" onClick={onCancel}>
+          {t("common.cancel")}
+        </button>
+      </div>
+    </form>
+  );
+}
