@@ -1,17 +1,2 @@
-import { Link } from "../components/link";
-import { useSession } from "../lib/session";
-
-export function SitesPage() {
-  const { sites } = useSession();
-  return (
-    <main class="page">
-      <ul>
-        {sites.map((site) => (
-          <li key={site.domain}>
-            <Link href={`/sites/${encodeURIComponent(site.domain)}`}>{site.domain}</Link>
-          </li>
-        ))}
-      </ul>
-    </main>
-  );
-}
+// The sites list: the signed-in home page (pages/sites/).
+export { SitesPage } from "./sites/sites-page";

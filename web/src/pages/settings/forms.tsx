@@ -1,0 +1,228 @@
+// The pieces every settings form uses: a submit that tracks busy/error/success, field
+// errors tied to their input, a copyable block, and a confirmation dialog for what cannot
+// be undone.
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { Modal } from "../../components/modal";
+import { ErrorMessage } from "../../components/status";
+import { ApiError } from "../../lib/api";
+import { t } from "../../lib/i18n";
+import "./settings.css";
+
+export interface Action {
+  busy: boolean;
+  error: Error | null;
+  /** Set after a success; cleared by the next run. */
+  done: boolean;
+  /** Runs `work`; its error is kept in `error` (and answered as undefined). */
+  run: <T>(work: () => Promise<T>) => Promise<T | undefined>;
+  reset: () => void;
+}
+
+/** A form's submission: one at a time, with its error and its success. */
+export function useAction(): Action {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error | null>(null);
+  const [done, setDone] = useState(false);
+  const alive = useRef(true);
+  useEffect(
+    () => () => {
+      alive.current = false;
+    },
+    [],
+  );
+  return {
+    busy,
+    error,
+    done,
+    reset: () => {
+      setError(null);
+      setDone(false);
+    },
+    run: async (work) => {
+      setBusy(true);
+      setError(null);
+      setDone(false);
+      try {
+        const result = await work();
+        if (alive.current) setDone(true);
+        return result;
+      } catch (caught) {
+        if (alive.current) setError(caught instanceof Error ? caught : new Error(String(caught)));
+        return undefined;
+      } finally {
+        if (alive.current) setBusy(false);
+      }
+    },
+  };
+}
+
+/** The error's code if it is an API error with one of `codes`. */
+export function codeOf(error: Error | null, ...codes: string[]): string | null {
+  return error instanceof ApiError && codes.includes(error.code) ? error.code : null;
+}
+
+/** A message with the API's code after it: `the domain is taken (site_exists)`. */
+export function withCode(message: string, code: string): string {
+  return `${message} (${code})`;
+}
+
+/** The API's error as a field's message (`message (code)`) when its code is one of `codes`. */
+export function apiFieldError(error: Error | null, ...codes: string[]): string | null {
+  const code = codeOf(error, ...codes);
+  return code && error ? withCode(error.message, code) : null;
+}
+
+/** An error under its field (`id` for the input's aria-describedby). */
+export function FieldError({ id, children }: { id: string; children: ComponentChildren }) {
+  if (!children) return null;
+  return (
+    <span class="field-error" id={id} role="alert">
+      {children}
+    </span>
+  );
+}
+
+/** The submit button, busy while the form is sent. */
+export function Submit({ busy, children, class: className = "button" }: { busy: boolean; children: ComponentChildren; class?: string }) {
+  return (
+    <button type="submit" class={className} disabled={busy} aria-busy={busy}>
+      {busy ? <span class="button-spinner" aria-hidden="true" /> : null}
+      {children}
+    </button>
+  );
+}
+
+/** A short-lived "saved" note after a success. */
+export function Saved({ show, children }: { show: boolean; children?: ComponentChildren }) {
+  return (
+    <span class="saved-note" role="status" aria-live="polite">
+      {show ? (children ?? t("common.saved")) : ""}
+    </span>
+  );
+}
+
+/** The API's error (message and code) under a form, unless a field shows it. */
+export function FormError({ error, shown = [] }: { error: Error | null; shown?: string[] }) {
+  if (!error || codeOf(error, ...shown)) return null;
+  return <ErrorMessage error={error} />;
+}
+
+/** Text to copy (a snippet, a secret), with a button; where the clipboard is refused, the text is selected. */
+export function CopyBlock({ text, label }: { text: string; label: string }) {
+  const block = useRef<HTMLPreElement>(null);
+  const [state, setState] = useState<"idle" | "copied" | "select">("idle");
+  useEffect(() => {
+    if (state !== "copied") return;
+    const timer = setTimeout(() => setState("idle"), 2000);
+    return () => clearTimeout(timer);
+  }, [state]);
+  const select = () => {
+    const element = block.current;
+    if (!element) return;
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const selection = window.getSelection();
+    selection?.removeAllRanges();
+    selection?.addRange(range);
+  };
+  const copy = async () => {
+    try {
+      if (!navigator.clipboard) throw new Error("no clipboard");
+      await navigator.clipboard.writeText(text);
+      setState("copied");
+    } catch {
+      select();
+      setState("select");
+    }
+  };
+  return (
+    <div class="copy-block">
+      <pre ref={block} aria-label={label} tabIndex={0} onFocus={select}>
+        {text}
+      </pre>
+      <div class="copy-actions">
+        <button type="button" class="button secondary small" onClick={copy}>
+          {state === "copied" ? t("common.copied") : t("common.copy")}
+        </button>
+        <span class="muted small" role="status" aria-live="polite">
+          {state === "select" ? t("settings.copy_by_hand") : ""}
+        </span>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * Asks before something that cannot be undone; with `typed`, the person types it (the
+ * site's domain) to confirm.
+ */
+export function ConfirmDialog({
+  title,
+  children,
+  confirmLabel,
+  typed,
+  onConfirm,
+  onClose,
+}: {
+  title: string;
+  children: ComponentChildren;
+  confirmLabel: string;
+  typed?: string;
+  onConfirm: () => Promise<unknown>;
+  onClose: () => void;
+}) {
+  const [text, setText] = useState("");
+  const action = useAction();
+  const matches = typed === undefined || text.trim().toLowerCase() === typed.toLowerCase();
+  return (
+    <Modal title={title} onClose={onClose}>
+      <form
+        onSubmit={async (event) => {
+          event.preventDefault();
+          if (!matches) return;
+          await action.run(onConfirm);
+        }}
+      >
+        <div class="confirm-text">{children}</div>
+        {typed !== undefined ? (
+          <label class="field">
+            <span>{t("settings.type_to_confirm", { text: typed })}</span>
+            <input
+              value={text}
+              autoComplete="off"
+              autoCapitalize="off"
+              spellcheck={false}
+              onInput={(event) => setText((event.target as HTMLInputElement).value)}
+            />
+          </label>
+        ) : null}
+        <FormError error={action.error} />
+        <div class="form-actions">
+          <button type="button" class="button secondary" onClick={onClose}>
+            {t("common.cancel")}
+          </button>
+          <Submit busy={action.busy} class="button danger-solid">
+            {confirmLabel}
+          </Submit>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+/** A date (ms since the epoch) in the reader's language, with the time. */
+export function formatWhen(ms: number | null | undefined, lang: string): string {
+  if (ms === null || ms === undefined) return "—";
+  return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
+}
+
+/** A section's title and what it is for. */
+export function SectionHead({ title, intro }: { title: string; intro?: ComponentChildren }) {
+  return (
+    <header class="section-head">
+      <h2 id="settings-section-title">{title}</h2>
+      {intro ? <p class="muted">{intro}</p> : null}
+    </header>
+  );
+}

@@ -1,0 +1,242 @@
+// Funnels: 2 to 8 ordered steps (pages or events), within one visit or a window of time;
+// listed with a link to their report on the dashboard.
+import { useState } from "preact/hooks";
+import { Link } from "../../components/link";
+import { ErrorMessage, Spinner } from "../../components/status";
+import { del, get, post, sitePath } from "../../lib/api";
+import { t } from "../../lib/i18n";
+import { useLoad } from "../../lib/stats";
+import { codeOf, ConfirmDialog, FieldError, FormError, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
+import { StepFields } from "./step-fields";
+import {
+  addStep,
+  canAddStep,
+  canRemoveStep,
+  describeStep,
+  initialSteps,
+  MAX_STEPS,
+  MIN_STEPS,
+  moveStep,
+  removeStep,
+  stepProblem,
+  toApiStep,
+  updateStep,
+  type StepDraft,
+  type StoredStep,
+} from "./steps";
+import type { SectionProps } from "./types";
+import { wholeNumber } from "./validate";
+
+interface Funnel {
+  id: number;
+  name: string;
+  steps: StoredStep[];
+  window_ms: number | null;
+  created_at_ms: number;
+}
+
+/** The longest window, in minutes (a day). */
+const MAX_WINDOW_MINUTES = 1440;
+
+export function FunnelsSection({ site }: SectionProps) {
+  const [refresh, setRefresh] = useState(0);
+  const funnels = useLoad(`funnels\n${site.domain}`, (signal) => get<Funnel[]>(sitePath(site.domain, "/funnels"), signal), refresh);
+  const [removing, setRemoving] = useState<Funnel | null>(null);
+  const dashboard = `/sites/${encodeURIComponent(site.domain)}`;
+  return (
+    <>
+      <SectionHead title={t("settings.section_funnels")} intro={t("settings.funnels_intro")} />
+      <div class="card settings-card">
+        <h3>{t("settings.funnels_list")}</h3>
+        {funnels.error ? <ErrorMessage error={funnels.error} /> : null}
+        {!funnels.data && funnels.loading ? <Spinner /> : null}
+        {funnels.data && funnels.data.length === 0 ? <p class="muted">{t("settings.funnels_none")}</p> : null}
+        {funnels.data && funnels.data.length > 0 ? (
+          <ul class="item-list">
+            {funnels.data.map((funnel) => (
+              <li key={funnel.id}>
+                <div class="item-main">
+                  <strong>{funnel.name}</strong>
+                  <ol class="funnel-steps">
+                    {funnel.steps.map((step, index) => (
+                      <li key={index}>
+                        <code>{describeStep(step)}</code>
+                      </li>
+                    ))}
+                  </ol>
+                  <span class="muted small">
+                    {funnel.window_ms ? t("settings.funnel_window_of", { minutes: Math.round(funnel.window_ms / 60_000) }) : t("settings.funnel_within_visit")}
+                  </span>
+                </div>
+                <div class="item-actions">
+                  <Link href={`${dashboard}?funnel=${encodeURIComponent(funnel.name)}`} class="button secondary small">
+                    {t("settings.funnel_see")}
+                  </Link>
+                  <button type="button" class="button danger small" onClick={() => setRemoving(funnel)}>
+                    {t("common.delete")}
+                  </button>
+                </div>
+              </li>
+            ))}
+          </ul>
+        ) : null}
+      </div>
+      <AddFunnel domain={site.domain} onAdded={() => setRefresh((n) => n + 1)} />
+      {removing ? (
+        <ConfirmDialog
+          title={t("settings.funnel_remove_title")}
+          confirmLabel={t("common.delete")}
+          onClose={() => setRemoving(null)}
+          onConfirm={async () => {
+            await del(sitePath(site.domain, `/funnels/${encodeURIComponent(removing.name)}`));
+            setRemoving(null);
+            setRefresh((n) => n + 1);
+          }}
+        >
+          <p>{t("settings.funnel_remove_text", { name: removing.name })}</p>
+        </ConfirmDialog>
+      ) : null}
+    </>
+  );
+}
+
+function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void }) {
+  const [name, setName] = useState("");
+  const [steps, setSteps] = useState<StepDraft[]>(initialSteps);
+  const [windowed, setWindowed] = useState(false);
+  const [minutes, setMinutes] = useState("30");
+  const [checked, setChecked] = useState(false);
+  const action = useAction();
+  const problems = steps.map(stepProblem);
+  const window = wholeNumber(minutes, 1, MAX_WINDOW_MINUTES);
+  const nameProblem = !name.trim() ? t("settings.funnel_name_empty") : null;
+  const apiNameError = codeOf(action.error, "funnel_exists") ? withCode(action.error?.message ?? "", "funnel_exists") : null;
+  const change = (next: StepDraft[]) => {
+    setSteps(next);
+    if (action.error) action.reset();
+  };
+  return (
+    <form
+      class="card settings-card"
+      onSubmit={async (event) => {
+        event.preventDefault();
+        setChecked(true);
+        if (nameProblem || problems.some(Boolean) || (windowed && window === null)) return;
+        const body = {
+          name: name.trim(),
+          steps: steps.map(toApiStep),
+          ...(windowed && window !== null ? { window_minutes: window } : {}),
+        };
+        const added = await action.run(() => post(sitePath(domain, "/funnels"), body));
+        if (added === undefined) return;
+        setName("");
+        setSteps(initialSteps());
+        setChecked(false);
+        onAdded();
+      }}
+    >
+      <h3>{t("settings.funnel_add")}</h3>
+      <div class="field">
+        <label for="funnel-name">{t("settings.funnel_name")}</label>
+        <input
+          id="funnel-name"
+          value={name}
+          maxLength={120}
+          placeholder={t("settings.funnel_name_placeholder")}
+          aria-invalid={Boolean((checked && nameProblem) || apiNameError)}
+          aria-describedby="funnel-name-error"
+          onInput={(event) => {
+            setName((event.target as HTMLInputElement).value);
+            if (action.error) action.reset();
+          }}
+        />
+        <FieldError id="funnel-name-error">{(checked && nameProblem) || apiNameError}</FieldError>
+      </div>
+      <fieldset class="funnel-editor">
+        <legend>{t("settings.funnel_steps", { min: MIN_STEPS, max: MAX_STEPS })}</legend>
+        <ol>
+          {steps.map((step, index) => (
+            <li class="funnel-step" key={index}>
+              <div class="funnel-step-head">
+                <span class="funnel-step-number">{t("settings.funnel_step_n", { n: index + 1 })}</span>
+                <div class="funnel-step-buttons">
+                  <button
+                    type="button"
+                    class="icon-button"
+                    disabled={index === 0}
+                    aria-label={t("settings.funnel_step_up", { n: index + 1 })}
+                    onClick={() => change(moveStep(steps, index, -1))}
+                  >
+                    ↑
+                  </button>
+                  <button
+                    type="button"
+                    class="icon-button"
+                    disabled={index === steps.length - 1}
+                    aria-label={t("settings.funnel_step_down", { n: index + 1 })}
+                    onClick={() => change(moveStep(steps, index, 1))}
+                  >
+                    ↓
+                  </button>
+                  <button
+                    type="button"
+                    class="icon-button"
+                    disabled={!canRemoveStep(steps)}
+                    aria-label={t("settings.funnel_step_remove", { n: index + 1 })}
+                    onClick={() => change(removeStep(steps, index))}
+                  >
+                    ×
+                  </button>
+                </div>
+              </div>
+              <StepFields
+                id={`funnel-step-${index}`}
+                step={step}
+                problem={checked ? problems[index] : null}
+                legend={t("settings.funnel_step_n", { n: index + 1 })}
+                onChange={(patch) => change(updateStep(steps, index, patch))}
+              />
+            </li>
+          ))}
+        </ol>
+        <button type="button" class="button secondary small" disabled={!canAddStep(steps)} onClick={() => change(addStep(steps))}>
+          + {t("settings.funnel_step_add")}
+        </button>
+        {!canAddStep(steps) ? <span class="hint"> {t("settings.funnel_steps_full", { max: MAX_STEPS })}</span> : null}
+      </fieldset>
+      <fieldset class="funnel-window">
+        <legend>{t("settings.funnel_window")}</legend>
+        <label class="radio">
+          <input type="radio" name="funnel-window" checked={!windowed} onChange={() => setWindowed(false)} />
+          {t("settings.funnel_within_visit")}
+        </label>
+        <label class="radio">
+          <input type="radio" name="funnel-window" checked={windowed} onChange={() => setWindowed(true)} />
+          {t("settings.funnel_within_minutes")}
+        </label>
+        {windowed ? (
+          <div class="field inline-field">
+            <label for="funnel-minutes">{t("settings.funnel_minutes")}</label>
+            <input
+              id="funnel-minutes"
+              type="number"
+              min={1}
+              max={MAX_WINDOW_MINUTES}
+              inputMode="numeric"
+              value={minutes}
+              aria-invalid={checked && window === null}
+              aria-describedby="funnel-minutes-error"
+              onInput={(event) => setMinutes((event.target as HTMLInputElement).value)}
+            />
+            <FieldError id="funnel-minutes-error">{checked && window === null ? t("settings.funnel_minutes_invalid", { max: MAX_WINDOW_MINUTES }) : null}</FieldError>
+          </div>
+        ) : null}
+      </fieldset>
+      <FormError error={action.error} shown={["funnel_exists"]} />
+      <div class="form-actions">
+        <Submit busy={action.busy}>{t("settings.funnel_add_submit")}</Submit>
+        <Saved show={action.done}>{t("settings.funnel_added")}</Saved>
+      </div>
+    </form>
+  );
+}

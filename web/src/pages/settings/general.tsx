@@ -1,0 +1,122 @@
+// General: the domain, the time zone, the tracking snippet with the first-event check, and
+// removing the site.
+import { useMemo, useState } from "preact/hooks";
+import { ApiError, del, put, sitePath } from "../../lib/api";
+import { t } from "../../lib/i18n";
+import { navigate } from "../../lib/router";
+import { allows, useSession } from "../../lib/session";
+import { codeOf, ConfirmDialog, FieldError, FormError, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
+import { timeZones, zoneLabel } from "./timezones";
+import { FirstHitCheck, TrackingSnippet } from "./tracking";
+import type { SectionProps } from "./types";
+
+export function GeneralSection({ site }: SectionProps) {
+  return (
+    <>
+      <SectionHead title={t("settings.section_general")} />
+      <SiteDetails site={site} />
+      <div class="card settings-card">
+        <h3>{t("settings.tracking_title")}</h3>
+        <TrackingSnippet domain={site.domain} />
+        <FirstHitCheck domain={site.domain} />
+      </div>
+      {allows(site.access, "own") ? <DeleteSite domain={site.domain} /> : null}
+    </>
+  );
+}
+
+function SiteDetails({ site }: Pick<SectionProps, "site">) {
+  const { reloadSites } = useSession();
+  const [zone, setZone] = useState(site.timezone);
+  const zones = useMemo(() => timeZones(site.timezone), [site.timezone]);
+  const action = useAction();
+  const canChange = allows(site.access, "manage");
+  // The route arrives with a server that has it; an older one answers 404 or 405.
+  const unsupported = action.error instanceof ApiError && (action.error.status === 404 || action.error.status === 405) && action.error.code !== "site_not_found";
+  const zoneError = unsupported
+    ? t("settings.timezone_unsupported")
+    : codeOf(action.error, "invalid_timezone")
+      ? withCode(action.error?.message ?? "", "invalid_timezone")
+      : null;
+  return (
+    <form
+      class="card settings-card"
+      onSubmit={async (event) => {
+        event.preventDefault();
+        const saved = await action.run(async () => {
+          await put(sitePath(site.domain), { timezone: zone });
+          return true;
+        });
+        if (saved) await reloadSites();
+      }}
+    >
+      <h3>{t("settings.site_title")}</h3>
+      <div class="field">
+        <label for="settings-domain">{t("settings.domain")}</label>
+        <input id="settings-domain" value={site.domain} readOnly aria-describedby="settings-domain-hint" />
+        <span class="hint" id="settings-domain-hint">
+          {t("settings.domain_hint")}
+        </span>
+      </div>
+      <div class="field">
+        <label for="settings-zone">{t("settings.timezone")}</label>
+        <select
+          id="settings-zone"
+          value={zone}
+          disabled={!canChange}
+          aria-describedby="settings-zone-hint settings-zone-error"
+          onChange={(event) => {
+            setZone((event.target as HTMLSelectElement).value);
+            action.reset();
+          }}
+        >
+          {zones.map((name) => (
+            <option value={name} key={name}>
+              {zoneLabel(name)}
+            </option>
+          ))}
+        </select>
+        <span class="hint" id="settings-zone-hint">
+          {t("settings.timezone_hint")}
+        </span>
+        <FieldError id="settings-zone-error">{zoneError}</FieldError>
+      </div>
+      <FormError error={unsupported ? null : action.error} shown={["invalid_timezone"]} />
+      {canChange ? (
+        <div class="form-actions">
+          <Submit busy={action.busy}>{t("common.save")}</Submit>
+          <Saved show={action.done && zone === site.timezone} />
+        </div>
+      ) : null}
+    </form>
+  );
+}
+
+function DeleteSite({ domain }: { domain: string }) {
+  const { reloadSites } = useSession();
+  const [asking, setAsking] = useState(false);
+  return (
+    <div class="card settings-card danger-zone">
+      <h3>{t("settings.delete_title")}</h3>
+      <p>{t("settings.delete_intro")}</p>
+      <button type="button" class="button danger" onClick={() => setAsking(true)}>
+        {t("settings.delete_button")}
+      </button>
+      {asking ? (
+        <ConfirmDialog
+          title={t("settings.delete_confirm_title", { domain })}
+          confirmLabel={t("settings.delete_confirm")}
+          typed={domain}
+          onClose={() => setAsking(false)}
+          onConfirm={async () => {
+            await del(sitePath(domain));
+            await reloadSites();
+            navigate("/", { replace: true });
+          }}
+        >
+          <p>{t("settings.delete_warning", { domain })}</p>
+        </ConfirmDialog>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,123 @@
+// Goals: pages (path patterns) and custom events (with property conditions) whose visitors
+// the dashboard counts as conversions.
+import { useState } from "preact/hooks";
+import { ErrorMessage, Spinner } from "../../components/status";
+import { del, get, post, sitePath } from "../../lib/api";
+import { t } from "../../lib/i18n";
+import { useLoad } from "../../lib/stats";
+import { codeOf, ConfirmDialog, FieldError, FormError, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
+import { StepFields } from "./step-fields";
+import { describeStep, emptyStep, stepProblem, toApiStep, type StepDraft, type StoredStep } from "./steps";
+import type { SectionProps } from "./types";
+
+export type Goal = StoredStep & { id: number; name: string; created_at_ms: number };
+
+export function GoalsSection({ site }: SectionProps) {
+  const [refresh, setRefresh] = useState(0);
+  const goals = useLoad(`goals\n${site.domain}`, (signal) => get<Goal[]>(sitePath(site.domain, "/goals"), signal), refresh);
+  const [removing, setRemoving] = useState<Goal | null>(null);
+  return (
+    <>
+      <SectionHead title={t("settings.section_goals")} intro={t("settings.goals_intro")} />
+      <div class="card settings-card">
+        <h3>{t("settings.goals_list")}</h3>
+        {goals.error ? <ErrorMessage error={goals.error} /> : null}
+        {!goals.data && goals.loading ? <Spinner /> : null}
+        {goals.data && goals.data.length === 0 ? <p class="muted">{t("settings.goals_none")}</p> : null}
+        {goals.data && goals.data.length > 0 ? (
+          <ul class="item-list">
+            {goals.data.map((goal) => (
+              <li key={goal.id}>
+                <div class="item-main">
+                  <strong>{goal.name}</strong>
+                  <span class="item-detail">
+                    <span class="badge">{t(`settings.step_${goal.kind}`)}</span> <code>{describeStep(goal)}</code>
+                  </span>
+                </div>
+                <button type="button" class="button danger small" onClick={() => setRemoving(goal)}>
+                  {t("common.delete")}
+                </button>
+              </li>
+            ))}
+          </ul>
+        ) : null}
+      </div>
+      <AddGoal domain={site.domain} onAdded={() => setRefresh((n) => n + 1)} />
+      {removing ? (
+        <ConfirmDialog
+          title={t("settings.goal_remove_title")}
+          confirmLabel={t("common.delete")}
+          onClose={() => setRemoving(null)}
+          onConfirm={async () => {
+            await del(sitePath(site.domain, `/goals/${encodeURIComponent(removing.name)}`));
+            setRemoving(null);
+            setRefresh((n) => n + 1);
+          }}
+        >
+          <p>{t("settings.goal_remove_text", { name: removing.name })}</p>
+        </ConfirmDialog>
+      ) : null}
+    </>
+  );
+}
+
+function AddGoal({ domain, onAdded }: { domain: string; onAdded: () => void }) {
+  const [step, setStep] = useState<StepDraft>(emptyStep());
+  const [name, setName] = useState("");
+  const [checked, setChecked] = useState(false);
+  const action = useAction();
+  const problem = stepProblem(step);
+  const nameError = codeOf(action.error, "goal_exists") ? withCode(action.error?.message ?? "", "goal_exists") : null;
+  return (
+    <form
+      class="card settings-card"
+      onSubmit={async (event) => {
+        event.preventDefault();
+        setChecked(true);
+        if (problem) return;
+        const body = { ...toApiStep(step), ...(name.trim() ? { name: name.trim() } : {}) };
+        const added = await action.run(() => post(sitePath(domain, "/goals"), body));
+        if (added === undefined) return;
+        setStep(emptyStep(step.kind));
+        setName("");
+        setChecked(false);
+        onAdded();
+      }}
+    >
+      <h3>{t("settings.goal_add")}</h3>
+      <StepFields
+        id="goal"
+        step={step}
+        problem={checked ? problem : null}
+        legend={t("settings.goal_kind")}
+        onChange={(change) => {
+          setStep((before) => ({ ...before, ...change }));
+          if (action.error) action.reset();
+        }}
+      />
+      <div class="field">
+        <label for="goal-name">{t("settings.goal_name")}</label>
+        <input
+          id="goal-name"
+          value={name}
+          maxLength={120}
+          placeholder={step.kind === "page" ? `Visit ${step.value || "/pricing"}` : step.value || "Signup"}
+          aria-describedby="goal-name-hint goal-name-error"
+          onInput={(event) => {
+            setName((event.target as HTMLInputElement).value);
+            if (action.error) action.reset();
+          }}
+        />
+        <span class="hint" id="goal-name-hint">
+          {t("settings.goal_name_hint")}
+        </span>
+        <FieldError id="goal-name-error">{nameError}</FieldError>
+      </div>
+      <FormError error={action.error} shown={["goal_exists"]} />
+      <div class="form-actions">
+        <Submit busy={action.busy}>{t("settings.goal_add_submit")}</Submit>
+        <Saved show={action.done}>{t("settings.goal_added")}</Saved>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,197 @@
+// Members: who may see or change the site, and with what role; adding an address without
+// an account makes an invitation (a link to pass on, also e-mailed when the instance sends
+// mail).
+import { useState } from "preact/hooks";
+import { ErrorMessage, Spinner } from "../../components/status";
+import { del, get, post, put, sitePath } from "../../lib/api";
+import { currentLanguage, t } from "../../lib/i18n";
+import { useLoad } from "../../lib/stats";
+import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, SectionHead, Submit, useAction } from "./forms";
+import type { SectionProps } from "./types";
+import { isEmail } from "./validate";
+
+const ROLES = ["viewer", "admin", "owner"] as const;
+
+interface Member {
+  user_id: number;
+  email: string;
+  role: string;
+}
+
+interface Invitation {
+  path: string;
+  code: string;
+  expires_at_ms: number;
+  emailed: boolean;
+}
+
+export function MembersSection({ site, account }: SectionProps) {
+  const [refresh, setRefresh] = useState(0);
+  const members = useLoad(`members\n${site.domain}`, (signal) => get<Member[]>(sitePath(site.domain, "/members"), signal), refresh);
+  const [removing, setRemoving] = useState<Member | null>(null);
+  const reload = () => setRefresh((n) => n + 1);
+  return (
+    <>
+      <SectionHead title={t("settings.section_members")} intro={t("settings.members_intro")} />
+      <div class="card settings-card">
+        <h3>{t("settings.members_list")}</h3>
+        {members.error ? <ErrorMessage error={members.error} /> : null}
+        {!members.data && members.loading ? <Spinner /> : null}
+        {members.data && members.data.length === 0 ? <p class="muted">{t("settings.members_none")}</p> : null}
+        {members.data && members.data.length > 0 ? (
+          <ul class="item-list">
+            {members.data.map((member) => (
+              <MemberRow
+                key={member.user_id}
+                domain={site.domain}
+                member={member}
+                self={member.user_id === account?.id}
+                onChanged={reload}
+                onRemove={() => setRemoving(member)}
+              />
+            ))}
+          </ul>
+        ) : null}
+        <p class="hint">{t("settings.members_admins_note")}</p>
+      </div>
+      <AddMember domain={site.domain} onAdded={reload} />
+      {removing ? (
+        <ConfirmDialog
+          title={t("settings.member_remove_title")}
+          confirmLabel={t("settings.member_remove")}
+          onClose={() => setRemoving(null)}
+          onConfirm={async () => {
+            await del(sitePath(site.domain, `/members/${removing.user_id}`));
+            setRemoving(null);
+            reload();
+          }}
+        >
+          <p>{t("settings.member_remove_text", { email: removing.email, domain: site.domain })}</p>
+        </ConfirmDialog>
+      ) : null}
+    </>
+  );
+}
+
+function MemberRow({ domain, member, self, onChanged, onRemove }: { domain: string; member: Member; self: boolean; onChanged: () => void; onRemove: () => void }) {
+  const action = useAction();
+  const [role, setRole] = useState(member.role);
+  return (
+    <li>
+      <div class="item-main">
+        <strong>{member.email}</strong>
+        {self ? <span class="badge accent">{t("settings.member_you")}</span> : null}
+        {action.error ? <ErrorMessage error={action.error} /> : null}
+      </div>
+      <div class="item-actions">
+        <label>
+          <span class="visually-hidden">{t("settings.member_role_of", { email: member.email })}</span>
+          <select
+            value={role}
+            disabled={action.busy}
+            onChange={async (event) => {
+              const next = (event.target as HTMLSelectElement).value;
+              const before = role;
+              setRole(next);
+              const ok = await action.run(async () => {
+                await put(sitePath(domain, `/members/${member.user_id}`), { role: next });
+                return true;
+              });
+              if (ok) onChanged();
+              else setRole(before);
+            }}
+          >
+            {ROLES.map((name) => (
+              <option value={name} key={name}>
+                {t(`settings.role_${name}`)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" class="button danger small" onClick={onRemove}>
+          {t("settings.member_remove")}
+        </button>
+      </div>
+    </li>
+  );
+}
+
+function AddMember({ domain, onAdded }: { domain: string; onAdded: () => void }) {
+  const [email, setEmail] = useState("");
+  const [role, setRole] = useState<string>("viewer");
+  const [checked, setChecked] = useState(false);
+  const [result, setResult] = useState<{ email: string; invitation: Invitation | null } | null>(null);
+  const action = useAction();
+  const localError = checked && !isEmail(email) ? t("settings.member_email_invalid") : null;
+  const apiError = apiFieldError(action.error, "invalid_email", "user_exists");
+  return (
+    <form
+      class="card settings-card"
+      onSubmit={async (event) => {
+        event.preventDefault();
+        setChecked(true);
+        if (!isEmail(email)) return;
+        setResult(null);
+        const answer = await action.run(() => post<Invitation | { user_id: number; role: string }>(sitePath(domain, "/members"), { email: email.trim(), role }));
+        if (!answer) return;
+        setResult({ email: email.trim(), invitation: "path" in answer ? answer : null });
+        setEmail("");
+        setChecked(false);
+        onAdded();
+      }}
+    >
+      <h3>{t("settings.member_add")}</h3>
+      <div class="form-row">
+        <div class="field grow">
+          <label for="member-email">{t("settings.member_email")}</label>
+          <input
+            id="member-email"
+            type="email"
+            autoComplete="off"
+            value={email}
+            aria-invalid={Boolean(localError || apiError)}
+            aria-describedby="member-email-error"
+            onInput={(event) => {
+              setEmail((event.target as HTMLInputElement).value);
+              if (action.error) action.reset();
+            }}
+          />
+          <FieldError id="member-email-error">{localError ?? apiError}</FieldError>
+        </div>
+        <div class="field">
+          <label for="member-role">{t("settings.member_role")}</label>
+          <select id="member-role" value={role} onChange={(event) => setRole((event.target as HTMLSelectElement).value)}>
+            {ROLES.map((name) => (
+              <option value={name} key={name}>
+                {t(`settings.role_${name}`)}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <p class="hint">{t(`settings.role_${role}_hint`)}</p>
+      <FormError error={action.error} shown={["invalid_email", "user_exists"]} />
+      <div class="form-actions">
+        <Submit busy={action.busy}>{t("settings.member_add_submit")}</Submit>
+      </div>
+      {result ? (
+        <div class="result" role="status">
+          {result.invitation ? (
+            <>
+              <p>
+                <strong>{t("settings.member_invited", { email: result.email })}</strong>{" "}
+                {result.invitation.emailed ? t("settings.member_invite_emailed") : t("settings.member_invite_pass_on")}
+              </p>
+              <CopyBlock text={window.location.origin + result.invitation.path} label={t("settings.member_invite_link")} />
+              <p class="hint">{t("settings.member_invite_expires", { when: formatWhen(result.invitation.expires_at_ms, currentLanguage()) })}</p>
+            </>
+          ) : (
+            <p>
+              <strong>{t("settings.member_added", { email: result.email })}</strong>
+            </p>
+          )}
+        </div>
+      ) : null}
+    </form>
+  );
+}

@@ -1,0 +1,212 @@
+// Share links: a public, read-only view of the dashboard, optionally with a password, an
+// expiry, and permission to be embedded in another site's page.
+import { useState } from "preact/hooks";
+import { ErrorMessage, Spinner } from "../../components/status";
+import { del, get, post, sitePath } from "../../lib/api";
+import { currentLanguage, t } from "../../lib/i18n";
+import { useLoad } from "../../lib/stats";
+import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, SectionHead, Submit, useAction } from "./forms";
+import { embedSnippet, shareUrl } from "./snippet";
+import type { SectionProps } from "./types";
+import { isSlugName, wholeNumber } from "./validate";
+
+interface Share {
+  name: string;
+  has_password: boolean;
+  embed: boolean;
+  created_at_ms: number;
+  expires_at_ms: number | null;
+  code?: string;
+  path?: string;
+  url?: string;
+}
+
+const MAX_EXPIRY_DAYS = 3650;
+const MIN_PASSWORD = 10;
+
+export function SharesSection({ site }: SectionProps) {
+  const [refresh, setRefresh] = useState(0);
+  const shares = useLoad(`shares\n${site.domain}`, (signal) => get<Share[]>(sitePath(site.domain, "/shares"), signal), refresh);
+  const [revoking, setRevoking] = useState<Share | null>(null);
+  const lang = currentLanguage();
+  return (
+    <>
+      <SectionHead title={t("settings.section_shares")} intro={t("settings.shares_intro")} />
+      <div class="card settings-card">
+        <h3>{t("settings.shares_list")}</h3>
+        {shares.error ? <ErrorMessage error={shares.error} /> : null}
+        {!shares.data && shares.loading ? <Spinner /> : null}
+        {shares.data && shares.data.length === 0 ? <p class="muted">{t("settings.shares_none")}</p> : null}
+        {shares.data && shares.data.length > 0 ? (
+          <ul class="item-list">
+            {shares.data.map((share) => {
+              const expired = share.expires_at_ms !== null && share.expires_at_ms < Date.now();
+              return (
+                <li key={share.name}>
+                  <div class="item-main">
+                    <strong>{share.name}</strong>
+                    <span class="item-detail">
+                      {share.has_password ? <span class="badge">{t("settings.share_password_badge")}</span> : null}
+                      {share.embed ? <span class="badge accent">{t("settings.share_embed_badge")}</span> : null}
+                      {expired ? <span class="badge bad-badge">{t("settings.share_expired")}</span> : null}
+                      <span class="muted small">
+                        {t("settings.created_on", { when: formatWhen(share.created_at_ms, lang) })}
+                        {" · "}
+                        {share.expires_at_ms ? t("settings.expires_on", { when: formatWhen(share.expires_at_ms, lang) }) : t("settings.never_expires")}
+                      </span>
+                    </span>
+                  </div>
+                  <button type="button" class="button danger small" onClick={() => setRevoking(share)}>
+                    {t("settings.revoke")}
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+        ) : null}
+      </div>
+      <CreateShare domain={site.domain} onCreated={() => setRefresh((n) => n + 1)} />
+      {revoking ? (
+        <ConfirmDialog
+          title={t("settings.share_revoke_title")}
+          confirmLabel={t("settings.revoke")}
+          onClose={() => setRevoking(null)}
+          onConfirm={async () => {
+            await del(sitePath(site.domain, `/shares/${encodeURIComponent(revoking.name)}`));
+            setRevoking(null);
+            setRefresh((n) => n + 1);
+          }}
+        >
+          <p>{t("settings.share_revoke_text", { name: revoking.name })}</p>
+        </ConfirmDialog>
+      ) : null}
+    </>
+  );
+}
+
+function CreateShare({ domain, onCreated }: { domain: string; onCreated: () => void }) {
+  const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
+  const [days, setDays] = useState("");
+  const [embed, setEmbed] = useState(false);
+  const [checked, setChecked] = useState(false);
+  const [created, setCreated] = useState<Share | null>(null);
+  const action = useAction();
+  const nameProblem = !isSlugName(name) ? t("settings.slug_invalid") : null;
+  const passwordProblem = password && password.length < MIN_PASSWORD ? t("settings.share_password_short", { min: MIN_PASSWORD }) : null;
+  const expiry = days.trim() ? wholeNumber(days, 1, MAX_EXPIRY_DAYS) : null;
+  const daysProblem = days.trim() && expiry === null ? t("settings.days_invalid", { max: MAX_EXPIRY_DAYS }) : null;
+  const apiName = apiFieldError(action.error, "share_link_exists", "invalid_share_name");
+  const apiPassword = apiFieldError(action.error, "weak_password", "invalid_password");
+  const url = created ? (created.url ?? shareUrl(window.location.origin, created.path ?? `/share/${created.code}`)) : "";
+  return (
+    <form
+      class="card settings-card"
+      onSubmit={async (event) => {
+        event.preventDefault();
+        setChecked(true);
+        if (nameProblem || passwordProblem || daysProblem) return;
+        setCreated(null);
+        const body = {
+          name,
+          embed,
+          ...(password ? { password } : {}),
+          ...(expiry !== null ? { expires_in_days: expiry } : {}),
+        };
+        const answer = await action.run(() => post<Share>(sitePath(domain, "/shares"), body));
+        if (!answer) return;
+        setCreated(answer);
+        setName("");
+        setPassword("");
+        setDays("");
+        setEmbed(false);
+        setChecked(false);
+        onCreated();
+      }}
+    >
+      <h3>{t("settings.share_create")}</h3>
+      <div class="field">
+        <label for="share-name">{t("settings.share_name")}</label>
+        <input
+          id="share-name"
+          value={name}
+          autoComplete="off"
+          autoCapitalize="off"
+          spellcheck={false}
+          placeholder="newsletter"
+          aria-invalid={Boolean((checked && nameProblem) || apiName)}
+          aria-describedby="share-name-hint share-name-error"
+          onInput={(event) => {
+            setName((event.target as HTMLInputElement).value);
+            if (action.error) action.reset();
+          }}
+        />
+        <span class="hint" id="share-name-hint">
+          {t("settings.slug_hint")}
+        </span>
+        <FieldError id="share-name-error">{(checked && nameProblem) || apiName}</FieldError>
+      </div>
+      <div class="form-row">
+        <div class="field grow">
+          <label for="share-password">{t("settings.share_password")}</label>
+          <input
+            id="share-password"
+            type="password"
+            autoComplete="new-password"
+            value={password}
+            aria-invalid={Boolean((checked && passwordProblem) || apiPassword)}
+            aria-describedby="share-password-hint share-password-error"
+            onInput={(event) => setPassword((event.target as HTMLInputElement).value)}
+          />
+          <span class="hint" id="share-password-hint">
+            {t("settings.share_password_hint", { min: MIN_PASSWORD })}
+          </span>
+          <FieldError id="share-password-error">{(checked && passwordProblem) || apiPassword}</FieldError>
+        </div>
+        <div class="field">
+          <label for="share-days">{t("settings.expires_in_days")}</label>
+          <input
+            id="share-days"
+            type="number"
+            inputMode="numeric"
+            min={1}
+            max={MAX_EXPIRY_DAYS}
+            value={days}
+            placeholder={t("settings.never")}
+            aria-invalid={Boolean(checked && daysProblem)}
+            aria-describedby="share-days-error"
+            onInput={(event) => setDays((event.target as HTMLInputElement).value)}
+          />
+          <FieldError id="share-days-error">{checked && daysProblem}</FieldError>
+        </div>
+      </div>
+      <div class="toggle-row">
+        <input id="share-embed" type="checkbox" role="switch" class="switch" checked={embed} aria-describedby="share-embed-hint" onChange={(event) => setEmbed((event.target as HTMLInputElement).checked)} />
+        <div>
+          <label for="share-embed">{t("settings.share_embed")}</label>
+          <span class="hint block" id="share-embed-hint">
+            {t("settings.share_embed_hint")}
+          </span>
+        </div>
+      </div>
+      <FormError error={action.error} shown={["share_link_exists", "invalid_share_name", "weak_password", "invalid_password"]} />
+      <div class="form-actions">
+        <Submit busy={action.busy}>{t("settings.share_create_submit")}</Submit>
+      </div>
+      {created ? (
+        <div class="result" role="status">
+          <p>
+            <strong>{t("settings.share_created", { name: created.name })}</strong> {t("settings.shown_once")}
+          </p>
+          <CopyBlock text={url} label={t("settings.share_link")} />
+          {created.embed ? (
+            <>
+              <p class="small">{t("settings.share_iframe")}</p>
+              <CopyBlock text={embedSnippet(url, domain)} label={t("settings.share_iframe")} />
+            </>
+          ) : null}
+        </div>
+      ) : null}
+    </form>
+  );
+}
