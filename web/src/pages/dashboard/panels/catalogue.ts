@@ -105,7 +105,8 @@ export const REPORTS: ReportDef[] = [
     title: "panels.tab_goals",
     column: "panels.column_goal",
     dimension: "event:goal",
-    metrics: ["visitors", "events", "conversion_rate"],
+    // Revenue shows only when some goal has any (and is asked again without it if refused).
+    metrics: ["visitors", "events", "conversion_rate", "total_revenue"],
     details: ["visitors", "events", "conversion_rate", "total_revenue", "average_revenue"],
     label: "text",
   },

@@ -132,7 +132,8 @@ export function Details({ report, view, title, onClose }: { report: ReportDef; v
                   const pressed = isRowFiltered(view.state, filter);
                   return (
                     <tr key={`${index}\n${String(value)}`} class={pressed ? "filtered" : undefined}>
-                      <td class="details-label">
+                      <td>
+                        <div class="details-label">
                         {filter ? (
                           <button
                             type="button"
@@ -153,6 +154,7 @@ export function Details({ report, view, title, onClose }: { report: ReportDef; v
                           </span>
                         )}
                         <RowLink report={report} value={value} view={view} />
+                        </div>
                       </td>
                       {columns.map(({ metric, index: at }) => (
                         <td class="number" key={metric}>

@@ -83,6 +83,7 @@ export function WorldMap({ answer, report, view }: { answer: StatsAnswer; report
           return (
             <path
               key={shape.code}
+              data-code={shape.code}
               d={shape.path}
               class={`map-country${value > 0 ? " has-visitors" : ""}${filtered ? " filtered" : ""}${hover?.code === shape.code ? " hovered" : ""}`}
               style={value > 0 ? { fillOpacity: shadeOf(value, max) } : undefined}

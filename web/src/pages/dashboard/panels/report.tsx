@@ -5,6 +5,8 @@ import { ApiError } from "../../../lib/api";
 import { currentLanguage, t } from "../../../lib/i18n";
 import { formatMetric } from "../../../lib/format";
 import { useStats, type Loaded, type StatsAnswer } from "../../../lib/stats";
+import { allows } from "../../../lib/session";
+import { Link } from "../../../components/link";
 import { Tooltip } from "../../../components/tooltip";
 import { ErrorMessage } from "../../../components/status";
 import type { DashboardProps } from "../context";
@@ -96,13 +98,14 @@ export function Report({ report, view, onDetails }: ReportProps) {
   const rows = rowsOf(data);
   const columns = shownMetrics(metrics, data);
   const more = moreRows(data);
-  const grid = { gridTemplateColumns: `minmax(0, 1fr) repeat(${columns.length}, var(--report-column))` };
+  // Phones show the first two metrics; the details dialog has them all.
+  const grid = { "--columns": columns.length, "--columns-narrow": Math.min(columns.length, 2) };
   return (
     <div class="report" aria-busy={answer.loading}>
       <div class="report-head" style={grid}>
         <span>{t(report.column)}</span>
-        {columns.map(({ metric }) => (
-          <span class="report-number" key={metric}>
+        {columns.map(({ metric }, at) => (
+          <span class={at >= 2 ? "report-number report-extra" : "report-number"} key={metric}>
             <MetricName metric={metric} />
           </span>
         ))}
@@ -113,7 +116,7 @@ export function Report({ report, view, onDetails }: ReportProps) {
         ) : data === null ? (
           <Skeleton />
         ) : rows.length === 0 ? (
-          <p class="report-empty muted">{t("panels.empty")}</p>
+          <EmptyReport report={report} view={view} />
         ) : (
           <ul class={answer.loading ? "report-rows stale" : "report-rows"}>
             {rows.map((row) => {
@@ -141,8 +144,8 @@ export function Report({ report, view, onDetails }: ReportProps) {
                     )}
                     <RowLink report={report} value={row.value} view={view} />
                   </div>
-                  {columns.map(({ metric, index }) => (
-                    <span class="report-number" key={metric}>
+                  {columns.map(({ metric, index }, at) => (
+                    <span class={at >= 2 ? "report-number report-extra" : "report-number"} key={metric}>
                       <span class="visually-hidden">{t(`metrics.name_${metric}`)}: </span>
                       {formatMetric(metric, row.metrics[index], { compact: true })}
                     </span>
@@ -163,6 +166,34 @@ export function Report({ report, view, onDetails }: ReportProps) {
       </div>
     </div>
   );
+}
+
+/** What a report without rows says: goals and custom events say how to get some. */
+function EmptyReport({ report, view }: { report: ReportDef; view: DashboardProps }) {
+  const settings = !view.shared && allows(view.site.access, "manage");
+  if (report.dimension === "event:goal") {
+    return (
+      <div class="report-empty muted">
+        <p>{t("panels.goals_none")}</p>
+        {settings ? (
+          <Link class="button secondary small" href={`/sites/${encodeURIComponent(view.site.domain)}/settings/goals`}>
+            {t("panels.goals_create")}
+          </Link>
+        ) : null}
+      </div>
+    );
+  }
+  if (report.dimension === "event:name") {
+    return (
+      <div class="report-empty muted">
+        <p>{t("panels.events_none")}</p>
+        <p>
+          <code>hitkeep("Signup", {"{"} props: {"{"} plan: "pro" {"}"} {"}"})</code>
+        </p>
+      </div>
+    );
+  }
+  return <p class="report-empty muted">{t("panels.empty")}</p>;
 }
 
 /** Grey rows of the panel's height while the first answer loads, so nothing jumps. */
