@@ -24,6 +24,7 @@ import { Report, Skeleton } from "./report";
 import { PropertiesTab } from "./properties";
 import { FunnelsTab } from "./funnels";
 import { MapTab } from "./map-tab";
+import { moveBetweenTabs } from "./tabs";
 import "./panels.css";
 
 const Details = lazy(() => import("./details").then((module) => module.Details));
@@ -78,7 +79,7 @@ function ReportPanel({ name, view, wide }: { name: PanelName; view: DashboardPro
     <section class={wide ? "card panel wide" : "card panel"} aria-labelledby={`${id}-title`}>
       <header class="card-head panel-head">
         <h2 id={`${id}-title`}>{titleOf(report, tab)}</h2>
-        <div class="tabs" role="tablist" aria-label={t(`panels.panel_${name}`)}>
+        <div class="tabs" role="tablist" aria-label={t(`panels.panel_${name}`)} onKeyDown={moveBetweenTabs}>
           {barTabs(name).map((bar) => (
             <button
               type="button"
@@ -131,7 +132,7 @@ function PanelBody({
 /** A second row of tabs (the campaign parameters). */
 export function SubTabs({ tabs, tab, onChoose, label }: { tabs: readonly string[]; tab: string; onChoose: (tab: string) => void; label: string }) {
   return (
-    <div class="tabs sub-tabs" role="tablist" aria-label={label}>
+    <div class="tabs sub-tabs" role="tablist" aria-label={label} onKeyDown={moveBetweenTabs}>
       {tabs.map((item) => (
         <button type="button" role="tab" key={item} aria-selected={item === tab} onClick={() => onChoose(item)}>
           {t(`panels.tab_${item}`)}

@@ -9,6 +9,7 @@ import { useLoad } from "../../../lib/stats";
 import type { DashboardProps } from "../context";
 import { PROPS_TAB, propertyKeyOf, propertyReport, withTab, type ReportDef } from "./catalogue";
 import { Report } from "./report";
+import { moveBetweenTabs } from "./tabs";
 
 interface PropertyKey {
   key: string;
@@ -54,7 +55,7 @@ export function PropertiesTab({ tab, view, onDetails }: { tab: string; view: Das
     <div class="properties">
       <div class="properties-bar">
         {shown.length > 0 ? (
-          <div class="tabs sub-tabs" role="tablist" aria-label={t("panels.property_keys")}>
+          <div class="tabs sub-tabs" role="tablist" aria-label={t("panels.property_keys")} onKeyDown={moveBetweenTabs}>
             {shown.slice(0, 8).map((key) => (
               <button type="button" role="tab" key={key} aria-selected={key === chosen} onClick={() => choose(key)}>
                 {key}
