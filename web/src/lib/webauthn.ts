@@ -145,11 +145,13 @@ async function assert(options: RequestOptionsJSON, signal?: AbortSignal) {
 /**
  * Signs in with a passkey alone (the credential names its account). With `conditional`, the
  * browser offers the passkeys in the e-mail field's autofill and waits until one is chosen
- * or `signal` aborts.
+ * or `signal` aborts. `onChosen` runs once the authenticator answered (before the server
+ * checks the answer).
  */
-export async function signInWithPasskey(options: { conditional?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+export async function signInWithPasskey(options: { conditional?: boolean; signal?: AbortSignal; onChosen?: () => void } = {}): Promise<void> {
   const start = await post<Ceremony<RequestOptionsJSON>>("/api/auth/passkey/options", options.conditional ? { conditional: true } : {}, options.signal);
   const credential = await assert(start.options, options.signal);
+  options.onChosen?.();
   await post("/api/auth/passkey", { ceremony: start.ceremony, credential });
 }
 

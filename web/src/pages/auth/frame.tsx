@@ -15,7 +15,7 @@ export function AuthFrame({ title, children }: { title: string; children: Compon
       <a class="skip-link" href="#main">
         {t("common.skip_to_content")}
       </a>
-      <header class="topbar">
+      <header class="topbar auth-topbar">
         <a href="/" class="brand">
           <Logo />
           <span>Hitkeep</span>

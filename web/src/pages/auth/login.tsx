@@ -86,13 +86,24 @@ function FirstStep({
         controller.abort();
         void ask();
       }, AUTOFILL_RENEW_MS);
+      // Until a passkey is chosen this runs in the background: its failures (no passkey
+      // offered, the server busy) are nobody's concern; the server's refusal of a chosen
+      // passkey is.
+      let chosen = false;
       try {
-        await signInWithPasskey({ conditional: true, signal: controller.signal });
-        clearTimeout(timer);
+        await signInWithPasskey({
+          conditional: true,
+          signal: controller.signal,
+          onChosen: () => {
+            chosen = true;
+            clearTimeout(timer);
+            setBusy("passkey");
+          },
+        });
         done(next);
       } catch (failure) {
-        if (controller.signal.aborted || isCancelled(failure)) return;
-        clearTimeout(timer);
+        if (!chosen) return;
+        setBusy(null);
         setError(errorText(failure));
       }
     };
