@@ -84,9 +84,19 @@ export function FieldError({ id, children }: { id: string; children: ComponentCh
 }
 
 /** The submit button, busy while the form is sent. */
-export function Submit({ busy, children, class: className = "button" }: { busy: boolean; children: ComponentChildren; class?: string }) {
+export function Submit({
+  busy,
+  children,
+  class: className = "button",
+  disabled = false,
+}: {
+  busy: boolean;
+  children: ComponentChildren;
+  class?: string;
+  disabled?: boolean;
+}) {
   return (
-    <button type="submit" class={className} disabled={busy} aria-busy={busy}>
+    <button type="submit" class={className} disabled={busy || disabled} aria-busy={busy}>
       {busy ? <span class="button-spinner" aria-hidden="true" /> : null}
       {children}
     </button>
@@ -138,7 +148,7 @@ export function CopyBlock({ text, label }: { text: string; label: string }) {
   };
   return (
     <div class="copy-block">
-      <pre ref={block} aria-label={label} tabIndex={0} onFocus={select}>
+      <pre ref={block} class={text.includes("\n") ? "lines" : undefined} aria-label={label} tabIndex={0} onFocus={select}>
         {text}
       </pre>
       <div class="copy-actions">
@@ -202,7 +212,7 @@ export function ConfirmDialog({
           <button type="button" class="button secondary" onClick={onClose}>
             {t("common.cancel")}
           </button>
-          <Submit busy={action.busy} class="button danger-solid">
+          <Submit busy={action.busy} disabled={!matches} class="button danger-solid">
             {confirmLabel}
           </Submit>
         </div>
@@ -215,6 +225,19 @@ export function ConfirmDialog({
 export function formatWhen(ms: number | null | undefined, lang: string): string {
   if (ms === null || ms === undefined) return "—";
   return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
+}
+
+/** What a form made (a link, a secret), scrolled into view when it appears. */
+export function Result({ children }: { children: ComponentChildren }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    box.current?.scrollIntoView?.({ block: "nearest", behavior: "smooth" });
+  }, []);
+  return (
+    <div class="result" role="status" ref={box}>
+      {children}
+    </div>
+  );
 }
 
 /** A section's title and what it is for. */

@@ -154,6 +154,9 @@ function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void })
       </div>
       <fieldset class="funnel-editor">
         <legend>{t("settings.funnel_steps", { min: MIN_STEPS, max: MAX_STEPS })}</legend>
+        <p class="hint funnel-hint">
+          {t("settings.page_pattern_hint")} {t("settings.event_name_hint")}
+        </p>
         <ol>
           {steps.map((step, index) => (
             <li class="funnel-step" key={index}>
@@ -194,6 +197,7 @@ function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void })
                 step={step}
                 problem={checked ? problems[index] : null}
                 legend={t("settings.funnel_step_n", { n: index + 1 })}
+                hint={false}
                 onChange={(patch) => change(updateStep(steps, index, patch))}
               />
             </li>

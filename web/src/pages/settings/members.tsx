@@ -6,7 +6,7 @@ import { ErrorMessage, Spinner } from "../../components/status";
 import { del, get, post, put, sitePath } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, SectionHead, Submit, useAction } from "./forms";
+import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, Result, SectionHead, Submit, useAction } from "./forms";
 import type { SectionProps } from "./types";
 import { isEmail } from "./validate";
 
@@ -175,7 +175,7 @@ function AddMember({ domain, onAdded }: { domain: string; onAdded: () => void })
         <Submit busy={action.busy}>{t("settings.member_add_submit")}</Submit>
       </div>
       {result ? (
-        <div class="result" role="status">
+        <Result>
           {result.invitation ? (
             <>
               <p>
@@ -190,7 +190,7 @@ function AddMember({ domain, onAdded }: { domain: string; onAdded: () => void })
               <strong>{t("settings.member_added", { email: result.email })}</strong>
             </p>
           )}
-        </div>
+        </Result>
       ) : null}
     </form>
   );

@@ -1,39 +1,32 @@
 import { describe, expect, it } from "vitest";
-import { pluginsOf } from "./plugin-status";
+import { failureRate, pluginHealth, RECENT_FAILURE_MS, runsOn } from "./plugin-status";
 
-describe("pluginsOf", () => {
-  it("reads a list or an object holding one", () => {
-    const plugin = { name: "geo", status: "loaded", calls: 12, errors: 0 };
-    expect(pluginsOf([plugin])).toHaveLength(1);
-    expect(pluginsOf({ plugins: [plugin] })).toHaveLength(1);
-    expect(pluginsOf(null)).toEqual([]);
-    expect(pluginsOf({ other: 1 })).toEqual([]);
+const now = 1_800_000_000_000;
+
+describe("pluginHealth", () => {
+  it("is idle before the first call and healthy without failures", () => {
+    expect(pluginHealth({ calls: 0, failures: 0, last_error_at_ms: null }, now)).toBe("idle");
+    expect(pluginHealth({ calls: 10, failures: 0, last_error_at_ms: null }, now)).toBe("healthy");
   });
 
-  it("takes the name, status, sites, error and numeric counters", () => {
-    const [plugin] = pluginsOf([
-      { name: "bot-filter", state: "failed", last_error: "trap: unreachable", sites: ["a.com"], path: "/p/bot.wasm", events: 5, loaded_at_ms: 1, label: "x" },
-    ]);
-    expect(plugin).toEqual({
-      name: "bot-filter",
-      status: "failed",
-      healthy: false,
-      version: null,
-      path: "/p/bot.wasm",
-      sites: ["a.com"],
-      error: "trap: unreachable",
-      loadedAtMs: 1,
-      counters: [["events", 5]],
-    });
+  it("is failing after a recent failure, recovered after an old one", () => {
+    expect(pluginHealth({ calls: 10, failures: 2, last_error_at_ms: now - 1000 }, now)).toBe("failing");
+    expect(pluginHealth({ calls: 10, failures: 2, last_error_at_ms: now - RECENT_FAILURE_MS - 1 }, now)).toBe("recovered");
   });
+});
 
-  it("calls loaded plugins healthy, reads nested counters and treats no sites as every site", () => {
-    const [plugin] = pluginsOf([{ name: "geo", status: "Loaded", sites: [], counters: { calls: 3, drops: 1 } }]);
-    expect(plugin.healthy).toBe(true);
-    expect(plugin.sites).toBeNull();
-    expect(plugin.counters).toEqual([
-      ["calls", 3],
-      ["drops", 1],
-    ]);
+describe("failureRate", () => {
+  it("is failures per call in percent, none before a call", () => {
+    expect(failureRate({ calls: 0, failures: 0 })).toBeNull();
+    expect(failureRate({ calls: 200, failures: 3 })).toBe(1.5);
+    expect(failureRate({ calls: 2, failures: 5 })).toBe(100);
+  });
+});
+
+describe("runsOn", () => {
+  it("is every site for null, else the listed ones", () => {
+    expect(runsOn({ sites: null }, "a.com")).toBe(true);
+    expect(runsOn({ sites: ["a.com"] }, "a.com")).toBe(true);
+    expect(runsOn({ sites: ["b.com"] }, "a.com")).toBe(false);
   });
 });

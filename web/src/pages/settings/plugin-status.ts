@@ -1,49 +1,47 @@
-// Reads `GET /api/plugins` leniently: a list of plugins (or `{plugins: [...]}`), each with a
-// name, a status and whatever counters the server reports, so the section keeps working as
-// the answer gains fields.
+// `GET /api/plugins` (instance admins): the enrichment plugins the aggregator runs, with
+// their calls and failures since they were (re)loaded; and how each one is faring.
 
 export interface PluginStatus {
   name: string;
-  /** `loaded`, `failed`, ... as the server says it. */
-  status: string | null;
-  healthy: boolean;
-  version: string | null;
-  path: string | null;
-  /** The domains it runs for; null: every site. */
+  /** The sites it runs on; null: every site. */
   sites: string[] | null;
-  error: string | null;
-  loadedAtMs: number | null;
-  /** Numeric fields (calls, events, errors...), in the server's order. */
-  counters: [string, number][];
+  /** What happens to an event when the plugin fails on it. */
+  on_failure: "pass" | "dead_letter";
+  loaded_at_ms: number;
+  calls: number;
+  /** Failed calls, and events answered against the contract. */
+  failures: number;
+  last_error_at_ms: number | null;
+  last_error_kind: "trap" | "timeout" | "memory" | "bad_output" | null;
+  /** The kind in a sentence (never event data). */
+  last_error: string | null;
 }
 
-const HEALTHY = new Set(["loaded", "ok", "running", "active", "healthy", "ready"]);
-const KNOWN = new Set(["name", "status", "state", "version", "path", "file", "sites", "error", "last_error", "loaded_at_ms", "id"]);
+export interface PluginsStatus {
+  /** False when no plugins are configured. */
+  enabled: boolean;
+  plugins: PluginStatus[];
+}
 
-const text = (value: unknown): string | null => (typeof value === "string" && value !== "" ? value : null);
+/** A failure this recent makes a plugin "failing" rather than "recovered". */
+export const RECENT_FAILURE_MS = 60 * 60_000;
 
-export function pluginsOf(answer: unknown): PluginStatus[] {
-  const list = Array.isArray(answer) ? answer : Array.isArray((answer as { plugins?: unknown })?.plugins) ? (answer as { plugins: unknown[] }).plugins : [];
-  return list
-    .filter((item): item is Record<string, unknown> => typeof item === "object" && item !== null)
-    .map((item) => {
-      const status = text(item.status) ?? text(item.state);
-      const counters: [string, number][] = [];
-      const numbers = typeof item.counters === "object" && item.counters !== null ? (item.counters as Record<string, unknown>) : item;
-      for (const [key, value] of Object.entries(numbers)) {
-        if (!KNOWN.has(key) && typeof value === "number" && Number.isFinite(value) && !key.endsWith("_ms")) counters.push([key, value]);
-      }
-      const sites = Array.isArray(item.sites) ? item.sites.filter((site): site is string => typeof site === "string") : null;
-      return {
-        name: text(item.name) ?? text(item.id) ?? "?",
-        status,
-        healthy: status !== null && HEALTHY.has(status.toLowerCase()),
-        version: text(item.version),
-        path: text(item.path) ?? text(item.file),
-        sites: sites && sites.length > 0 ? sites : null,
-        error: text(item.error) ?? text(item.last_error),
-        loadedAtMs: typeof item.loaded_at_ms === "number" ? item.loaded_at_ms : null,
-        counters,
-      };
-    });
+export type PluginHealth = "idle" | "healthy" | "recovered" | "failing";
+
+/** How a plugin fares at `now`: never called, no failures, failures long ago, or failing lately. */
+export function pluginHealth(plugin: Pick<PluginStatus, "calls" | "failures" | "last_error_at_ms">, now: number): PluginHealth {
+  if (plugin.failures > 0 && plugin.last_error_at_ms !== null && now - plugin.last_error_at_ms < RECENT_FAILURE_MS) return "failing";
+  if (plugin.calls === 0) return "idle";
+  return plugin.failures > 0 ? "recovered" : "healthy";
+}
+
+/** Failures per call, in percent (null before the first call). */
+export function failureRate(plugin: Pick<PluginStatus, "calls" | "failures">): number | null {
+  if (plugin.calls === 0) return null;
+  return Math.min(100, (plugin.failures / plugin.calls) * 100);
+}
+
+/** Whether the plugin runs on `domain`. */
+export function runsOn(plugin: Pick<PluginStatus, "sites">, domain: string): boolean {
+  return plugin.sites === null || plugin.sites.includes(domain);
 }

@@ -1,31 +1,33 @@
-// Plugins (instance admins): the enrichment plugins this server runs and how they fare,
-// from `GET /api/plugins`. A server without that route says so instead of failing.
+// Plugins (instance admins): the enrichment plugins this aggregator runs, whether they run
+// on this site, and how they fare (calls, failures, the last error). A server without
+// `GET /api/plugins` says so instead of failing.
 import { ErrorMessage, Spinner } from "../../components/status";
 import { ApiError, get } from "../../lib/api";
+import { formatNumber, formatPercent } from "../../lib/format";
 import { currentLanguage, t } from "../../lib/i18n";
-import { formatNumber } from "../../lib/format";
 import { useLoad } from "../../lib/stats";
 import { formatWhen, SectionHead } from "./forms";
-import { pluginsOf, type PluginStatus } from "./plugin-status";
+import { failureRate, pluginHealth, runsOn, type PluginStatus, type PluginsStatus } from "./plugin-status";
 import type { SectionProps } from "./types";
 
 export function PluginsSection({ site }: SectionProps) {
-  const answer = useLoad(`plugins`, (signal) => get<unknown>("/api/plugins", signal));
+  const answer = useLoad(`plugins`, (signal) => get<PluginsStatus>("/api/plugins", signal));
   const missing = answer.error instanceof ApiError && (answer.error.status === 404 || answer.error.status === 405);
-  const plugins = answer.data === null ? null : pluginsOf(answer.data);
+  const status = answer.data;
   return (
     <>
       <SectionHead title={t("settings.section_plugins")} intro={t("settings.plugins_intro")} />
       <div class="card settings-card">
-        {answer.loading && !answer.data ? <Spinner /> : null}
+        {answer.loading && !status ? <Spinner /> : null}
         {missing ? <p class="muted">{t("settings.plugins_unreported")}</p> : answer.error ? <ErrorMessage error={answer.error} /> : null}
-        {plugins && plugins.length === 0 ? <p class="muted">{t("settings.plugins_none")}</p> : null}
-        {plugins && plugins.length > 0 ? (
-          <ul class="item-list">
-            {plugins.map((plugin) => (
+        {status && !status.enabled ? <p class="muted">{t("settings.plugins_disabled")}</p> : null}
+        {status && status.enabled && status.plugins.length === 0 ? <p class="muted">{t("settings.plugins_none")}</p> : null}
+        {status && status.plugins.length > 0 ? (
+          <ol class="item-list">
+            {status.plugins.map((plugin) => (
               <PluginRow plugin={plugin} domain={site.domain} key={plugin.name} />
             ))}
-          </ul>
+          </ol>
         ) : null}
       </div>
     </>
@@ -34,29 +36,40 @@ export function PluginsSection({ site }: SectionProps) {
 
 function PluginRow({ plugin, domain }: { plugin: PluginStatus; domain: string }) {
   const lang = currentLanguage();
-  const here = plugin.sites === null || plugin.sites.includes(domain);
+  const health = pluginHealth(plugin, Date.now());
+  const rate = failureRate(plugin);
+  const badge = { idle: "", healthy: "good-badge", recovered: "", failing: "bad-badge" }[health];
   return (
     <li>
       <div class="item-main">
         <strong>{plugin.name}</strong>
         <span class="item-detail">
-          <span class={`badge ${plugin.healthy ? "good-badge" : plugin.status ? "bad-badge" : ""}`}>{plugin.status ?? t("settings.plugin_unknown")}</span>
-          <span class="badge">{plugin.sites === null ? t("settings.plugin_all_sites") : here ? t("settings.plugin_this_site") : t("settings.plugin_other_sites")}</span>
-          {plugin.version ? <span class="muted small">{plugin.version}</span> : null}
+          <span class={`badge ${badge}`}>{t(`settings.plugin_health_${health}`)}</span>
+          <span class="badge">
+            {plugin.sites === null ? t("settings.plugin_all_sites") : runsOn(plugin, domain) ? t("settings.plugin_this_site") : t("settings.plugin_other_sites")}
+          </span>
+          <span class="muted small">{t(`settings.plugin_on_failure_${plugin.on_failure}`)}</span>
         </span>
-        {plugin.path ? <code class="small muted">{plugin.path}</code> : null}
-        {plugin.error ? <p class="error small">{plugin.error}</p> : null}
-        {plugin.counters.length > 0 ? (
-          <dl class="plugin-counters">
-            {plugin.counters.map(([name, value]) => (
-              <div key={name}>
-                <dt>{name.replace(/_/g, " ")}</dt>
-                <dd>{formatNumber(value)}</dd>
-              </div>
-            ))}
-          </dl>
+        <dl class="plugin-counters">
+          <div>
+            <dt>{t("settings.plugin_calls")}</dt>
+            <dd>{formatNumber(plugin.calls)}</dd>
+          </div>
+          <div>
+            <dt>{t("settings.plugin_failures")}</dt>
+            <dd>
+              {formatNumber(plugin.failures)}
+              {rate !== null && plugin.failures > 0 ? ` (${formatPercent(rate, lang, 2)})` : ""}
+            </dd>
+          </div>
+        </dl>
+        {plugin.last_error ? (
+          <p class={`small ${health === "failing" ? "error" : "muted"}`}>
+            {t("settings.plugin_last_error", { when: formatWhen(plugin.last_error_at_ms, lang), error: plugin.last_error })}
+            {plugin.last_error_kind ? <span class="muted"> ({plugin.last_error_kind})</span> : null}
+          </p>
         ) : null}
-        {plugin.loadedAtMs ? <span class="muted small">{t("settings.plugin_loaded_at", { when: formatWhen(plugin.loadedAtMs, lang) })}</span> : null}
+        <span class="muted small">{t("settings.plugin_loaded_at", { when: formatWhen(plugin.loaded_at_ms, lang) })}</span>
       </div>
     </li>
   );

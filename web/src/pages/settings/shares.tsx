@@ -5,7 +5,7 @@ import { ErrorMessage, Spinner } from "../../components/status";
 import { del, get, post, sitePath } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, SectionHead, Submit, useAction } from "./forms";
+import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, Result, SectionHead, Submit, useAction } from "./forms";
 import { embedSnippet, shareUrl } from "./snippet";
 import type { SectionProps } from "./types";
 import { isSlugName, wholeNumber } from "./validate";
@@ -194,7 +194,7 @@ function CreateShare({ domain, onCreated }: { domain: string; onCreated: () => v
         <Submit busy={action.busy}>{t("settings.share_create_submit")}</Submit>
       </div>
       {created ? (
-        <div class="result" role="status">
+        <Result>
           <p>
             <strong>{t("settings.share_created", { name: created.name })}</strong> {t("settings.shown_once")}
           </p>
@@ -205,7 +205,7 @@ function CreateShare({ domain, onCreated }: { domain: string; onCreated: () => v
               <CopyBlock text={embedSnippet(url, domain)} label={t("settings.share_iframe")} />
             </>
           ) : null}
-        </div>
+        </Result>
       ) : null}
     </form>
   );

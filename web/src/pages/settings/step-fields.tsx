@@ -10,12 +10,15 @@ export function StepFields({
   onChange,
   problem,
   legend,
+  hint = true,
 }: {
   id: string;
   step: StepDraft;
   onChange: (change: Partial<StepDraft>) => void;
   problem: StepProblem | null;
   legend?: string;
+  /** Explain the patterns under the field (a funnel explains them once, above its steps). */
+  hint?: boolean;
 }) {
   const valueProblem = problem && !problem.startsWith("prop") && problem !== "too_many_props" ? problem : null;
   const propProblem = problem && (problem.startsWith("prop") || problem === "too_many_props") ? problem : null;
@@ -38,12 +41,14 @@ export function StepFields({
           autoCapitalize="off"
           placeholder={step.kind === "page" ? "/pricing" : "Signup"}
           aria-invalid={Boolean(valueProblem)}
-          aria-describedby={`${id}-value-hint ${id}-value-error`}
+          aria-describedby={hint ? `${id}-value-hint ${id}-value-error` : `${id}-value-error`}
           onInput={(event) => onChange({ value: (event.target as HTMLInputElement).value })}
         />
-        <span class="hint" id={`${id}-value-hint`}>
-          {step.kind === "page" ? t("settings.page_pattern_hint") : t("settings.event_name_hint")}
-        </span>
+        {hint ? (
+          <span class="hint" id={`${id}-value-hint`}>
+            {step.kind === "page" ? t("settings.page_pattern_hint") : t("settings.event_name_hint")}
+          </span>
+        ) : null}
         <FieldError id={`${id}-value-error`}>{valueProblem ? t(`settings.step_problem_${valueProblem}`) : null}</FieldError>
       </div>
       {step.kind === "event" ? (

@@ -5,7 +5,7 @@ import { ErrorMessage, Spinner } from "../../components/status";
 import { del, get, post } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, SectionHead, Submit, useAction } from "./forms";
+import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, Result, SectionHead, Submit, useAction } from "./forms";
 import { statsCurl } from "./snippet";
 import type { SectionProps } from "./types";
 import { isSlugName, wholeNumber } from "./validate";
@@ -170,14 +170,14 @@ function CreateToken({ domain, onCreated }: { domain: string; onCreated: () => v
         <Submit busy={action.busy}>{t("settings.token_create_submit")}</Submit>
       </div>
       {created?.secret ? (
-        <div class="result" role="status">
+        <Result>
           <p>
             <strong>{t("settings.token_created", { name: created.name })}</strong> {t("settings.shown_once")}
           </p>
           <CopyBlock text={created.secret} label={t("settings.token_secret")} />
           <p class="small">{t("settings.token_curl")}</p>
           <CopyBlock text={statsCurl(window.location.origin, created.secret, domain)} label={t("settings.token_curl")} />
-        </div>
+        </Result>
       ) : null}
     </form>
   );

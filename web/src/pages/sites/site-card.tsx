@@ -131,14 +131,16 @@ export function SiteCard({ site, range }: { site: Site; range: SparkRange }) {
         <div class="skeleton skeleton-chart" />
       )}
       <div class="site-card-stats">
-        <span>
+        <div class="site-card-today">
           {numbers ? (
             <strong class="site-card-number">{formatCompact(numbers.today)}</strong>
+          ) : failed ? (
+            <strong class="site-card-number">—</strong>
           ) : (
             <span class="skeleton skeleton-number" />
-          )}{" "}
-          <span class="muted">{t("sites.today_label", { count: numbers?.today ?? 0 })}</span>
-        </span>
+          )}
+          <span class="muted small">{t("sites.today_label", { count: numbers?.today ?? 0 })}</span>
+        </div>
         <span class="site-card-live" title={t("sites.current_hint")}>
           <span class={`live-dot ${current ? "on" : ""}`} aria-hidden="true" />
           {current === null ? <span class="skeleton skeleton-small" /> : t("sites.current", { count: current })}
