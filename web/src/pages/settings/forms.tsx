@@ -57,6 +57,13 @@ export function useAction(): Action {
   };
 }
 
+/** Names the page in the browser's tab and history. */
+export function useTitle(title: string): void {
+  useEffect(() => {
+    document.title = `${title} · Hitkeep`;
+  }, [title]);
+}
+
 /** The error's code if it is an API error with one of `codes`. */
 export function codeOf(error: Error | null, ...codes: string[]): string | null {
   return error instanceof ApiError && codes.includes(error.code) ? error.code : null;

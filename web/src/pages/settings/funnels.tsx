@@ -115,6 +115,16 @@ function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void })
     setSteps(next);
     if (action.error) action.reset();
   };
+  // A moved step keeps the focus on the button that moved it (or its other arrow at an end).
+  const move = (index: number, by: number) => {
+    const moved = steps[index];
+    change(moveStep(steps, index, by));
+    requestAnimationFrame(() => {
+      const same = document.getElementById(`funnel-step-${moved.id}-${by < 0 ? "up" : "down"}`) as HTMLButtonElement | null;
+      const other = document.getElementById(`funnel-step-${moved.id}-${by < 0 ? "down" : "up"}`) as HTMLButtonElement | null;
+      (same && !same.disabled ? same : other)?.focus();
+    });
+  };
   return (
     <form
       class="card settings-card"
@@ -159,25 +169,27 @@ function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void })
         </p>
         <ol>
           {steps.map((step, index) => (
-            <li class="funnel-step" key={index}>
+            <li class="funnel-step" key={step.id}>
               <div class="funnel-step-head">
                 <span class="funnel-step-number">{t("settings.funnel_step_n", { n: index + 1 })}</span>
                 <div class="funnel-step-buttons">
                   <button
                     type="button"
                     class="icon-button"
+                    id={`funnel-step-${step.id}-up`}
                     disabled={index === 0}
                     aria-label={t("settings.funnel_step_up", { n: index + 1 })}
-                    onClick={() => change(moveStep(steps, index, -1))}
+                    onClick={() => move(index, -1)}
                   >
                     ↑
                   </button>
                   <button
                     type="button"
                     class="icon-button"
+                    id={`funnel-step-${step.id}-down`}
                     disabled={index === steps.length - 1}
                     aria-label={t("settings.funnel_step_down", { n: index + 1 })}
-                    onClick={() => change(moveStep(steps, index, 1))}
+                    onClick={() => move(index, 1)}
                   >
                     ↓
                   </button>
@@ -193,7 +205,7 @@ function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void })
                 </div>
               </div>
               <StepFields
-                id={`funnel-step-${index}`}
+                id={`funnel-step-${step.id}`}
                 step={step}
                 problem={checked ? problems[index] : null}
                 legend={t("settings.funnel_step_n", { n: index + 1 })}

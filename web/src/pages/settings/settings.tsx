@@ -5,13 +5,14 @@ import { Link } from "../../components/link";
 import { t } from "../../lib/i18n";
 import { navigate } from "../../lib/router";
 import { useSession } from "../../lib/session";
+import { useTitle } from "./forms";
 import { FunnelsSection } from "./funnels";
 import { GeneralSection } from "./general";
 import { GoalsSection } from "./goals";
 import { MembersSection } from "./members";
 import { PluginsSection } from "./plugins";
 import { PrivacySection } from "./privacy";
-import { sectionOf, visibleSections, type Section } from "./sections";
+import { SECTIONS, sectionOf, visibleSections, type Section } from "./sections";
 import { SharesSection } from "./shares";
 import { TokensSection } from "./tokens";
 import type { SectionProps } from "./types";
@@ -31,6 +32,7 @@ const VIEWS: Record<Section, ComponentType<SectionProps>> = {
 export function SettingsPage({ domain, section }: { domain: string; section: string }) {
   const { sites, account } = useSession();
   const site = sites.find((candidate) => candidate.domain === domain);
+  useTitle(`${(SECTIONS as readonly string[]).includes(section) ? t(`settings.section_${section}`) : t("settings.title")} · ${domain}`);
   if (!site) {
     return (
       <main class="page narrow">

@@ -16,17 +16,22 @@ import {
   type StepDraft,
 } from "./steps";
 
-const page = (value: string): StepDraft => ({ kind: "page", value, props: [] });
+let ids = 1000;
+const page = (value: string): StepDraft => ({ id: (ids += 1), kind: "page", value, props: [] });
 
 describe("a funnel's steps", () => {
-  it("start with the fewest a funnel has", () => {
-    expect(initialSteps()).toHaveLength(MIN_STEPS);
+  it("start with the fewest a funnel has, each with its own id", () => {
+    const steps = initialSteps();
+    expect(steps).toHaveLength(MIN_STEPS);
+    expect(steps[0].id).not.toBe(steps[1].id);
+    expect(emptyStep("event")).toMatchObject({ kind: "event", value: "", props: [] });
   });
 
   it("grow up to eight, keeping the last step's kind", () => {
-    let steps: StepDraft[] = [page("/a"), { kind: "event", value: "Signup", props: [] }];
+    let steps: StepDraft[] = [page("/a"), { id: 1, kind: "event", value: "Signup", props: [] }];
     steps = addStep(steps);
-    expect(steps[2]).toEqual(emptyStep("event"));
+    expect(steps[2]).toMatchObject({ kind: "event", value: "", props: [] });
+    expect(new Set(steps.map((step) => step.id)).size).toBe(3);
     while (canAddStep(steps)) steps = addStep(steps);
     expect(steps).toHaveLength(MAX_STEPS);
     expect(addStep(steps)).toHaveLength(MAX_STEPS);
@@ -41,6 +46,11 @@ describe("a funnel's steps", () => {
     expect(removeStep(steps, 7)).toEqual(steps);
   });
 
+  it("keep their ids when moved", () => {
+    const steps = [page("/a"), page("/b")];
+    expect(moveStep(steps, 1, -1).map((s) => s.id)).toEqual([steps[1].id, steps[0].id]);
+  });
+
   it("move up and down within the list", () => {
     const steps = [page("/a"), page("/b"), page("/c")];
     expect(moveStep(steps, 2, -1).map((s) => s.value)).toEqual(["/a", "/c", "/b"]);
@@ -52,7 +62,7 @@ describe("a funnel's steps", () => {
   it("change one step only", () => {
     const steps = [page("/a"), page("/b")];
     const changed = updateStep(steps, 1, { kind: "event", value: "Buy" });
-    expect(changed[1]).toEqual({ kind: "event", value: "Buy", props: [] });
+    expect(changed[1]).toEqual({ id: steps[1].id, kind: "event", value: "Buy", props: [] });
     expect(changed[0]).toBe(steps[0]);
   });
 });
@@ -65,7 +75,7 @@ describe("a step's checks", () => {
   });
 
   it("want a custom event's name, and distinct property keys", () => {
-    const event = (value: string, props: { key: string; value: string }[] = []): StepDraft => ({ kind: "event", value, props });
+    const event = (value: string, props: { key: string; value: string }[] = []): StepDraft => ({ id: 1, kind: "event", value, props });
     expect(stepProblem(event(" "))).toBe("event_empty");
     expect(stepProblem(event("pageview"))).toBe("event_reserved");
     expect(stepProblem(event("Signup", [{ key: "", value: "pro" }]))).toBe("prop_key_empty");
@@ -79,8 +89,8 @@ describe("a step's checks", () => {
 describe("steps for the API", () => {
   it("sends pages and events, leaving blank property rows out", () => {
     expect(toApiStep(page(" /pricing "))).toEqual({ page: "/pricing" });
-    expect(toApiStep({ kind: "event", value: "Signup", props: [{ key: "", value: "" }] })).toEqual({ event: "Signup" });
-    expect(toApiStep({ kind: "event", value: "Signup", props: [{ key: " plan ", value: "pro" }] })).toEqual({
+    expect(toApiStep({ id: 1, kind: "event", value: "Signup", props: [{ key: "", value: "" }] })).toEqual({ event: "Signup" });
+    expect(toApiStep({ id: 1, kind: "event", value: "Signup", props: [{ key: " plan ", value: "pro" }] })).toEqual({
       event: "Signup",
       props: { plan: "pro" },
     });

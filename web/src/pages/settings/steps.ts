@@ -11,6 +11,8 @@ export interface PropDraft {
 }
 
 export interface StepDraft {
+  /** Stable while the step is edited and moved (a list key), unique in the page. */
+  id: number;
   kind: "page" | "event";
   /** The page pattern or the event's name. */
   value: string;
@@ -23,8 +25,11 @@ export type ApiStep = { page: string } | { event: string; props?: Record<string,
 /** A goal or step as the API answers it. */
 export type StoredStep = { kind: "page"; pattern: string } | { kind: "event"; event: string; props?: Record<string, string> };
 
+let lastId = 0;
+
 export function emptyStep(kind: StepDraft["kind"] = "page"): StepDraft {
-  return { kind, value: "", props: [] };
+  lastId += 1;
+  return { id: lastId, kind, value: "", props: [] };
 }
 
 /** A new funnel's steps: the fewest a funnel has. */

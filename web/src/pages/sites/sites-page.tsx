@@ -5,6 +5,7 @@ import { Link } from "../../components/link";
 import { t } from "../../lib/i18n";
 import { navigate, useLocation } from "../../lib/router";
 import { useSession } from "../../lib/session";
+import { useTitle } from "../settings/forms";
 import { isInstanceAdmin } from "../settings/sections";
 import { AddSite, SiteAdded } from "./add-site";
 import { SiteCard, type SparkRange } from "./site-card";
@@ -17,7 +18,9 @@ export function SitesPage() {
   const { sites, account } = useSession();
   const { params } = useLocation();
   const admin = isInstanceAdmin(account?.role);
-  if (admin && params.has("add")) return <AddSite />;
+  const adding = admin && params.has("add");
+  useTitle(adding ? t("sites.add_title") : t("sites.title"));
+  if (adding) return <AddSite />;
   const added = params.get("added");
   if (added) return <SiteAdded domain={added} />;
 
