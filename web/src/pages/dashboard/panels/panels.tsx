@@ -119,7 +119,11 @@ function PanelBody({
   view: DashboardProps;
   onDetails: (report: ReportDef) => void;
 }): ComponentChildren {
-  if (name === "locations" && tab === "map" && report) return <MapTab report={report} view={view} />;
+  if (name === "locations" && tab === "map" && report) {
+    // The map's details are the countries' table.
+    const countries = reportOf("locations", "countries");
+    return <MapTab report={report} view={view} onDetails={() => countries && onDetails(countries)} />;
+  }
   if (name === "goals" && (tab === PROPS_TAB || tab.startsWith(`${PROPS_TAB}:`))) {
     return <PropertiesTab tab={tab} view={view} onDetails={onDetails} />;
   }
