@@ -6,7 +6,7 @@ import { ErrorMessage, Spinner } from "../../components/status";
 import { del, get, post, put, sitePath } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, Result, SectionHead, Submit, useAction } from "./forms";
+import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, Result, Saved, SectionHead, Submit, useAction } from "./forms";
 import type { SectionProps } from "./types";
 import { isEmail } from "./validate";
 
@@ -84,6 +84,7 @@ function MemberRow({ domain, member, self, onChanged, onRemove }: { domain: stri
         {action.error ? <ErrorMessage error={action.error} /> : null}
       </div>
       <div class="item-actions">
+        <Saved show={action.done} />
         <label>
           <span class="visually-hidden">{t("settings.member_role_of", { email: member.email })}</span>
           <select
