@@ -3,9 +3,10 @@
 import { useEffect, useState } from "preact/hooks";
 import { Link } from "../../components/link";
 import { get, sitePath } from "../../lib/api";
-import { t } from "../../lib/i18n";
+import { currentLanguage, t } from "../../lib/i18n";
 import { CopyBlock } from "./forms";
 import { trackingSnippet } from "./snippet";
+import { timeAgo } from "./when";
 
 /** How often the check asks, while the page is visible. */
 const POLL_MS = 3000;
@@ -20,7 +21,12 @@ export function TrackingSnippet({ domain }: { domain: string }) {
   );
 }
 
-type Check = "waiting" | "arrived" | "failed";
+/** Waiting; the first event came while waiting; or events were there from the start. */
+type Check = "waiting" | "arrived" | "tracking";
+
+interface NewestEvent {
+  hit?: { ts?: number; path?: string };
+}
 
 /**
  * Waits for the site's first event: asks for its newest event (the cheapest question) every
@@ -29,10 +35,12 @@ type Check = "waiting" | "arrived" | "failed";
 export function FirstHitCheck({ domain, showDashboardLink = true }: { domain: string; showDashboardLink?: boolean }) {
   const [check, setCheck] = useState<Check>("waiting");
   const [problem, setProblem] = useState<string | null>(null);
+  const [newest, setNewest] = useState<NewestEvent | null>(null);
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let controller: AbortController | null = null;
+    let first = true;
     const ask = async () => {
       if (stopped) return;
       if (document.hidden) {
@@ -41,13 +49,15 @@ export function FirstHitCheck({ domain, showDashboardLink = true }: { domain: st
       }
       controller = new AbortController();
       try {
-        const events = await get<unknown[]>(sitePath(domain, "/events?limit=1"), controller.signal);
+        const events = await get<NewestEvent[]>(sitePath(domain, "/events?limit=1"), controller.signal);
         if (stopped) return;
         setProblem(null);
         if (events.length > 0) {
-          setCheck("arrived");
+          setNewest(events[0]);
+          setCheck(first ? "tracking" : "arrived");
           return;
         }
+        first = false;
       } catch (error) {
         if (stopped) return;
         setProblem(error instanceof Error ? error.message : String(error));
@@ -55,6 +65,7 @@ export function FirstHitCheck({ domain, showDashboardLink = true }: { domain: st
       timer = setTimeout(ask, POLL_MS);
     };
     setCheck("waiting");
+    setNewest(null);
     void ask();
     return () => {
       stopped = true;
@@ -63,17 +74,22 @@ export function FirstHitCheck({ domain, showDashboardLink = true }: { domain: st
     };
   }, [domain]);
   return (
-    <div class={`first-hit ${check}`} role="status" aria-live="polite">
+    <div class={`first-hit ${check === "waiting" ? "waiting" : "arrived"}`} role="status" aria-live="polite">
       <span class="first-hit-dot" aria-hidden="true" />
       <div>
-        {check === "arrived" ? (
+        {check !== "waiting" ? (
           <>
-            <strong>{t("settings.first_hit_arrived")}</strong>
+            <strong>{check === "arrived" ? t("settings.first_hit_arrived") : t("settings.tracking_works")}</strong>
             {showDashboardLink ? (
               <>
                 {" "}
                 <Link href={`/sites/${encodeURIComponent(domain)}`}>{t("settings.open_dashboard")}</Link>
               </>
+            ) : null}
+            {newest?.hit?.ts ? (
+              <span class="muted small block">
+                {t("settings.newest_event", { path: newest.hit.path || "/", when: timeAgo(newest.hit.ts, Date.now(), currentLanguage()) })}
+              </span>
             ) : null}
           </>
         ) : (
