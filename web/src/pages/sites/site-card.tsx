@@ -34,13 +34,17 @@ function seriesQuery(range: SparkRange, timezone: string): StatsQuery {
 }
 
 async function loadNumbers(site: Site, range: SparkRange, signal: AbortSignal): Promise<Numbers> {
-  const answer = await limit(() => runStats(site.domain, seriesQuery(range, site.timezone), signal), signal);
-  const labels = answer.meta.time_labels ?? [];
-  const series = seriesOf(labels, answer.results);
-  if (range === "7d") return { series, labels, today: series[series.length - 1] ?? 0 };
+  const series = limit(() => runStats(site.domain, seriesQuery(range, site.timezone), signal), signal);
   // Over 24 hours the last bucket is only this hour: today's visitors are their own query.
-  const today = await limit(() => runStats(site.domain, { metrics: ["visitors"], date_range: "day" }, signal), signal);
-  return { series, labels, today: Number(today.results[0]?.metrics[0] ?? 0) || 0 };
+  const today = range === "24h" ? limit(() => runStats(site.domain, { metrics: ["visitors"], date_range: "day" }, signal), signal) : null;
+  // Should the series fail first, today's failure is not left unhandled.
+  today?.catch(() => undefined);
+  const answer = await series;
+  const labels = answer.meta.time_labels ?? [];
+  const values = seriesOf(labels, answer.results);
+  if (!today) return { series: values, labels, today: values[values.length - 1] ?? 0 };
+  const todayAnswer = await today;
+  return { series: values, labels, today: Number(todayAnswer.results[0]?.metrics[0] ?? 0) || 0 };
 }
 
 /** Whether the element has come near the screen (once true, stays true). */
