@@ -140,7 +140,14 @@ export function SharePage({ code }: { code: string }) {
     </SessionContext.Provider>
   );
   // An embedded link (an iframe on someone's page) is the dashboard alone.
-  if (info.embed) return <div class="share-embed">{dashboard}</div>;
+  if (info.embed) {
+    return (
+      <div class="share-embed">
+        {dashboard}
+        <p class="share-powered muted">{t("share.powered_by")}</p>
+      </div>
+    );
+  }
   return (
     <ShareFrame name={info.name} expires={info.expires_at_ms}>
       {dashboard}

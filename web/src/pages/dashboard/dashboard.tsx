@@ -73,6 +73,13 @@ function Dashboard({ domain, timezone, access }: { domain: string; timezone: str
     if (period.current === "realtime") setRefresh((value) => value + 1);
   });
 
+  // Minute buckets move on even when nobody comes: the realtime view reloads each minute too.
+  useEffect(() => {
+    if (state.period !== "realtime") return;
+    const timer = setInterval(() => setRefresh((value) => value + 1), 60_000);
+    return () => clearInterval(timer);
+  }, [state.period]);
+
   const props: DashboardProps = {
     site: { domain, timezone, access },
     state,

@@ -35,7 +35,8 @@ export function Dropdown({ open, onOpenChange, button, label, class: className, 
     document.addEventListener("pointerdown", outside);
     document.addEventListener("keydown", key);
     // The chosen item first, else the first one: the keyboard starts where it matters.
-    const first = panel.current?.querySelector<HTMLElement>("[aria-current='true'], [aria-checked='true'], a, button, input");
+    const first =
+      panel.current?.querySelector<HTMLElement>("[aria-checked='true']") ?? panel.current?.querySelector<HTMLElement>("input, a, button");
     first?.focus();
     return () => {
       document.removeEventListener("pointerdown", outside);

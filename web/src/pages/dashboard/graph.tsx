@@ -187,7 +187,7 @@ function Chart({ series, metric, interval, loading }: { series: GraphSeries | nu
     const options: uPlot.Options = {
       width: Math.max(200, element.clientWidth),
       height,
-      padding: [12, 8, 0, 0],
+      padding: [12, 24, 0, 0],
       legend: { show: false },
       cursor: { y: false, points: { size: 8 }, drag: { x: false, y: false } },
       select: { show: false, left: 0, top: 0, width: 0, height: 0 },
@@ -205,6 +205,8 @@ function Chart({ series, metric, interval, loading }: { series: GraphSeries | nu
         {
           stroke: colours.muted,
           font,
+          size: 30,
+          gap: 4,
           grid: { show: false },
           ticks: { stroke: colours.border, width: 1, size: 4 },
           splits: (self) => tickPositions(series.labels.length, Math.max(2, Math.floor(self.bbox.width / devicePixelRatio / (interval === "month" ? 70 : 80)))),
@@ -266,6 +268,11 @@ function Chart({ series, metric, interval, loading }: { series: GraphSeries | nu
     <div class={`chart ${loading ? "is-loading" : ""}`} aria-hidden="true">
       <div class="chart-canvas" ref={box} />
       {series && series.labels.length === 0 ? <p class="chart-empty muted">{t("dashboard.no_data")}</p> : null}
+      {!series && loading ? (
+        <div class="chart-empty">
+          <span class="spinner-dot" />
+        </div>
+      ) : null}
       {series && point !== null ? <Legend series={series} index={point} left={hover?.left ?? 0} metric={metric} interval={interval} width={box.current?.clientWidth ?? 0} /> : null}
     </div>
   );

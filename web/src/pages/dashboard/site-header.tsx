@@ -60,7 +60,7 @@ export function SiteHeader({ props, realtime, basePath }: { props: DashboardProp
         </Link>
       </div>
       {!shared && allows(site.access, "manage") ? (
-        <Link href={`/sites/${encodeURIComponent(site.domain)}/settings`} class="button ghost small site-settings">
+        <Link href={`/sites/${encodeURIComponent(site.domain)}/settings`} class="button ghost small site-settings" aria-label={t("dashboard.settings")}>
           <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
             <path
               d="M10 12.6a2.6 2.6 0 1 0 0-5.2 2.6 2.6 0 0 0 0 5.2Zm6.3-1.3.1-1.3-.1-1.3 1.6-1.3-1.6-2.8-2 .7a6 6 0 0 0-2.2-1.3L11.6 2H8.4l-.5 2.1a6 6 0 0 0-2.2 1.3l-2-.7-1.6 2.8 1.6 1.3-.1 1.3.1 1.3-1.6 1.3 1.6 2.8 2-.7a6 6 0 0 0 2.2 1.3l.5 2.1h3.2l.5-2.1a6 6 0 0 0 2.2-1.3l2 .7 1.6-2.8z"
@@ -70,7 +70,7 @@ export function SiteHeader({ props, realtime, basePath }: { props: DashboardProp
               stroke-linejoin="round"
             />
           </svg>
-          {t("dashboard.settings")}
+          <span class="settings-text">{t("dashboard.settings")}</span>
         </Link>
       ) : null}
     </header>
