@@ -10,7 +10,7 @@ import { t } from "../../lib/i18n";
 import { allows } from "../../lib/session";
 import { runStats, type StatsQuery } from "../../lib/stats";
 import { createLimiter } from "./limiter";
-import { seriesOf, sparklinePath } from "./sparkline";
+import { lastBuckets, seriesOf, sparklinePath } from "./sparkline";
 
 export type SparkRange = "24h" | "7d";
 
@@ -21,7 +21,6 @@ const REALTIME_MS = 60_000;
 
 interface Numbers {
   series: number[];
-  labels: string[];
   today: number;
 }
 
@@ -40,11 +39,11 @@ async function loadNumbers(site: Site, range: SparkRange, signal: AbortSignal): 
   // Should the series fail first, today's failure is not left unhandled.
   today?.catch(() => undefined);
   const answer = await series;
-  const labels = answer.meta.time_labels ?? [];
-  const values = seriesOf(labels, answer.results);
-  if (!today) return { series: values, labels, today: values[values.length - 1] ?? 0 };
+  const all = seriesOf(answer.meta.time_labels ?? [], answer.results);
+  const values = range === "24h" ? lastBuckets(all, 24) : all;
+  if (!today) return { series: values, today: values[values.length - 1] ?? 0 };
   const todayAnswer = await today;
-  return { series: values, labels, today: Number(todayAnswer.results[0]?.metrics[0] ?? 0) || 0 };
+  return { series: values, today: Number(todayAnswer.results[0]?.metrics[0] ?? 0) || 0 };
 }
 
 /** Whether the element has come near the screen (once true, stays true). */

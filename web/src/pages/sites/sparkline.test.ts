@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { seriesOf, sparklinePath } from "./sparkline";
+import { lastBuckets, seriesOf, sparklinePath } from "./sparkline";
 
 describe("sparklinePath", () => {
   it("draws nothing for no values", () => {
@@ -44,5 +44,13 @@ describe("seriesOf", () => {
 
   it("takes the rows as they come without labels", () => {
     expect(seriesOf([], [{ dimensions: ["a"], metrics: [3] }, { dimensions: ["b"], metrics: ["x"] }])).toEqual([3, 0]);
+  });
+});
+
+describe("lastBuckets", () => {
+  it("drops the partial first hour of a rolling day", () => {
+    const hours = Array.from({ length: 25 }, (_, index) => index);
+    expect(lastBuckets(hours, 24)).toEqual(hours.slice(1));
+    expect(lastBuckets([1, 2], 24)).toEqual([1, 2]);
   });
 });

@@ -48,3 +48,11 @@ export function seriesOf(labels: readonly string[], rows: readonly { dimensions:
   if (labels.length === 0) return rows.map((row) => byLabel.get(String(row.dimensions[0])) ?? 0);
   return labels.map((label) => byLabel.get(label) ?? 0);
 }
+
+/**
+ * The last `count` buckets of a series. A rolling range ("24h") starts within an hour, so its
+ * first bucket holds only that hour's last minutes; drawn, it would dip for no reason.
+ */
+export function lastBuckets<T>(values: readonly T[], count: number): T[] {
+  return values.length > count ? values.slice(values.length - count) : [...values];
+}
