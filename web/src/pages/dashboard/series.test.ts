@@ -87,6 +87,7 @@ describe("time labels", () => {
     expect(formatBucket("2026-12-07", "day", "en")).toBe("Mon, Dec 7, 2026");
     expect(formatBucket("2026-12-01", "month", "fr")).toBe("décembre 2026");
     expect(formatTick("2026-12-07", "day", "en")).toBe("Dec 7");
+    expect(formatTick("2026-11-01", "month", "en")).toBe("Nov 2026");
     expect(formatTick("2026-12-07 09:05:00", "minute", "de")).toBe("9:05");
   });
   it("give now in the site's zone as the API writes labels", () => {

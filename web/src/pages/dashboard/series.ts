@@ -133,7 +133,7 @@ export function formatTick(label: string, interval: Interval, lang: string): str
   const date = labelDate(label);
   const options: Intl.DateTimeFormatOptions = { timeZone: "UTC" };
   if (interval === "minute" || interval === "hour") Object.assign(options, { hour: "numeric", minute: "2-digit" });
-  else if (interval === "month") Object.assign(options, { month: "short", year: "2-digit" });
+  else if (interval === "month") Object.assign(options, { month: "short", year: "numeric" });
   else Object.assign(options, { day: "numeric", month: "short" });
   return new Intl.DateTimeFormat(lang, options).format(date);
 }

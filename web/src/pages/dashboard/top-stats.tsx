@@ -19,6 +19,9 @@ export function topMetrics(props: DashboardProps): string[] {
   return hasGoalFilter(props.state) ? [...TOP_METRICS, "conversion_rate"] : TOP_METRICS;
 }
 
+/** Metrics that are averages or rates of visits. */
+const AVERAGES = new Set(["views_per_visit", "bounce_rate", "visit_duration", "conversion_rate"]);
+
 interface Card {
   metric: string;
   name: string;
@@ -46,12 +49,16 @@ export function TopStats({ props, realtime }: { props: DashboardProps; realtime:
     const row = loaded.data?.results[0];
     // The answer of the query asked before keeps its own metrics while a new one loads.
     const answered = (loaded.data?.query.metrics as string[] | undefined) ?? metrics;
+    // A comparison period without visits has no averages or rates to compare with.
+    const visitsAt = answered.indexOf("visits");
+    const comparedVisits = row?.comparison && visitsAt >= 0 ? metricNumber(row.comparison.metrics[visitsAt]) : null;
     cards = metrics.map((metric) => {
       const at = answered.indexOf(metric);
       const value = row && at >= 0 ? row.metrics[at] : loaded.data ? 0 : null;
       const compared = row?.comparison && at >= 0 ? row.comparison.metrics[at] : undefined;
+      const empty = comparedVisits === 0 && AVERAGES.has(metric);
       const change =
-        row?.comparison && at >= 0
+        row?.comparison && at >= 0 && !empty
           ? (row.comparison.change[at] ?? computeChange(metric, metricNumber(value), metricNumber(compared)))
           : undefined;
       return {
@@ -59,7 +66,7 @@ export function TopStats({ props, realtime }: { props: DashboardProps; realtime:
         name: t(`metrics.name_${metric}`),
         help: t(`metrics.${metric}`),
         value,
-        compared,
+        compared: empty ? null : compared,
         change,
         graphable: metric !== "conversion_rate",
       };
@@ -82,6 +89,11 @@ export function TopStats({ props, realtime }: { props: DashboardProps; realtime:
 function StatCard({ card, selected, onSelect }: { card: Card; selected: boolean; onSelect: () => void }) {
   const lang = currentLanguage();
   const change = describeChange(card.metric, card.change);
+  const changeText = change
+    ? change.unit === "points"
+      ? t("dashboard.change_points", { count: Math.abs(change.value), value: changeMagnitude(change, lang) })
+      : changeMagnitude(change, lang)
+    : "";
   const comparedText = card.compared !== undefined ? t("dashboard.comparison_value", { value: formatMetric(card.metric, card.compared) }) : undefined;
   const valueText = card.value === null ? "—" : formatMetric(card.metric, card.value, { compact: true });
   const fullValue = card.value === null ? undefined : formatMetric(card.metric, card.value);
@@ -111,13 +123,11 @@ function StatCard({ card, selected, onSelect }: { card: Card; selected: boolean;
       {change ? (
         <span class={`stat-change ${change.sense}`} title={comparedText}>
           <span aria-hidden="true">{change.direction === "up" ? "↑" : change.direction === "down" ? "↓" : "→"}</span>{" "}
-          <span aria-hidden="true">{change.unit === "points" ? t("dashboard.change_points", { value: changeMagnitude(change, lang) }) : changeMagnitude(change, lang)}</span>
+          <span aria-hidden="true">{changeText}</span>
           <span class="visually-hidden">
             {change.direction === "flat"
               ? t("dashboard.change_flat")
-              : t(change.direction === "up" ? "dashboard.change_up" : "dashboard.change_down", {
-                  change: change.unit === "points" ? t("dashboard.change_points", { value: changeMagnitude(change, lang) }) : changeMagnitude(change, lang),
-                })}
+              : t(change.direction === "up" ? "dashboard.change_up" : "dashboard.change_down", { change: changeText })}
             {comparedText ? `, ${comparedText}` : ""}
           </span>
         </span>
