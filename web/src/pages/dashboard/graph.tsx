@@ -117,7 +117,27 @@ export function Graph({ props }: { props: DashboardProps }) {
       </div>
       {downloadError ? <p class="error" role="alert">{t("dashboard.download_failed")}</p> : null}
       {current.error ? <ErrorMessage error={current.error} /> : null}
-      <Chart series={series} metric={metric} interval={queries.interval} loading={current.loading} />
+      <Chart
+        series={series}
+        metric={metric}
+        interval={queries.interval}
+        loading={current.loading}
+        onPick={
+          // A day opens that day, a month that month (as Plausible's graph does).
+          queries.interval === "day" || queries.interval === "month"
+            ? (label) =>
+                update({
+                  ...state,
+                  period: queries.interval === "day" ? "day" : "month",
+                  date: label,
+                  from: undefined,
+                  to: undefined,
+                  interval: null,
+                  comparison: state.comparison === "custom" ? null : state.comparison,
+                })
+            : undefined
+        }
+      />
       {series ? <GraphTable series={series} metric={metric} interval={queries.interval} caption={summary} /> : null}
     </section>
   );
@@ -167,12 +187,26 @@ function useThemeTick(): number {
   return tick;
 }
 
-function Chart({ series, metric, interval, loading }: { series: GraphSeries | null; metric: string; interval: Interval; loading: boolean }) {
+function Chart({
+  series,
+  metric,
+  interval,
+  loading,
+  onPick,
+}: {
+  series: GraphSeries | null;
+  metric: string;
+  interval: Interval;
+  loading: boolean;
+  onPick?: (label: string) => void;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const [hover, setHover] = useState<{ index: number; left: number } | null>(null);
   const theme = useThemeTick();
   const lang = currentLanguage();
+  const picker = useRef(onPick);
+  picker.current = onPick;
 
   useEffect(() => {
     const element = box.current;
@@ -248,7 +282,14 @@ function Chart({ series, metric, interval, loading }: { series: GraphSeries | nu
       },
     };
     plot.current?.destroy();
-    plot.current = new uPlot(options, data, element);
+    const created = new uPlot(options, data, element);
+    plot.current = created;
+    const pick = () => {
+      const index = created.cursor.idx;
+      if (picker.current && index !== null && index !== undefined && series.labels[index] && series.values[index] !== null) picker.current(series.labels[index]);
+    };
+    created.over.addEventListener("click", pick);
+    created.over.style.cursor = onPick ? "pointer" : "crosshair";
     const observer = new ResizeObserver(() => {
       const width = Math.max(200, element.clientWidth);
       const nextHeight = width < 560 ? PHONE_HEIGHT : HEIGHT;
@@ -261,7 +302,7 @@ function Chart({ series, metric, interval, loading }: { series: GraphSeries | nu
       plot.current = null;
       setHover(null);
     };
-  }, [series, metric, interval, theme, lang]);
+  }, [series, metric, interval, theme, lang, onPick !== undefined]);
 
   const point = hover && series && hover.index < series.labels.length ? hover.index : null;
   return (

@@ -16,6 +16,8 @@ export function SiteHeader({ props, realtime, basePath }: { props: DashboardProp
   const [open, setOpen] = useState(false);
   const others = session.sites.filter((other) => other.domain !== site.domain);
   const live = serializeState(applyPreset(state, "realtime", today));
+  // Another site opens on the same range and comparison; filters are about this site's data.
+  const carried = serializeState({ ...state, filters: [], tabs: {}, funnel: undefined });
   return (
     <header class="site-header">
       <div class="site-title">
@@ -38,7 +40,7 @@ export function SiteHeader({ props, realtime, basePath }: { props: DashboardProp
           >
             <nav class="menu" aria-label={t("dashboard.switch_site")}>
               {others.map((other) => (
-                <Link href={`/sites/${encodeURIComponent(other.domain)}`} class="dropdown-item" key={other.domain} onClick={() => setOpen(false)}>
+                <Link href={`/sites/${encodeURIComponent(other.domain)}${carried ? `?${carried}` : ""}`} class="dropdown-item" key={other.domain} onClick={() => setOpen(false)}>
                   <Favicon domain={other.domain} />
                   <span>{other.domain}</span>
                 </Link>
