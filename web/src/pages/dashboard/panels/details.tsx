@@ -53,7 +53,7 @@ export function Details({ report, view, title, onClose }: { report: ReportDef; v
     try {
       const next = await runStats(
         view.site.domain,
-        reportQuery(report, view.state, view.today, { metrics, search, orderBy: order, limit: PAGE, offset: rows.length }),
+        reportQuery(report, view.state, view.today, { metrics: metrics.filter((metric) => !isMoney(metric)), search, orderBy: order, limit: PAGE, offset: rows.length }),
       );
       setMore({ key, rows: [...extra, ...next.results], loading: false, error: null });
     } catch (error) {
@@ -116,10 +116,13 @@ export function Details({ report, view, title, onClose }: { report: ReportDef; v
                     <th class="number" key={metric} aria-sort={sortState(metric)} scope="col">
                       <span class="th-inner">
                         <MetricName metric={metric} />
-                        <button type="button" class="sort" onClick={() => sortBy(metric)}>
-                          <span class="visually-hidden">{t("panels.sort_by", { column: t(`metrics.name_${metric}`) })}</span>
-                          <SortMark state={sortState(metric)} />
-                        </button>
+                        {/* Revenue comes beside the rows (report.tsx), so rows are not sorted by it. */}
+                        {isMoney(metric) ? null : (
+                          <button type="button" class="sort" onClick={() => sortBy(metric)}>
+                            <span class="visually-hidden">{t("panels.sort_by", { column: t(`metrics.name_${metric}`) })}</span>
+                            <SortMark state={sortState(metric)} />
+                          </button>
+                        )}
                       </span>
                     </th>
                   ))}
@@ -182,6 +185,10 @@ export function Details({ report, view, title, onClose }: { report: ReportDef; v
       </div>
     </Modal>
   );
+}
+
+function isMoney(metric: string): boolean {
+  return metric === "total_revenue" || metric === "average_revenue";
 }
 
 function SortMark({ state }: { state: "ascending" | "descending" | undefined }) {

@@ -1,6 +1,7 @@
 // One breakdown report drawn as a panel's rows: the label over a bar proportional to the
 // first metric, the values, and a footer with the rows not shown and the details button.
 // A row is a toggle button: pressing it filters the dashboard by its value.
+import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../../../lib/api";
 import { currentLanguage, t } from "../../../lib/i18n";
 import { formatMetric } from "../../../lib/format";
@@ -11,7 +12,7 @@ import { Tooltip } from "../../../components/tooltip";
 import { ErrorMessage } from "../../../components/status";
 import type { DashboardProps } from "../context";
 import { isRowFiltered, reportQuery, rowFilter, toggleRowFilter, type ReportDef } from "./catalogue";
-import { externalUrl, hasMoney, moreRows, rowsOf } from "./rows";
+import { externalUrl, hasMoney, mergeRevenue, moreRows, rowsOf } from "./rows";
 import { rowFlag, rowLabel } from "./labels";
 import { ExternalIcon, Favicon } from "./icons";
 import "./panels.css";
@@ -21,10 +22,30 @@ export const PANEL_ROWS = 9;
 
 const REVENUE = ["total_revenue", "average_revenue"];
 
+/** Sites whose goals' revenue the API refused (in several currencies): not asked again in this tab. */
+const REFUSED_KEY = "hitkeep.revenue-refused";
+
+function revenueRefused(domain: string): boolean {
+  try {
+    return (window.sessionStorage.getItem(REFUSED_KEY) ?? "").split("\n").includes(domain);
+  } catch {
+    return false;
+  }
+}
+
+function refuseRevenue(domain: string): void {
+  try {
+    const known = (window.sessionStorage.getItem(REFUSED_KEY) ?? "").split("\n").filter(Boolean);
+    if (!known.includes(domain)) window.sessionStorage.setItem(REFUSED_KEY, [...known, domain].join("\n"));
+  } catch {
+    // Storage blocked: it is asked again on the next visit.
+  }
+}
+
 /**
- * The answer of a report's query (the view's range and filters), with the metrics it was
- * asked with: a query with revenue that the API refuses (revenue in several currencies) is
- * asked again without it.
+ * The answer of a report's query (the view's range and filters) and the metrics it holds.
+ * Revenue is asked beside the rows, not with them: the rows never wait for it, and a site
+ * whose goals earn in several currencies (which the API refuses to add up) just has none.
  */
 export function useReport(
   report: ReportDef,
@@ -32,13 +53,24 @@ export function useReport(
   metrics: string[],
   options: { limit?: number; search?: string; orderBy?: [string, "asc" | "desc"] } = {},
 ): { answer: Loaded<StatsAnswer>; metrics: string[] } {
-  const query = reportQuery(report, view.state, view.today, { ...options, metrics });
-  const first = useStats(view.site.domain, query, view.refresh);
+  const domain = view.site.domain;
   const plain = metrics.filter((metric) => !REVENUE.includes(metric));
-  const refused = plain.length < metrics.length && first.error instanceof ApiError && first.error.status === 400;
-  const fallback = refused ? reportQuery(report, view.state, view.today, { ...options, metrics: plain }) : null;
-  const second = useStats(view.site.domain, fallback, view.refresh);
-  return refused ? { answer: second, metrics: plain } : { answer: first, metrics };
+  const money = metrics.filter((metric) => REVENUE.includes(metric));
+  const rows = useStats(domain, reportQuery(report, view.state, view.today, { ...options, metrics: plain }), view.refresh);
+  const [refused, setRefused] = useState(() => revenueRefused(domain));
+  // Asked once the rows are there, so it never slows them down.
+  const moneyQuery =
+    money.length > 0 && !refused && rows.data ? reportQuery(report, view.state, view.today, { ...options, metrics: [plain[0], ...money] }) : null;
+  if (moneyQuery && !options.orderBy) moneyQuery.order_by = [[plain[0], "desc"]];
+  const revenue = useStats(domain, moneyQuery, view.refresh);
+  useEffect(() => {
+    if (revenue.error instanceof ApiError && revenue.error.status === 400) {
+      refuseRevenue(domain);
+      setRefused(true);
+    }
+  }, [revenue.error, domain]);
+  const merged = mergeRevenue(rows.data, moneyQuery ? revenue.data : null, money.length);
+  return { answer: { ...rows, data: merged.answer }, metrics: merged.withMoney ? [...plain, ...money] : plain };
 }
 
 /** A metric's short name with its definition (docs/metrics.md) on hover and focus. */
