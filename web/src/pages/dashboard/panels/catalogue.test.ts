@@ -105,6 +105,13 @@ describe("queries", () => {
     const query = reportQuery(reportOf("goals", "events")!, defaultState(), today);
     expect(query.filters).toEqual([["is_not", "event:name", ["pageview"]]]);
   });
+  it("lists only the visits that carried a campaign parameter", () => {
+    const query = reportQuery(reportOf("sources", "utm_campaign")!, filtered("visit:country", "DE"), today);
+    expect(query.filters).toEqual([
+      ["is", "visit:country", ["DE"]],
+      ["is_not", "visit:utm_campaign", [""]],
+    ]);
+  });
   it("searches, sorts and pages for the details", () => {
     const countries = reportOf("locations", "countries")!;
     const query = reportQuery(countries, defaultState(), today, {

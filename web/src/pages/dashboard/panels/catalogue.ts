@@ -91,7 +91,11 @@ export const REPORTS: ReportDef[] = [
   visitReport("sources", "channels", "visit:channel", "panels.column_channel"),
   visitReport("sources", "sources", "visit:source", "panels.column_source", "source"),
   visitReport("sources", "referrers", "visit:referrer", "panels.column_referrer", "referrer"),
-  ...UTM_TABS.map((tab) => visitReport("sources", tab, `visit:${tab}`, `panels.tab_${tab}`)),
+  // Campaigns list the visits that carried the parameter (as Plausible does), not "(not set)".
+  ...UTM_TABS.map((tab) => ({
+    ...visitReport("sources", tab, `visit:${tab}`, `panels.tab_${tab}`),
+    extraFilters: [["is_not", `visit:${tab}`, [""]]],
+  })),
   { ...visitReport("locations", "map", "visit:country", "panels.column_country", "country"), metrics: ["visitors"] },
   { ...visitReport("locations", "countries", "visit:country", "panels.column_country", "country"), searchDimension: "visit:country_name" },
   visitReport("locations", "regions", "visit:region_name", "panels.column_region"),
