@@ -2,7 +2,8 @@
 // country and its visitors on hover or focus, a click (or Enter) filters by it. The shapes
 // are world-atlas's 1:110m countries, drawn once with d3-geo's Equal Earth projection; a
 // feature's ISO numeric id becomes the API's alpha-2 code through countries-numeric.ts.
-import { geoEqualEarth, geoPath } from "d3-geo";
+import { geoEqualEarth, geoPath, type GeoPath } from "d3-geo";
+import type { Feature, Geometry, Polygon } from "geojson";
 import { feature } from "topojson-client";
 import type { GeometryCollection, Topology } from "topojson-specification";
 import world from "world-atlas/countries-110m.json";
@@ -43,10 +44,27 @@ const SHAPES: Shape[] = (() => {
     const code = alpha2OfNumeric(shape.id as string | undefined);
     const path = draw(shape);
     if (!code || !path) continue;
-    shapes.push({ code, path, centroid: draw.centroid(shape) as [number, number] });
+    shapes.push({ code, path, centroid: mainCentroid(shape, draw) });
   }
   return shapes;
 })();
+
+/** The centre of a country's biggest piece (France's, not midway to French Guiana). */
+function mainCentroid(shape: Feature<Geometry | null>, draw: GeoPath): [number, number] {
+  const geometry = shape.geometry;
+  if (geometry?.type !== "MultiPolygon") return draw.centroid(shape) as [number, number];
+  let best: Polygon | null = null;
+  let bestArea = -1;
+  for (const coordinates of geometry.coordinates) {
+    const piece: Polygon = { type: "Polygon", coordinates };
+    const area = draw.area(piece);
+    if (area > bestArea) {
+      best = piece;
+      bestArea = area;
+    }
+  }
+  return draw.centroid(best ?? shape) as [number, number];
+}
 
 const CODES = new Set(SHAPES.map((shape) => shape.code));
 
