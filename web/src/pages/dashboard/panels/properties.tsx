@@ -1,9 +1,10 @@
 // The goals panel's properties tab: the custom events (of the goal or event filtered on, or
 // all) broken down by the values of one property key. The keys come from the site's
-// property-keys route, else from its goals' property conditions; any key can be typed.
+// property-keys route (those of the filtered events), else from its goals' property
+// conditions; any key can be typed.
 import { useState } from "preact/hooks";
-import { ApiError, get, sitePath } from "../../../lib/api";
-import { dateRange, filteredValue } from "../../../lib/dashboard-state";
+import { ApiError, get, post, sitePath } from "../../../lib/api";
+import { apiFilters, dateRange, filteredValue } from "../../../lib/dashboard-state";
 import { t } from "../../../lib/i18n";
 import { useLoad } from "../../../lib/stats";
 import type { DashboardProps } from "../context";
@@ -21,19 +22,21 @@ interface GoalAnswer {
   props?: Record<string, string>;
 }
 
-/** Keys the site's events carry in the view's range, most used first; [] when unknown. */
+/**
+ * Keys the events of the view's range and filters carry, most used first
+ * (`POST /api/sites/{d}/property-keys`); where the route is missing (404) or refuses, the
+ * keys of the site's goals' property conditions; [] when none is known.
+ */
 function useKeys(view: DashboardProps): string[] {
-  const range = dateRange(view.state, view.today);
-  const param = typeof range === "string" ? range : range.join(",");
   const domain = view.site.domain;
+  const body = { date_range: dateRange(view.state, view.today), filters: apiFilters(view.state.filters) };
   const listed = useLoad(
-    `${domain}\n${param}`,
+    `${domain}\n${JSON.stringify(body)}`,
     async (signal) => {
       try {
-        const keys = await get<PropertyKey[]>(sitePath(domain, `/property-keys?date_range=${encodeURIComponent(param)}`), signal);
-        if (Array.isArray(keys) && keys.length > 0) return keys.map((item) => item.key);
+        const keys = await post<PropertyKey[]>(sitePath(domain, "/property-keys"), body, signal);
+        if (Array.isArray(keys)) return keys.map((item) => item.key);
       } catch (error) {
-        // An instance without the route (404) or a refusal: the goals' keys still help.
         if (!(error instanceof ApiError)) throw error;
       }
       const goals = await get<GoalAnswer[]>(sitePath(domain, "/goals"), signal);
