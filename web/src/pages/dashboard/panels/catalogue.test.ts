@@ -6,6 +6,7 @@ import {
   PANEL_TABS,
   REPORTS,
   isRowFiltered,
+  panelRange,
   propertyKeyOf,
   propertyReport,
   reportOf,
@@ -100,6 +101,11 @@ describe("queries", () => {
       order_by: [["visitors", "desc"]],
       pagination: { limit: 9 },
     });
+  });
+  it("shows the last thirty minutes in realtime", () => {
+    const realtime = { ...defaultState(), period: "realtime" as const };
+    expect(reportQuery(reportOf("pages", "pages")!, realtime, today).date_range).toBe("30m");
+    expect(panelRange(defaultState(), today)).toEqual(["2026-11-08", "2026-12-07"]);
   });
   it("leaves pageviews out of custom events", () => {
     const query = reportQuery(reportOf("goals", "events")!, defaultState(), today);

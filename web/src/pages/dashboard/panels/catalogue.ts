@@ -3,7 +3,7 @@
 // its details dialog, how a row filters the view and what a filter on it drills down to.
 // Everything here is pure, so the catalogue is checked against the Stats API's words in
 // catalogue.test.ts.
-import { apiFilters, filteredValue, type DashboardState, type Filter } from "../../../lib/dashboard-state";
+import { apiFilters, dateRange, filteredValue, type DashboardState, type Filter } from "../../../lib/dashboard-state";
 import { breakdownQuery, type StatsQuery } from "../../../lib/stats";
 
 export type PanelName = "pages" | "sources" | "locations" | "devices" | "goals";
@@ -197,6 +197,14 @@ export function resolveReport(report: ReportDef, state: DashboardState): ReportD
   return report;
 }
 
+/**
+ * The range the panels show: the view's, except that realtime (the graph's last five
+ * minutes) shows the last thirty, as Plausible's realtime panels do.
+ */
+export function panelRange(state: DashboardState, today: string): string | [string, string] {
+  return state.period === "realtime" ? "30m" : dateRange(state, today);
+}
+
 /** The query of a report's rows: the view's range and filters, biggest first. */
 export function reportQuery(
   report: ReportDef,
@@ -209,7 +217,7 @@ export function reportQuery(
   const filters = [...(query.filters ?? []), ...(report.extraFilters ?? [])];
   const search = options.search?.trim();
   if (search) filters.push(...apiFilters([{ op: "contains", dimension: report.searchDimension ?? report.dimension, values: [search] }]));
-  const ordered: StatsQuery = { ...query, filters };
+  const ordered: StatsQuery = { ...query, date_range: panelRange(state, today), filters };
   if (options.orderBy) ordered.order_by = [options.orderBy];
   if (options.offset) ordered.pagination = { limit: options.limit ?? 9, offset: options.offset };
   return ordered;

@@ -173,7 +173,7 @@ export function Details({ report, view, title, onClose }: { report: ReportDef; v
         )}
         <div class="details-foot">
           <span class="muted">
-            {typeof total === "number" ? t("panels.showing", { shown: formatNumber(rows.length), total: formatNumber(total) }) : null}
+            {typeof total === "number" ? t("panels.showing", { shown: formatNumber(rows.length), count: total }) : null}
           </span>
           {more.key === key && more.error ? <ErrorMessage error={more.error} /> : null}
           {typeof total === "number" && rows.length < total ? (

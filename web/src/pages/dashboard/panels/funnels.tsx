@@ -4,12 +4,13 @@ import { Link } from "../../../components/link";
 import { ErrorMessage } from "../../../components/status";
 import { Tooltip } from "../../../components/tooltip";
 import { get, post, sitePath } from "../../../lib/api";
-import { apiFilters, dateRange } from "../../../lib/dashboard-state";
+import { apiFilters } from "../../../lib/dashboard-state";
 import { formatDuration, formatNumber, formatPercent } from "../../../lib/format";
 import { t } from "../../../lib/i18n";
 import { allows } from "../../../lib/session";
 import { useLoad } from "../../../lib/stats";
 import type { DashboardProps } from "../context";
+import { panelRange } from "./catalogue";
 import { funnelBars, funnelConversion, stepLabel, type FunnelAnswer, type FunnelStepDef } from "./funnel";
 import { Skeleton } from "./report";
 
@@ -23,7 +24,7 @@ export function FunnelsTab({ view }: { view: DashboardProps }) {
   const list = useLoad(`${domain}`, (signal) => get<FunnelListed[]>(sitePath(domain, "/funnels"), signal));
   const funnels = list.data ?? [];
   const chosen = funnels.find((funnel) => funnel.name === view.state.funnel) ?? funnels[0];
-  const body = chosen ? { date_range: dateRange(view.state, view.today), filters: apiFilters(view.state.filters) } : null;
+  const body = chosen ? { date_range: panelRange(view.state, view.today), filters: apiFilters(view.state.filters) } : null;
   const report = useLoad(
     chosen && body ? `${domain}\n${chosen.name}\n${JSON.stringify(body)}` : null,
     (signal) => post<FunnelAnswer>(sitePath(domain, `/funnels/${encodeURIComponent(chosen?.name ?? "")}/report`), body, signal),
@@ -64,7 +65,7 @@ export function FunnelsTab({ view }: { view: DashboardProps }) {
             ))}
           </select>
         </label>
-        {report.data ? (
+        {report.data && (report.data.steps[0]?.visitors ?? 0) > 0 ? (
           <span class="funnel-total">
             {t("panels.funnel_conversion", { rate: formatPercent(funnelConversion(report.data.steps)) })}
           </span>

@@ -4,11 +4,11 @@
 // conditions; any key can be typed.
 import { useState } from "preact/hooks";
 import { ApiError, get, post, sitePath } from "../../../lib/api";
-import { apiFilters, dateRange, filteredValue } from "../../../lib/dashboard-state";
+import { apiFilters, filteredValue } from "../../../lib/dashboard-state";
 import { t } from "../../../lib/i18n";
 import { useLoad } from "../../../lib/stats";
 import type { DashboardProps } from "../context";
-import { PROPS_TAB, propertyKeyOf, propertyReport, withTab, type ReportDef } from "./catalogue";
+import { PROPS_TAB, panelRange, propertyKeyOf, propertyReport, withTab, type ReportDef } from "./catalogue";
 import { Report } from "./report";
 import { moveBetweenTabs } from "./tabs";
 
@@ -29,7 +29,7 @@ interface GoalAnswer {
  */
 function useKeys(view: DashboardProps): string[] {
   const domain = view.site.domain;
-  const body = { date_range: dateRange(view.state, view.today), filters: apiFilters(view.state.filters) };
+  const body = { date_range: panelRange(view.state, view.today), filters: apiFilters(view.state.filters) };
   const listed = useLoad(
     `${domain}\n${JSON.stringify(body)}`,
     async (signal) => {
