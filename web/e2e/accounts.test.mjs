@@ -45,6 +45,17 @@ async function rememberSession(context) {
   if (value) secrets[`session ${Object.keys(secrets).length}`] = value;
 }
 
+/** Signs in outside the browser with the password and a recovery code; the session's cookie. */
+async function signInElsewhere(recoveryCode) {
+  const headers = { "content-type": "application/json", origin: hitkeep.api };
+  const first = await fetch(`${hitkeep.api}/api/auth/login`, { method: "POST", headers, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) });
+  assert.equal(first.status, 202, "the password asks for a second factor");
+  const { challenge } = await first.json();
+  const second = await fetch(`${hitkeep.api}/api/auth/login/second-factor`, { method: "POST", headers, body: JSON.stringify({ challenge, code: recoveryCode }) });
+  assert.equal(second.status, 200, "the recovery code signs in");
+  return /hitkeep_session=([^;]+)/.exec(second.headers.get("set-cookie"))[1];
+}
+
 /** The account page's section of `title`. */
 const section = (page, title) => page.locator("section", { has: page.getByRole("heading", { name: title, exact: true }) });
 
@@ -53,6 +64,12 @@ test("setup, password, authenticator app, passkeys, tokens and sessions in the a
   const { context } = watched;
   const page = await context.newPage();
   const authenticator = await virtualAuthenticator(page);
+  // A switch for the test: this tab's browser pretends to have no passkey autofill.
+  await page.addInitScript(() => {
+    if (sessionStorage.getItem("e2e-no-autofill") && window.PublicKeyCredential) {
+      PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+    }
+  });
 
   // The printed link opens the app's setup page, which creates the owner and signs in.
   await page.goto(hitkeep.setup);
@@ -136,7 +153,15 @@ test("setup, password, authenticator app, passkeys, tokens and sessions in the a
   assert.equal(credentials[0].isResidentCredential, true, "a discoverable credential");
   assert.equal(credentials[0].rpId, "localhost");
 
-  // Signed out, the passkey alone signs in: no address, no password.
+  // Signed out, the sign-in page offers the passkey in the e-mail field's autofill (the
+  // conditional request): the virtual authenticator, always present, takes the offer at once.
+  await signOut(page, hitkeep);
+  await signedIn(page, hitkeep);
+  await rememberSession(context);
+
+  // The button: the passkey alone signs in, no address, no password. From here on this tab's
+  // browser offers no autofill, so that only the buttons ask for the passkey.
+  await page.evaluate(() => sessionStorage.setItem("e2e-no-autofill", "1"));
   await signOut(page, hitkeep);
   await page.getByRole("button", { name: "Sign in with a passkey" }).click();
   await signedIn(page, hitkeep);
@@ -169,7 +194,7 @@ test("setup, password, authenticator app, passkeys, tokens and sessions in the a
   const secret = (await tokens.locator("#token-secret").textContent()).trim();
   assert.match(secret, /^hkt_/);
   secrets["the API token"] = secret;
-  await tokens.getByRole("cell", { name: "ci-export" }).waitFor();
+  await tokens.getByRole("cell", { name: "ci-export", exact: true }).waitFor();
   await screenshot(page, "account-token-made");
   const bearer = { headers: { authorization: `Bearer ${secret}` } };
   assert.equal((await fetch(`${hitkeep.api}/api/sites`, bearer)).status, 200, "the new token works");
@@ -180,13 +205,21 @@ test("setup, password, authenticator app, passkeys, tokens and sessions in the a
   await tokens.getByText("No tokens yet.").waitFor();
   assert.equal((await fetch(`${hitkeep.api}/api/sites`, bearer)).status, 401, "the revoked token is refused");
 
-  // Sessions: this one marked; the others (from the sign-ins above) end at once.
+  // Sessions: a second one, opened elsewhere (a program signing in with the password and a
+  // recovery code), is listed beside this one and ended from here.
+  const other = await signInElsewhere(secrets["recovery code 1"]);
+  secrets["the other session"] = other;
+  await page.reload();
   const sessions = section(page, "Sessions");
   await sessions.getByText("this one").waitFor();
+  await sessions.getByText("password + recovery code").waitFor();
+  assert.equal(await sessions.locator("tbody tr").count(), 2);
+  await screenshot(page, "account-sessions");
   await sessions.getByRole("button", { name: "Sign out everywhere else" }).click();
   await sessions.getByRole("button", { name: "Sign out everywhere else" }).waitFor({ state: "detached" });
   assert.equal(await sessions.locator("tbody tr").count(), 1);
-  await screenshot(page, "account-after");
+  const ended = await fetch(`${hitkeep.api}/api/account`, { headers: { cookie: `hitkeep_session=${other}` } });
+  assert.equal(ended.status, 401, "the other session has ended");
 
   watched.assertClean();
   await context.close();
@@ -224,7 +257,7 @@ test("the pages in dark mode, and the signed-out pages' other states", async () 
   await page.getByRole("button", { name: "Verify" }).click();
   await page.waitForURL(`${hitkeep.base}/account`);
   await page.getByRole("heading", { name: "Your account" }).waitFor();
-  await page.getByText("9 recovery codes left.").waitFor();
+  await page.getByText("8 recovery codes left.").waitFor();
   await assertAccessible(page, "the account page, dark");
   await screenshot(page, "account-dark");
 

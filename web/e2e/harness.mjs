@@ -59,7 +59,7 @@ async function waitFor(what, check, { child, output, timeoutMs = 180_000 }) {
 /** Starts this tree's Vite dev server in front of `api`; its base URL and a stop function. */
 async function startVite(api) {
   const port = await freePort();
-  const child = spawn(join(WEB, "node_modules/.bin/vite"), ["--port", String(port), "--strictPort", "--host", "127.0.0.1"], {
+  const child = spawn(join(WEB, "node_modules/.bin/vite"), ["--port", String(port), "--strictPort", "--host", "127.0.0.1", "--bypass-lock"], {
     cwd: WEB,
     env: { ...process.env, HK_API: api },
     stdio: ["ignore", "pipe", "pipe"],
