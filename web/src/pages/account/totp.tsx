@@ -144,7 +144,7 @@ function Begin({ hasPassword, onStarted, onCancel }: { hasPassword: boolean; onS
   };
   return (
     <form onSubmit={submit}>
-      <p>{t("account.totp_intro")}</p>
+      <p>{hasPassword ? t("account.totp_intro") : t("account.totp_off")}</p>
       {hasPassword ? (
         <div class="field">
           <label for="totp-password">{t("account.your_password")}</label>
