@@ -99,30 +99,30 @@ static ASSETS: LazyLock<Assets> = LazyLock::new(Assets::load);
 
 impl Assets {
     fn load() -> Self {
-        let index =
+        let index_file =
             Dist::get("index.html").expect("web/dist/index.html is embedded (run `npm run build` in web/)");
-        let index_etag = format!("\"{}\"", short_hash(&index.metadata.sha256_hash()));
+        let index_etag = format!("\"{}\"", short_hash(&index_file.metadata.sha256_hash()));
         let mut files = HashMap::new();
         for name in Dist::iter() {
             let Some(file) = name.strip_prefix("static/") else { continue };
             let Some(embedded) = Dist::get(&name) else { continue };
-            let identity = match embedded.data {
-                Cow::Borrowed(bytes) => Bytes::from_static(bytes),
-                Cow::Owned(bytes) => Bytes::from(bytes),
-            };
             let static_file = StaticFile {
                 content_type: content_type(file),
                 hash: short_hash(&embedded.metadata.sha256_hash()),
-                identity,
+                identity: bytes(embedded.data),
                 encoded: OnceLock::new(),
             };
             files.insert(file.to_owned(), Arc::new(static_file));
         }
-        let index = match index.data {
-            Cow::Borrowed(bytes) => Bytes::from_static(bytes),
-            Cow::Owned(bytes) => Bytes::from(bytes),
-        };
-        Assets { index, index_etag, files }
+        Assets { index: bytes(index_file.data), index_etag, files }
+    }
+}
+
+/// Embedded data as it is (with `debug-embed`, always borrowed from the binary).
+fn bytes(data: Cow<'static, [u8]>) -> Bytes {
+    match data {
+        Cow::Borrowed(borrowed) => Bytes::from_static(borrowed),
+        Cow::Owned(owned) => Bytes::from(owned),
     }
 }
 
@@ -224,7 +224,7 @@ impl Accepted {
             let allowed = parts
                 .filter_map(|parameter| parameter.trim().split_once('='))
                 .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
-                .map_or(true, |(_, q)| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0));
+                .is_none_or(|(_, q)| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0));
             match coding.as_str() {
                 "br" => accepted.brotli = Some(allowed),
                 "gzip" | "x-gzip" => accepted.gzip = Some(allowed),
