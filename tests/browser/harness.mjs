@@ -63,7 +63,10 @@ export async function startHitkeep({ config } = {}) {
   const setup = stdout.match(/\/setup\?code=hku_[0-9a-f]{64}/)[0];
   return {
     base,
+    /** The printed setup link (the dashboard's page). */
     setup: base + setup,
+    /** The same link to the plain page, without the dashboard's script. */
+    basicSetup: `${base}/basic${setup}`,
     log: () => stderr,
     /**
      * Throws if any of `secrets` is in the database file, its WAL or the log, in clear.
@@ -111,21 +114,25 @@ export async function launch() {
   return chromium.launch({ executablePath: CHROMIUM });
 }
 
-/** Waits for the home page; its text. */
+/**
+ * Waits for a sign-in to end on the dashboard (`/`), then opens the plain account page;
+ * its text.
+ */
 export async function signedInAs(page, hitkeep) {
   await page.waitForURL(`${hitkeep.base}/`);
+  await page.goto(`${hitkeep.base}/basic/account`);
   return page.locator("body").textContent();
 }
 
-/** Signs out from the home page. */
+/** Signs out from the plain account page. */
 export async function signOut(page, hitkeep) {
   await page.getByRole("button", { name: "Sign out" }).click();
-  await page.waitForURL(`${hitkeep.base}/login`);
+  await page.waitForURL(`${hitkeep.base}/basic/login`);
 }
 
-/** Creates the first owner through the printed setup link, signed in afterwards. */
+/** Creates the first owner through the plain page of the printed setup link, signed in afterwards. */
 export async function createOwner(page, hitkeep, screenshot) {
-  await page.goto(hitkeep.setup);
+  await page.goto(hitkeep.basicSetup);
   if (screenshot) await page.screenshot({ path: join(SCREENSHOTS, screenshot) });
   await page.getByLabel("Name").fill("Olga Owner");
   await page.getByLabel("E-mail").fill(EMAIL);

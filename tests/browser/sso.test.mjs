@@ -85,7 +85,7 @@ async function localContext() {
  * that is signed in at the provider and gave its consent passes straight through.
  */
 async function signInAtProvider(page, login) {
-  await page.goto(`${hitkeep.base}/login`);
+  await page.goto(`${hitkeep.base}/basic/login`);
   await page.getByRole("link", { name: "Sign in with Test SSO" }).click();
   await page.waitForLoadState();
   if (!page.url().startsWith(hitkeep.base)) {
@@ -151,7 +151,7 @@ test("a callback is used once, and only in the browser that began the sign-in", 
   // A browser that lost its flow cookie (as another browser has none) is refused.
   const context = await localContext();
   const page = await context.newPage();
-  await page.goto(`${hitkeep.base}/login`);
+  await page.goto(`${hitkeep.base}/basic/login`);
   await page.getByRole("link", { name: "Sign in with Test SSO" }).click();
   await page.locator('input[name="login"]').waitFor();
   await context.clearCookies({ name: "hitkeep_oidc" });

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 
@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::openapi::router())
         .merge(routes::goals::router())
         .merge(routes::funnels::router())
+        .merge(routes::web::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .layer(from_fn_with_state(state.clone(), web::csrf))
@@ -65,11 +66,18 @@ pub fn control_app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The pinned tracker URLs (`/hk.<version>.js`) go to the collector like `/hk.js`; anything
-/// else is a JSON 404.
+/// The pinned tracker URLs (`/hk.<version>.js`) go to the collector like `/hk.js`; a browser
+/// asking for a page gets the dashboard's "no such page" (`index.html`, 404); anything else
+/// is a JSON 404.
 async fn fallback(state: State<AppState>, peer: ConnectInfo<SocketAddr>, request: Request) -> Response {
     if routes::collect::is_pinned_script(request.uri().path()) {
         return routes::collect::event(state, peer, request).await;
     }
-    AppError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response()
+    if let Some(page) = routes::web::unknown_page(&request) {
+        return page;
+    }
+    let mut response = AppError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response();
+    // A browser asking for a page gets HTML here: the answer depends on `Accept`.
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
+    response
 }

@@ -22,6 +22,7 @@ pub mod sites;
 pub mod sso;
 pub mod stats;
 pub mod tokens;
+pub mod web;
 
 #[cfg(test)]
 mod tests;

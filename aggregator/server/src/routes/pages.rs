@@ -1,11 +1,14 @@
-//! Plain server-rendered pages for signing in without the dashboard's script: first-run
-//! setup, password sign-in, invitations, sign-out, a home page listing the sites, and the
-//! page of a share link (with its password form).
+//! Plain server-rendered pages under `/basic/`, for signing in without the dashboard's
+//! script: first-run setup, password sign-in and its second step, invitations, password
+//! resets, an account page (who is signed in, their sites, the authenticator app, passkeys,
+//! sign-out), and the page of a share link (with its password form).
 //!
-//! They are HTML forms posting to the same origin, no script at all, styled by one
-//! stylesheet of this binary, so they work under the strict content security policy and in
-//! any browser. The dashboard (web/) draws richer versions of the same flows over the JSON
-//! API; these stay as the fallback.
+//! They are HTML forms posting to the same origin, no script but the passkey buttons' (which
+//! need WebAuthn), styled by one stylesheet of this binary, so they work under the strict
+//! content security policy and in any browser. The dashboard (web/, `routes::web`) draws
+//! richer versions of the same flows at the same paths without `/basic` over the JSON API;
+//! these stay as the fallback its `<noscript>` links to. A sign-in here ends on the
+//! dashboard (`/`); everything else stays under `/basic/`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
@@ -28,25 +31,31 @@ use crate::state::AppState;
 pub fn router(state: &AppState) -> Router<AppState> {
     // A share link's page is public and may be opened by many people behind one address:
     // only its password form is under the auth routes' request budget.
-    let share = Router::new().route("/share/{code}", get(share_page));
+    let share = Router::new().route("/basic/share/{code}", get(share_page));
     Router::new()
-        .route("/", get(home))
-        .route("/setup", get(setup_page).post(setup_form))
-        .route("/login", get(login_page).post(login_form))
-        .route("/login/code", axum::routing::post(code_form))
-        .route("/logout", axum::routing::post(logout_form))
-        .route("/invite", get(invite_page).post(invite_form))
-        .route("/reset", get(reset_page).post(reset_form))
-        .route("/account/totp", axum::routing::post(totp_begin_form))
-        .route("/account/totp/confirm", axum::routing::post(totp_confirm_form))
-        .route("/reset/complete", axum::routing::post(reset_complete_form))
-        .route("/share/{code}/unlock", axum::routing::post(share_form))
+        .route("/basic", get(|| async { Redirect::to(ACCOUNT) }))
+        .route("/basic/account", get(home))
+        .route("/basic/setup", get(setup_page).post(setup_form))
+        .route("/basic/login", get(login_page).post(login_form))
+        .route("/basic/login/code", axum::routing::post(code_form))
+        .route("/basic/logout", axum::routing::post(logout_form))
+        .route("/basic/invite", get(invite_page).post(invite_form))
+        .route("/basic/reset", get(reset_page).post(reset_form))
+        .route("/basic/account/totp", axum::routing::post(totp_begin_form))
+        .route("/basic/account/totp/confirm", axum::routing::post(totp_confirm_form))
+        .route("/basic/reset/complete", axum::routing::post(reset_complete_form))
+        .route("/basic/share/{code}/unlock", axum::routing::post(share_form))
         .route("/assets/fallback.css", get(stylesheet))
         .route("/assets/passkey.js", get(passkey_script))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::web::auth_rate_limit))
         .merge(share)
         .layer(axum::extract::DefaultBodyLimit::max(account::MAX_AUTH_BODY))
 }
+
+/// The plain sign-in page, where every way out of these pages without a session leads.
+pub const LOGIN: &str = "/basic/login";
+/// The plain account page.
+pub const ACCOUNT: &str = "/basic/account";
 
 const STYLESHEET: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#1f2328;background:#fff}\
 h1{font-size:1.5rem}label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.5rem;font:inherit;box-sizing:border-box;border:1px solid #8c959f;border-radius:6px}\
@@ -96,7 +105,7 @@ pub(crate) fn error_line(error: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-/// `/`: who is signed in and their sites, or the way to sign in.
+/// `/basic/account`: who is signed in and their sites, or the way to sign in.
 async fn home(State(state): State<AppState>, parts: Parts) -> Result<Response, AppError> {
     let principal = state.auth.principal(&state.store, &parts).await.ok().flatten();
     let Some(Principal::Person { person, .. }) = principal else {
@@ -109,7 +118,7 @@ async fn home(State(state): State<AppState>, parts: Parts) -> Result<Response, A
                  <code>hitkeep serve</code> printed when it started.</p>",
             ));
         }
-        return Ok(Redirect::to("/login").into_response());
+        return Ok(Redirect::to(LOGIN).into_response());
     };
     let sites = state.with_store(|store| store.sites()).await?;
     let items: String = sites
@@ -148,7 +157,7 @@ async fn home(State(state): State<AppState>, parts: Parts) -> Result<Response, A
         "<p>On: sign-ins ask for its code.</p>".to_owned()
     } else {
         format!(
-            "<form method=\"post\" action=\"/account/totp\">{}<button type=\"submit\">Set up an authenticator app</button></form>",
+            "<form method=\"post\" action=\"/basic/account/totp\">{}<button type=\"submit\">Set up an authenticator app</button></form>",
             password_field.replace("passkey-password", "totp-password")
         )
     };
@@ -162,7 +171,8 @@ async fn home(State(state): State<AppState>, parts: Parts) -> Result<Response, A
              <form id=\"passkey-add\" hidden><label for=\"passkey-name\">Name of the new passkey</label>\
              <input id=\"passkey-name\" name=\"name\" required maxlength=\"64\" placeholder=\"laptop\">{password_field}\
              <button type=\"submit\">Add a passkey</button></form><p id=\"passkey-status\" class=\"muted\" role=\"status\"></p>\
-             <form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form>{PASSKEY_SCRIPT}",
+             <form method=\"post\" action=\"/basic/logout\"><button type=\"submit\">Sign out</button></form>\
+             <p class=\"muted\"><a href=\"/\">Open the dashboard</a></p>{PASSKEY_SCRIPT}",
             escape(&person.user.email)
         ),
     ))
@@ -177,7 +187,7 @@ struct CodeQuery {
 fn setup_form_html(code: &str, error: Option<&str>) -> String {
     format!(
         "<h1>Set up Hitkeep</h1><p>Create the owner account of this instance.</p>{}\
-         <form method=\"post\" action=\"/setup\"><input type=\"hidden\" name=\"code\" value=\"{}\">\
+         <form method=\"post\" action=\"/basic/setup\"><input type=\"hidden\" name=\"code\" value=\"{}\">\
          <label for=\"name\">Name</label><input id=\"name\" name=\"name\" autocomplete=\"name\">\
          <label for=\"email\">E-mail</label><input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"email\">\
          <label for=\"password\">Password (at least 10 characters)</label>\
@@ -194,7 +204,7 @@ async fn setup_page(
 ) -> Result<Response, AppError> {
     let owners = state.with_store(|store| store.owner_count()).await?;
     if owners > 0 {
-        return Ok(Redirect::to("/login").into_response());
+        return Ok(Redirect::to(LOGIN).into_response());
     }
     Ok(page(StatusCode::OK, "Set up", &setup_form_html(&query.code, None)))
 }
@@ -208,8 +218,8 @@ struct SetupForm {
     name: String,
 }
 
-/// Turns a JSON sign-in answer into a redirect home (keeping its cookie), or the form again
-/// with the error.
+/// Turns a JSON sign-in answer into a redirect to the dashboard (keeping its cookie), or the
+/// form again with the error.
 fn after_sign_in(
     result: Result<Response, AppError>,
     form: impl FnOnce(&str) -> String,
@@ -256,12 +266,12 @@ fn login_form_html(state: &AppState, error: Option<&str>) -> String {
         return format!("<h1>Sign in</h1>{}{sso}", error_line(error));
     }
     let forgot = if state.mailer.is_some() {
-        "<p class=\"muted\"><a href=\"/reset\">Forgot your password?</a></p>"
+        "<p class=\"muted\"><a href=\"/basic/reset\">Forgot your password?</a></p>"
     } else {
         ""
     };
     format!(
-        "<h1>Sign in</h1>{}<form method=\"post\" action=\"/login\">\
+        "<h1>Sign in</h1>{}<form method=\"post\" action=\"/basic/login\">\
          <label for=\"email\">E-mail</label><input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"username\">\
          <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" required autocomplete=\"current-password\">\
          <button type=\"submit\">Sign in</button></form>\
@@ -309,7 +319,7 @@ fn code_form_html(challenge: &str, methods: &[String], error: Option<&str>) -> S
     let code = if has("totp") {
         format!(
             "<p>Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>\
-             <form method=\"post\" action=\"/login/code\"><input type=\"hidden\" name=\"challenge\" value=\"{}\">\
+             <form method=\"post\" action=\"/basic/login/code\"><input type=\"hidden\" name=\"challenge\" value=\"{}\">\
              <label for=\"code\">Code</label><input id=\"code\" name=\"code\" required autofocus \
              autocomplete=\"one-time-code\" inputmode=\"text\" maxlength=\"40\">\
              <button type=\"submit\">Verify</button></form>",
@@ -349,7 +359,7 @@ struct CodeForm {
     code: String,
 }
 
-/// `POST /login/code`: the second step of the fallback sign-in. A wrong code shows the code
+/// `POST /basic/login/code`: the second step of the fallback sign-in. A wrong code shows the code
 /// form again while the challenge lasts, then the password form.
 async fn code_form(
     State(state): State<AppState>,
@@ -381,7 +391,7 @@ async fn logout_form(State(state): State<AppState>, parts: Parts) -> Result<Resp
     {
         account::end_current_session(&state, &crate::auth::AnyPerson { person, session_id }).await?;
     }
-    let mut response = Redirect::to("/login").into_response();
+    let mut response = Redirect::to(LOGIN).into_response();
     for cookie in crate::auth::web::expired_session_cookies() {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -390,7 +400,7 @@ async fn logout_form(State(state): State<AppState>, parts: Parts) -> Result<Resp
 
 fn invite_form_html(code: &str, email: &str, error: Option<&str>) -> String {
     format!(
-        "<h1>Join Hitkeep</h1><p>You were invited as {}.</p>{}<form method=\"post\" action=\"/invite\">\
+        "<h1>Join Hitkeep</h1><p>You were invited as {}.</p>{}<form method=\"post\" action=\"/basic/invite\">\
          <input type=\"hidden\" name=\"code\" value=\"{}\">\
          <label for=\"name\">Name</label><input id=\"name\" name=\"name\" autocomplete=\"name\">\
          <label for=\"password\">Password (at least 10 characters)</label>\
@@ -443,24 +453,25 @@ fn share_page_response(status: StatusCode, embed: bool, body: &str) -> Response 
     response
 }
 
-fn share_open_html(info: &ShareInfo) -> String {
+fn share_open_html(code: &str, info: &ShareInfo) -> String {
     let until = info
         .expires_at_ms
         .map(|at| format!(" until {} UTC", crate::state::format_utc(at)))
         .unwrap_or_default();
     format!(
         "<h1>{}</h1><p>A read-only dashboard shared as “{}”{until}; times are in {}.</p>\
-         <p class=\"muted\">The dashboard's script draws its charts here.</p>",
+         <p class=\"muted\">Its charts need the dashboard's script: <a href=\"/share/{}\">open the dashboard</a>.</p>",
         escape(&info.domain),
         escape(&info.name),
-        escape(&info.timezone)
+        escape(&info.timezone),
+        escape(code)
     )
 }
 
 fn share_password_html(code: &str, error: Option<&str>) -> String {
     format!(
         "<h1>Shared dashboard</h1><p>This dashboard is protected by a password.</p>{}\
-         <form method=\"post\" action=\"/share/{}/unlock\">\
+         <form method=\"post\" action=\"/basic/share/{}/unlock\">\
          <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" required autofocus autocomplete=\"current-password\">\
          <button type=\"submit\">Open</button></form>",
         error_line(error),
@@ -476,7 +487,7 @@ fn share_error(error: &AppError) -> Response {
     )
 }
 
-/// `GET /share/{code}`: the shared dashboard, or its password form.
+/// `GET /basic/share/{code}`: what the link shares, or its password form.
 async fn share_page(State(state): State<AppState>, Path(code): Path<String>) -> Result<Response, AppError> {
     let link = match state.auth.open_share_link(&state.store, &code).await {
         Ok(link) => link,
@@ -487,7 +498,7 @@ async fn share_page(State(state): State<AppState>, Path(code): Path<String>) -> 
         return Ok(share_page_response(StatusCode::OK, link.embed, &share_password_html(&code, None)));
     }
     let info = shares::info(&state, std::sync::Arc::new(link)).await?;
-    Ok(share_page_response(StatusCode::OK, info.embed, &share_open_html(&info)))
+    Ok(share_page_response(StatusCode::OK, info.embed, &share_open_html(&code, &info)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -495,8 +506,8 @@ struct ShareForm {
     password: String,
 }
 
-/// `POST /share/{code}/unlock`: the password form's answer. This page has no script to keep
-/// the unlocking, so it shows the dashboard at once; the dashboard's script keeps it.
+/// `POST /basic/share/{code}/unlock`: the password form's answer. This page has no script to
+/// keep the unlocking, so it shows what the link shares at once.
 async fn share_form(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
@@ -505,9 +516,11 @@ async fn share_form(
 ) -> Response {
     let body = UnlockBody { code: code.clone(), password: form.password };
     match shares::unlock(&state, client, body).await {
-        Ok(unlocked) => {
-            share_page_response(StatusCode::OK, unlocked.share.embed, &share_open_html(&unlocked.share))
-        }
+        Ok(unlocked) => share_page_response(
+            StatusCode::OK,
+            unlocked.share.embed,
+            &share_open_html(&code, &unlocked.share),
+        ),
         Err(error) if error.code() == "invalid_share_password" || error.code() == "too_many_attempts" => {
             let mut response = share_page_response(
                 error.status(),
@@ -526,7 +539,7 @@ async fn share_form(
 fn reset_request_html(error: Option<&str>) -> String {
     format!(
         "<h1>Reset your password</h1><p>We send a link to the account's address; it works for an hour.</p>{}\
-         <form method=\"post\" action=\"/reset\">\
+         <form method=\"post\" action=\"/basic/reset\">\
          <label for=\"email\">E-mail</label><input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"username\">\
          <button type=\"submit\">Send the link</button></form>",
         error_line(error)
@@ -536,7 +549,7 @@ fn reset_request_html(error: Option<&str>) -> String {
 fn reset_password_html(code: &str, email: &str, error: Option<&str>) -> String {
     format!(
         "<h1>Choose a new password</h1><p>For {}. Signing in afterwards still asks for your second factor, if you have one.</p>{}\
-         <form method=\"post\" action=\"/reset/complete\"><input type=\"hidden\" name=\"code\" value=\"{}\">\
+         <form method=\"post\" action=\"/basic/reset/complete\"><input type=\"hidden\" name=\"code\" value=\"{}\">\
          <label for=\"password\">New password (at least 10 characters)</label>\
          <input id=\"password\" name=\"password\" type=\"password\" required minlength=\"10\" autocomplete=\"new-password\">\
          <button type=\"submit\">Set the password</button></form>",
@@ -546,7 +559,7 @@ fn reset_password_html(code: &str, email: &str, error: Option<&str>) -> String {
     )
 }
 
-/// `GET /reset`: the request form, or with `?code=` the new password's.
+/// `GET /basic/reset`: the request form, or with `?code=` the new password's.
 async fn reset_page(State(state): State<AppState>, Query(query): Query<CodeQuery>) -> Response {
     if query.code.is_empty() {
         return page(StatusCode::OK, "Reset your password", &reset_request_html(None));
@@ -559,7 +572,7 @@ async fn reset_page(State(state): State<AppState>, Query(query): Query<CodeQuery
             error.status(),
             "Reset your password",
             &format!(
-                "<h1>Reset your password</h1>{}<p><a href=\"/reset\">Ask for a new link</a></p>",
+                "<h1>Reset your password</h1>{}<p><a href=\"/basic/reset\">Ask for a new link</a></p>",
                 error_line(Some(&error.message()))
             ),
         ),
@@ -572,7 +585,7 @@ async fn person_of(state: &AppState, parts: &Parts) -> Result<crate::auth::AnyPe
         Ok(Some(Principal::Person { person, session_id })) => {
             Ok(crate::auth::AnyPerson { person, session_id })
         }
-        _ => Err(Redirect::to("/login").into_response()),
+        _ => Err(Redirect::to(LOGIN).into_response()),
     }
 }
 
@@ -595,7 +608,7 @@ fn totp_confirm_html(enrolment: Option<&factors::Enrolment>, error: Option<&str>
         })
         .unwrap_or_default();
     format!(
-        "<h1>Authenticator app</h1>{}{setup}<form method=\"post\" action=\"/account/totp/confirm\">\
+        "<h1>Authenticator app</h1>{}{setup}<form method=\"post\" action=\"/basic/account/totp/confirm\">\
          <label for=\"code\">The 6-digit code it shows</label><input id=\"code\" name=\"code\" required \
          autocomplete=\"one-time-code\" inputmode=\"numeric\" maxlength=\"6\">\
          <button type=\"submit\">Turn it on</button></form>",
@@ -603,7 +616,7 @@ fn totp_confirm_html(enrolment: Option<&factors::Enrolment>, error: Option<&str>
     )
 }
 
-/// `POST /account/totp`: the QR code and the key of a new authenticator app.
+/// `POST /basic/account/totp`: the QR code and the key of a new authenticator app.
 async fn totp_begin_form(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
@@ -622,7 +635,7 @@ async fn totp_begin_form(
             error.status(),
             "Authenticator app",
             &format!(
-                "<h1>Authenticator app</h1>{}<p><a href=\"/\">Back</a></p>",
+                "<h1>Authenticator app</h1>{}<p><a href=\"/basic/account\">Back</a></p>",
                 error_line(Some(&error.message()))
             ),
         ),
@@ -634,7 +647,7 @@ struct TotpCodeForm {
     code: String,
 }
 
-/// `POST /account/totp/confirm`: the first code turns it on; the recovery codes, once.
+/// `POST /basic/account/totp/confirm`: the first code turns it on; the recovery codes, once.
 async fn totp_confirm_form(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
@@ -658,7 +671,7 @@ async fn totp_confirm_form(
                 &format!(
                     "<h1>Authenticator app</h1><p>It is on. Keep these recovery codes somewhere safe: each signs \
                      you in once if you lose your phone, and they are not shown again.</p>\
-                     <ul id=\"recovery-codes\">{items}</ul><p><a class=\"button\" href=\"/\">Done</a></p>"
+                     <ul id=\"recovery-codes\">{items}</ul><p><a class=\"button\" href=\"/basic/account\">Done</a></p>"
                 ),
             )
         }
@@ -704,7 +717,7 @@ async fn reset_complete_form(State(state): State<AppState>, Form(form): Form<Res
             "Reset your password",
             &format!(
                 "<h1>Password changed</h1><p>The password of {} is set, and every session of the account has ended.</p>\
-                 <p><a href=\"/login\">Sign in</a></p>",
+                 <p><a href=\"/basic/login\">Sign in</a></p>",
                 escape(&user.email)
             ),
         ),

@@ -242,16 +242,19 @@ async fn the_fallback_pages_sign_in_without_script() {
     let app = TestApp::new();
     let code = SecretKind::Setup.generate();
     app.store().replace_setup_code(&digest(&code), 0).unwrap();
-    let page = app.request(Method::GET, &format!("/setup?code={code}")).send().await;
+    let page = app.request(Method::GET, &format!("/basic/setup?code={code}")).send().await;
     let html = String::from_utf8(page.body.clone()).unwrap();
-    assert!(html.contains("<form method=\"post\" action=\"/setup\">") && html.contains(&code), "{html}");
+    assert!(
+        html.contains("<form method=\"post\" action=\"/basic/setup\">") && html.contains(&code),
+        "{html}"
+    );
     assert!(!html.contains("<script"), "no script");
     let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
 
     let form = format!("code={code}&email=olga%40example.com&password=a+long+enough+password&name=Olga");
     let posted = app
-        .request(Method::POST, "/setup")
+        .request(Method::POST, "/basic/setup")
         .header("origin", "http://127.0.0.1:8080")
         .form(&form)
         .send()
@@ -259,11 +262,18 @@ async fn the_fallback_pages_sign_in_without_script() {
     assert_eq!(posted.status.as_u16(), 303);
     assert_eq!(posted.headers.get("location").unwrap(), "/");
     let cookie = posted.session_cookie().expect("signed in");
-    let home = app.request(Method::GET, "/").cookie(&cookie).send().await;
-    assert!(String::from_utf8_lossy(&home.body).contains("olga@example.com"));
+    let home = app.request(Method::GET, "/basic/account").cookie(&cookie).send().await;
+    let home = String::from_utf8_lossy(&home.body);
+    assert!(home.contains("olga@example.com") && home.contains("action=\"/basic/logout\""), "{home}");
+    let again = app.request(Method::GET, "/basic/setup").send().await;
+    assert_eq!((again.status.as_u16(), again.headers["location"].to_str().unwrap()), (303, "/basic/login"));
+    let out = app.request(Method::POST, "/basic/logout").cookie(&cookie).send().await;
+    assert_eq!(out.headers["location"], "/basic/login");
+    let gone = app.request(Method::GET, "/basic/account").cookie(&cookie).send().await;
+    assert_eq!(gone.headers["location"], "/basic/login", "signed out");
 
     let bad = app
-        .request(Method::POST, "/login")
+        .request(Method::POST, "/basic/login")
         .header("origin", "http://127.0.0.1:8080")
         .form("email=olga%40example.com&password=wrong")
         .send()

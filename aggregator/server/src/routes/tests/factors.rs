@@ -350,7 +350,7 @@ async fn the_fallback_pages_ask_for_the_code() {
     app.clock.advance(30_000);
     let form = format!("email={}&password={}", "ada%40example.com", password_of(ADA).replace(' ', "+"));
     let page = app
-        .request(Method::POST, "/login")
+        .request(Method::POST, "/basic/login")
         .header("origin", "http://127.0.0.1:8080")
         .form(&form)
         .send()
@@ -358,11 +358,12 @@ async fn the_fallback_pages_ask_for_the_code() {
     assert_eq!(page.status.as_u16(), 200);
     let html = String::from_utf8(page.body.clone()).unwrap();
     assert!(html.contains("name=\"challenge\"") && page.session_cookie().is_none(), "{html}");
+    assert!(html.contains("action=\"/basic/login/code\""), "{html}");
     let start = html.find("hkc_").unwrap();
     let challenge = &html[start..start + 68];
     let code = totp::code_at(&secret, app.state.now_ms());
     let done = app
-        .request(Method::POST, "/login/code")
+        .request(Method::POST, "/basic/login/code")
         .header("origin", "http://127.0.0.1:8080")
         .form(&format!("challenge={challenge}&code={code}"))
         .send()

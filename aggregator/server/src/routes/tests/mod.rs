@@ -12,3 +12,4 @@ mod shares;
 mod sso;
 mod stats;
 mod tokens;
+mod web;

@@ -12,7 +12,9 @@ use crate::test_app::TestApp;
 
 const METHODS: [&str; 7] = ["get", "post", "put", "delete", "patch", "head", "options"];
 
-/// The documented paths: the API's, and the health and tracker routes.
+/// The documented paths: the API's, and the health and tracker routes. Pages are not API:
+/// the plain ones (`/basic/*`, `routes/pages.rs`, `routes/sso.rs`) and the dashboard's
+/// (`index.html` on its paths and `/static/*`, `routes/web.rs`) are left out by their paths.
 fn documented(path: &str) -> bool {
     path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics" | "/hk.js")
 }

@@ -168,10 +168,10 @@ async fn without_smtp_the_operator_sets_passwords() {
 async fn the_fallback_pages_reset_a_password() {
     let smtp = SmtpSink::start();
     let app = TestApp::new().with_user(ADA, InstanceRole::Owner, &[]).with_mailer(&smtp);
-    let login = String::from_utf8(app.request(Method::GET, "/login").send().await.body).unwrap();
-    assert!(login.contains("href=\"/reset\""), "{login}");
+    let login = String::from_utf8(app.request(Method::GET, "/basic/login").send().await.body).unwrap();
+    assert!(login.contains("href=\"/basic/reset\""), "{login}");
     let form = app
-        .request(Method::POST, "/reset")
+        .request(Method::POST, "/basic/reset")
         .header("origin", "http://127.0.0.1:8080")
         .form("email=ada%40example.com")
         .send()
@@ -179,18 +179,18 @@ async fn the_fallback_pages_reset_a_password() {
     assert_eq!(form.status.as_u16(), 200);
     let link = reset_link(&smtp.wait_for(1).await[0]);
     let code = code_of(&link);
-    let page = app.request(Method::GET, &format!("/reset?code={code}")).send().await;
+    let page = app.request(Method::GET, &format!("/basic/reset?code={code}")).send().await;
     let html = String::from_utf8(page.body).unwrap();
     assert!(html.contains("ada@example.com") && html.contains("new-password"), "{html}");
     let done = app
-        .request(Method::POST, "/reset/complete")
+        .request(Method::POST, "/basic/reset/complete")
         .header("origin", "http://127.0.0.1:8080")
         .form(&format!("code={code}&password=a+brand+new+passphrase"))
         .send()
         .await;
     assert_eq!(done.status.as_u16(), 200);
-    assert!(String::from_utf8(done.body).unwrap().contains("href=\"/login\""));
-    let used = app.request(Method::GET, &format!("/reset?code={code}")).send().await;
+    assert!(String::from_utf8(done.body).unwrap().contains("href=\"/basic/login\""));
+    let used = app.request(Method::GET, &format!("/basic/reset?code={code}")).send().await;
     assert_eq!(used.status.as_u16(), 403);
 }
 

@@ -151,6 +151,9 @@ async fn an_expired_share_link_shows_nothing() {
     assert!(body.contains("share_link_expired"), "{body}");
     let page = app.request(Method::GET, &format!("/share/{code}")).send().await;
     assert_eq!(page.status.as_u16(), 410);
+    let basic = app.request(Method::GET, &format!("/basic/share/{code}")).send().await;
+    assert_eq!(basic.status.as_u16(), 410);
+    assert!(String::from_utf8_lossy(&basic.body).contains("share_link_expired"));
 }
 
 #[tokio::test]
@@ -223,33 +226,42 @@ async fn only_embed_links_may_be_framed() {
     let app = app();
     let plain = code_of(&app, json!({ "name": "plain" })).await;
     let embed = code_of(&app, json!({ "name": "embed", "embed": true })).await;
-    let page = app.request(Method::GET, &format!("/share/{plain}")).send().await;
-    assert_eq!(page.status.as_u16(), 200);
-    let csp = page.headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert_eq!(page.headers["x-frame-options"], "DENY");
-    assert_eq!(page.headers["referrer-policy"], "no-referrer", "the code never leaks in a Referer");
-    let html = String::from_utf8(page.body.clone()).unwrap();
-    assert!(html.contains("example.com") && html.contains("“plain”"), "{html}");
+    // The dashboard's page of the link (index.html) and the plain page alike.
+    for prefix in ["", "/basic"] {
+        let page = app.request(Method::GET, &format!("{prefix}/share/{plain}")).send().await;
+        assert_eq!(page.status.as_u16(), 200, "{prefix}");
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(page.headers["x-frame-options"], "DENY");
+        assert_eq!(page.headers["referrer-policy"], "no-referrer", "the code never leaks in a Referer");
 
-    let framed = app.request(Method::GET, &format!("/share/{embed}")).send().await;
-    let csp = framed.headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors *") && csp.contains("script-src 'self'"), "{csp}");
-    assert!(!framed.headers.contains_key("x-frame-options"));
-    let revoked = app.request(Method::GET, "/share/hkl_unknown").send().await;
-    assert_eq!(revoked.status.as_u16(), 404);
-    assert_eq!(revoked.headers["x-frame-options"], "DENY");
+        let framed = app.request(Method::GET, &format!("{prefix}/share/{embed}")).send().await;
+        assert_eq!(framed.status.as_u16(), 200, "{prefix}");
+        let csp = framed.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors *") && csp.contains("script-src 'self'"), "{csp}");
+        assert!(!framed.headers.contains_key("x-frame-options"));
+        let revoked = app.request(Method::GET, &format!("{prefix}/share/hkl_unknown")).send().await;
+        assert_eq!(revoked.status.as_u16(), 404);
+        assert_eq!(revoked.headers["x-frame-options"], "DENY");
+    }
+    let app_page = app.request(Method::GET, &format!("/share/{plain}")).send().await;
+    assert!(String::from_utf8_lossy(&app_page.body).contains("<div id=\"app\">"), "the dashboard's page");
+    let basic = app.request(Method::GET, &format!("/basic/share/{plain}")).send().await;
+    let html = String::from_utf8(basic.body.clone()).unwrap();
+    assert!(html.contains("example.com") && html.contains("“plain”"), "{html}");
+    assert!(html.contains(&format!("href=\"/share/{plain}\"")), "a link to the dashboard's page: {html}");
 }
 
 #[tokio::test]
 async fn the_fallback_page_asks_for_the_password() {
     let app = app();
     let code = code_of(&app, json!({ "name": "board", "password": "correct horse battery" })).await;
-    let page = app.request(Method::GET, &format!("/share/{code}")).send().await;
+    let page = app.request(Method::GET, &format!("/basic/share/{code}")).send().await;
     let html = String::from_utf8(page.body.clone()).unwrap();
     assert!(html.contains("type=\"password\"") && !html.contains("example.com"), "{html}");
+    assert!(html.contains(&format!("action=\"/basic/share/{code}/unlock\"")), "{html}");
     let form = |password: &str| {
-        app.request(Method::POST, &format!("/share/{code}/unlock"))
+        app.request(Method::POST, &format!("/basic/share/{code}/unlock"))
             .header("origin", "http://127.0.0.1:8080")
             .form(&format!("password={password}"))
     };

@@ -37,7 +37,7 @@ async fn sso_only_refuses_passwords_and_shows_only_the_provider() {
         .send()
         .await;
     assert_eq!(login.status_code(), (403, "sso_only".into()));
-    let page = text(&app.request(Method::GET, "/login").send().await);
+    let page = text(&app.request(Method::GET, "/basic/login").send().await);
     assert!(page.contains("href=\"/login/oidc\"") && page.contains("Sign in with Acme SSO"), "{page}");
     assert!(!page.contains("type=\"password\""), "no password form: {page}");
     let status = app.request(Method::GET, "/api/auth/status").send().await.json();
@@ -47,7 +47,7 @@ async fn sso_only_refuses_passwords_and_shows_only_the_provider() {
     );
 
     let mixed = with_sso(false);
-    let page = text(&mixed.request(Method::GET, "/login").send().await);
+    let page = text(&mixed.request(Method::GET, "/basic/login").send().await);
     assert!(page.contains("type=\"password\"") && page.contains("Sign in with Acme SSO"), "{page}");
 }
 

@@ -1,0 +1,1 @@
+import{r as e}from"./index-Bdkr0LWE.js";function t(){return e(`main`,{class:`page`,children:`account`})}export{t as AccountPage};

@@ -1,1 +1,0 @@
-import{r as e}from"./index-2WFD43Gl.js";function t(){return e(`main`,{class:`page`,children:`account`})}export{t as AccountPage};

@@ -1,0 +1,1 @@
+import{r as e}from"./index-Bdkr0LWE.js";function t({domain:t}){return e(`main`,{class:`page`,children:t})}export{t as DashboardPage};

@@ -1,1 +1,0 @@
-import{r as e}from"./index-2WFD43Gl.js";function t({code:t}){return e(`main`,{class:`page`,children:t.length})}export{t as SharePage};
