@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::openapi::router())
         .merge(routes::goals::router())
         .merge(routes::funnels::router())
+        .merge(routes::plugins::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .layer(from_fn_with_state(state.clone(), web::csrf))
