@@ -274,6 +274,74 @@ mod tests {
         assert!(next_day.iter().all(|hit| hit.ts >= START + DAY_MS));
     }
 
+    /// Realtime visitors and today's pageviews over the demo sites, through the control socket
+    /// of the running server.
+    async fn now_and_today(client: &crate::control::ControlClient) -> (u64, u64) {
+        let (mut visitors, mut pageviews) = (0, 0);
+        for site in ["demo.hitkeep.dev", "shop.example", "docs.example"] {
+            let uri = format!("/control/sites/{site}/stats");
+            let ask = |range: &str| json!({"metrics": ["visitors", "pageviews"], "date_range": range});
+            let now: Value = client.call(http::Method::POST, &uri, Some(ask("realtime"))).await.unwrap();
+            let today: Value = client.call(http::Method::POST, &uri, Some(ask("day"))).await.unwrap();
+            let metric = |answer: &Value, index: usize| {
+                answer["results"].get(0).and_then(|row| row["metrics"][index].as_u64()).unwrap_or(0)
+            };
+            visitors += metric(&now, 0);
+            pageviews += metric(&today, 1);
+        }
+        (visitors, pageviews)
+    }
+
+    /// `serve --demo` as it runs: visitors are there within seconds of the start (the
+    /// backlog), and new ones keep arriving, all through the embedded edge and the pipeline.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serve_demo_keeps_visitors_arriving() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // One old hit: the demo sites exist, and nothing more is loaded at start.
+            let store = hitkeep_store::Store::open_dir(dir.path()).unwrap();
+            crate::demo::load(&store, 1, 1, 5, false).unwrap();
+        }
+        let config = crate::config::Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            nats_listen: "127.0.0.1:0".parse().unwrap(),
+            demo: true,
+            ..crate::config::Config::default()
+        };
+        let cancel = CancellationToken::new();
+        let server = tokio::spawn(crate::serve::run_until(config, cancel.clone()));
+        let runtime = dir.path().join(crate::serve::RUNTIME_FILE);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+        while !runtime.exists() {
+            assert!(tokio::time::Instant::now() < deadline, "the server did not start");
+            assert!(!server.is_finished(), "the server stopped");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let client = crate::control::ControlClient::open(dir.path()).await.unwrap();
+        assert!(client.is_remote());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let first_pageviews = loop {
+            let (visitors, pageviews) = now_and_today(&client).await;
+            if visitors > 0 {
+                break pageviews;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no live visitors");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+        loop {
+            let (_, pageviews) = now_and_today(&client).await;
+            if pageviews > first_pageviews {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no new pageviews in four minutes");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        cancel.cancel();
+        server.await.unwrap().unwrap();
+    }
+
     #[test]
     fn generated_user_agents_classify_as_the_generated_platform() {
         let mut live = LiveTraffic::new(3, 5_000, START);
