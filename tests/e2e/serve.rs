@@ -1,7 +1,5 @@
 //! `hitkeep serve` as an operator runs it: health, readiness, metrics, the site CLI.
 
-use std::time::{Duration, Instant};
-
 use crate::harness::*;
 
 #[test]
@@ -135,70 +133,4 @@ fn edges_get_their_configuration_and_change_notices_over_nats() {
         &std::fs::metadata(dir.path().join("salts.json")).unwrap().permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
-}
-
-/// Sum of the realtime numbers over the demo sites, as the demo owner sees them.
-fn demo_realtime(server: &Server, cookie: &str) -> (u64, u64) {
-    let (mut visitors, mut pageviews) = (0, 0);
-    for site in ["demo.hitkeep.dev", "shop.example", "docs.example"] {
-        let path = format!("/api/sites/{site}/realtime");
-        let (status, _, body) = http_request(server.http, "GET", &path, &[("cookie", cookie)], b"");
-        assert_eq!(status, 200, "{body}");
-        let now: serde_json::Value = serde_json::from_str(&body).unwrap();
-        visitors += now["visitors"].as_u64().unwrap();
-        pageviews += now["pageviews"].as_u64().unwrap();
-    }
-    (visitors, pageviews)
-}
-
-#[test]
-fn serve_demo_keeps_live_visitors_arriving_through_the_edge() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap();
-    // One old hit: the demo sites exist and `serve --demo` loads nothing, so whatever the
-    // realtime view shows came in live.
-    let out = run_cli(&["demo", "--data-dir", data_dir, "--hits", "1", "--days", "1", "--quiet"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut server = Server::start(dir.path(), &["--demo"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let stdout = loop {
-        let stdout = server.stdout();
-        if stdout.contains("/login/demo?code=") {
-            break stdout;
-        }
-        assert!(Instant::now() < deadline, "no demo link printed: {stdout}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let link = stdout.split_whitespace().find(|word| word.contains("/login/demo?code=")).expect("demo link");
-    let path = &link[link.find("/login/").unwrap()..];
-    let (status, headers, _) = http_request(server.http, "GET", path, &[], b"");
-    assert!(status < 400, "demo sign-in: {status}");
-    let cookie =
-        header(&headers, "set-cookie").expect("a session cookie").split(';').next().unwrap().to_string();
-
-    // The first seconds' backlog: visitors now.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (visitors, first_pageviews) = loop {
-        let (visitors, pageviews) = demo_realtime(&server, &cookie);
-        if visitors > 0 {
-            break (visitors, pageviews);
-        }
-        assert!(Instant::now() < deadline, "no live visitors:\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    assert!(visitors > 0);
-    // Then more, as time passes (a few visitors a minute).
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let (_, pageviews) = demo_realtime(&server, &cookie);
-        if pageviews > first_pageviews {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no new live pageviews:\n{}", server.log());
-        std::thread::sleep(Duration::from_secs(2));
-    }
-    server.stop();
-    let store = open_store(dir.path());
-    let counts = store.counts().unwrap();
-    assert!(counts.events > 1, "live events stored: {}", counts.events);
 }
