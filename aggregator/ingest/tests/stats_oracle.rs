@@ -709,3 +709,102 @@ fn same_from_rollups_and_raw(fixture: &Fixture) {
         }
     }
 }
+
+/// A site's zone changes: the days rolled up in the old zone are not read for the new one;
+/// the numbers by day are the new zone's at once (from the events), and again once the
+/// builder has cut the days in the new zone.
+#[test]
+fn a_new_time_zone_gets_its_own_days() {
+    let fixture = fixture();
+    let store = &fixture.store;
+    store.rollup_builder().unwrap().run(midnight("2026-03-20"), &|| false).unwrap();
+    let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+    let tokyo_midnight = |date: &str| {
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+        tokyo.from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap()).unwrap().timestamp_millis()
+    };
+    let (start, end) = (tokyo_midnight("2026-03-03"), tokyo_midnight("2026-03-13"));
+    let mut expected: BTreeMap<String, usize> = BTreeMap::new();
+    for hit in &fixture.hits {
+        if hit.ts >= start && hit.ts < end && hit.kind == EventKind::Pageview {
+            let local = DateTime::from_timestamp_millis(hit.ts).unwrap().with_timezone(&tokyo);
+            *expected.entry(local.format("%Y-%m-%d").to_string()).or_default() += 1;
+        }
+    }
+    let by_day = |zone: Tz| {
+        let mut q = Query::new(fixture.site_id, start, end, zone, vec![Metric::Pageviews, Metric::Visitors]);
+        q.dimensions = vec![Dimension::Time(Interval::Day)];
+        q
+    };
+    let pageviews_by_day = |result: &QueryResult| -> BTreeMap<String, usize> {
+        result
+            .rows
+            .iter()
+            .map(|row| match row.dimensions[0] {
+                DimensionValue::Time(local) => (
+                    hitkeep_store::stats::bucket_label(Interval::Day, local),
+                    row.metrics[0].unwrap() as usize,
+                ),
+                _ => panic!("a time bucket"),
+            })
+            .collect()
+    };
+
+    let site = store.set_site_timezone(SITE, "Asia/Tokyo").unwrap();
+    assert_eq!(site.timezone, "Asia/Tokyo");
+    assert!(!store.answered_from_rollups(&by_day(tokyo)).unwrap(), "no day is built in Tokyo's zone yet");
+    let from_events = store.query_stats(&by_day(tokyo)).unwrap();
+    assert_eq!(pageviews_by_day(&from_events), expected);
+
+    let report = store.rollup_builder().unwrap().run(midnight("2026-03-20"), &|| false).unwrap();
+    assert!(report.days_built >= 16, "every day again, in the new zone: {report:?}");
+    assert!(store.answered_from_rollups(&by_day(tokyo)).unwrap());
+    let from_rollups = store.query_stats(&by_day(tokyo)).unwrap();
+    assert_eq!(from_rollups, store.query_stats_raw(&by_day(tokyo)).unwrap());
+    assert_eq!(pageviews_by_day(&from_rollups), expected);
+    // The old zone's days are gone, so a query in it reads the events.
+    assert!(!store.answered_from_rollups(&by_day(zone())).unwrap());
+    // Bad zones are refused; the same zone changes nothing.
+    assert!(store.set_site_timezone(SITE, "Mars/Olympus").is_err());
+    store.set_site_timezone(SITE, "Asia/Tokyo").unwrap();
+    assert!(store.answered_from_rollups(&by_day(tokyo)).unwrap());
+}
+
+/// Property keys: the keys of the range's events, most frequent first, counted as the
+/// oracle counts them, and narrowed by filters.
+#[test]
+fn property_keys_are_counted_per_event() {
+    let fixture = fixture();
+    let (start, end) = (midnight("2026-03-02"), midnight("2026-03-14"));
+    let mut expected: HashMap<String, u64> = HashMap::new();
+    let mut signups: HashMap<String, u64> = HashMap::new();
+    for hit in &fixture.hits {
+        if hit.ts >= start && hit.ts < end && hit.kind != EventKind::Engagement {
+            for (key, _) in &hit.props {
+                *expected.entry(key.clone()).or_default() += 1;
+                if hit.name == "Signup" {
+                    *signups.entry(key.clone()).or_default() += 1;
+                }
+            }
+        }
+    }
+    assert!(!expected.is_empty(), "the generated traffic has properties");
+    let keys = fixture.store.property_keys(&query(&fixture, start, end, vec![Metric::Events]), 100).unwrap();
+    let got: HashMap<String, u64> = keys.iter().map(|key| (key.key.clone(), key.events)).collect();
+    assert_eq!(got, expected);
+    assert!(keys.windows(2).all(|pair| pair[0].events >= pair[1].events), "most frequent first");
+    let one = fixture.store.property_keys(&query(&fixture, start, end, vec![Metric::Events]), 1).unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0], keys[0]);
+
+    let mut q = query(&fixture, start, end, vec![Metric::Events]);
+    q.filter = Some(Filter::Condition {
+        dimension: Dimension::EventName,
+        operator: Operator::Is,
+        values: vec!["Signup".into()],
+        case_sensitive: true,
+    });
+    let got: HashMap<String, u64> =
+        fixture.store.property_keys(&q, 100).unwrap().into_iter().map(|key| (key.key, key.events)).collect();
+    assert_eq!(got, signups);
+}

@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::openapi::router())
         .merge(routes::goals::router())
         .merge(routes::funnels::router())
+        .merge(routes::plugins::router())
         .merge(routes::web::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_API_BODY))

@@ -301,6 +301,14 @@ pub enum SiteCommand {
         /// The domain.
         domain: String,
     },
+    /// Change the time zone of a site's reports (its daily rollups are rebuilt in the new
+    /// zone; until then its stats are read from the events).
+    SetTimezone {
+        /// The domain.
+        domain: String,
+        /// The IANA time zone (`Europe/Berlin`).
+        timezone: String,
+    },
     /// Show or change a site's privacy rules, applied by every edge before a hit counts.
     /// Without options, prints them. A list option replaces that whole list; give it once
     /// with an empty value (`--exclude-ip ''`) to empty it.

@@ -71,6 +71,12 @@ pub struct Config {
     pub plugins: Option<figment::value::Value>,
     /// Load demo traffic into an empty database at start.
     pub demo: bool,
+    /// With `demo`: keep a trickle of generated live visitors arriving (a few a minute, through
+    /// the embedded edge), so the realtime view moves.
+    pub demo_live_traffic: bool,
+    /// Fetch the icons of referrers for the dashboard's sources panel (from the referrers'
+    /// own sites, cached on disk); off for air-gapped installs: nothing is ever fetched.
+    pub favicons: bool,
     /// The dashboard's public URL (`https://stats.example.com`, no path): the links printed
     /// at start, the origin cross-site checks expect; `https` turns on `Secure` cookies and
     /// HSTS.
@@ -144,6 +150,8 @@ impl Default for Config {
             plugins_dir: None,
             plugins: None,
             demo: false,
+            demo_live_traffic: true,
+            favicons: true,
             public_url: None,
             session_idle_hours: 7 * 24,
             session_max_days: 30,
@@ -192,6 +200,8 @@ impl std::fmt::Debug for Config {
             .field("plugins_dir", &self.plugins_dir)
             .field("plugins", &self.plugins.is_some())
             .field("demo", &self.demo)
+            .field("demo_live_traffic", &self.demo_live_traffic)
+            .field("favicons", &self.favicons)
             .field("public_url", &self.public_url)
             .field("session_idle_hours", &self.session_idle_hours)
             .field("session_max_days", &self.session_max_days)

@@ -1,5 +1,8 @@
 //! Demo data: loads generated traffic straight into the store, through the same ingestor
-//! (validation, sessionization, batch ids) that live traffic goes through.
+//! (validation, sessionization, batch ids) that live traffic goes through; [`live`] keeps
+//! generated visitors arriving while `serve --demo` runs.
+
+pub mod live;
 
 use std::sync::Arc;
 use std::time::Instant;

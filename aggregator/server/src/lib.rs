@@ -12,6 +12,7 @@ pub mod demo;
 pub mod edge;
 pub mod edge_credentials;
 pub mod error;
+pub mod favicons;
 pub mod listener;
 pub mod mail;
 pub mod oidc;

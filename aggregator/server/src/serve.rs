@@ -112,8 +112,11 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         None => None,
     };
     let commits = tokio::sync::watch::Sender::new(0);
-    let pipeline_config =
-        PipelineConfig { plugins, commits: Some(commits.clone()), ..PipelineConfig::default() };
+    let pipeline_config = PipelineConfig {
+        plugins: plugins.clone(),
+        commits: Some(commits.clone()),
+        ..PipelineConfig::default()
+    };
     let pipeline = Pipeline::start(ingestor, Some(client.clone()), pipeline_config).await?;
 
     let edge_config =
@@ -178,6 +181,12 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
             None => None,
         },
         commits,
+        favicons: Arc::new(crate::favicons::Favicons::new(
+            &data_dir,
+            config.favicons,
+            crate::favicons::FetchPolicy::public(),
+        )?),
+        plugins,
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
     tracing::info!(addr = %http_addr, "http listening");
@@ -193,6 +202,16 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         (None, None) => println!("hitkeep: dashboard at {base}/"),
     }
     let sweeper = tokio::spawn(sweep_sessions(state.clone(), cancel.clone()));
+    let live_demo = match (&edge, config.demo && config.demo_live_traffic) {
+        (Some(edge), true) => {
+            Some(tokio::spawn(crate::demo::live::run(edge.clone(), Arc::new(SystemClock), cancel.clone())))
+        }
+        (None, true) => {
+            tracing::warn!("no live demo traffic: collect is off, so there is no embedded edge");
+            None
+        }
+        _ => None,
+    };
     let rollup_interval = Duration::from_secs(config.rollup_interval_secs);
     let rollups = tokio::spawn(build_rollups(state.clone(), rollup_interval, cancel.clone()));
     let app = crate::app::app(state);
@@ -204,6 +223,9 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let _ = sweeper.await;
     cancel.cancel();
     let _ = rollups.await;
+    if let Some(live_demo) = live_demo {
+        let _ = live_demo.await;
+    }
 
     tracing::info!("draining");
     cancel.cancel();

@@ -40,6 +40,10 @@ pub struct AppState {
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// Bumped by the ingest pipeline after each commit: the live stream waits on it.
     pub commits: tokio::sync::watch::Sender<u64>,
+    /// Referrers' icons, fetched and cached on disk (off: nothing is fetched).
+    pub favicons: Arc<crate::favicons::Favicons>,
+    /// The enrichment plugins, when any are configured.
+    pub plugins: Option<Arc<hitkeep_plugins::Plugins>>,
 }
 
 impl AppState {
@@ -68,6 +72,13 @@ impl AppState {
             passkeys: Arc::new(crate::auth::passkeys::Passkeys::new(None)?),
             oidc: None,
             commits: tokio::sync::watch::Sender::new(0),
+            // The command line's calls and tests fetch nothing unless a test says so.
+            favicons: Arc::new(crate::favicons::Favicons::new(
+                data_dir,
+                false,
+                crate::favicons::FetchPolicy::public(),
+            )?),
+            plugins: None,
         })
     }
 

@@ -170,6 +170,27 @@ impl Store {
         self.site(&site.domain)
     }
 
+    /// Changes the zone a site's reports use. The daily rollups were cut in the old zone's
+    /// days, so they go, in the same transaction: queries read the events until the builder
+    /// has built the days again in the new zone (it would also ignore days built in another
+    /// zone, see `stats::rollup`, but they would only take space).
+    pub fn set_site_timezone(&self, domain: &str, timezone: &str) -> Result<Site> {
+        validate_timezone(timezone)?;
+        let site = self.site(domain)?;
+        if site.timezone == timezone {
+            return Ok(site);
+        }
+        crate::in_transaction(&self.conn(), |conn| {
+            conn.execute("UPDATE sites SET timezone = ? WHERE id = ?", params![timezone, site.id])?;
+            conn.execute("DELETE FROM rollups WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM rollup_days WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM rollup_dirty WHERE site_id = ?", [site.id])?;
+            Ok(())
+        })?;
+        tracing::info!(site_id = site.id, "site time zone changed");
+        self.site(&site.domain)
+    }
+
     /// Removes a site and every event recorded for it, in one transaction.
     pub fn remove_site(&self, domain: &str) -> Result<Site> {
         let site = self.site(domain)?;

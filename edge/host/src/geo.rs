@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 /// A place, as the component's `x-hitkeep-geo-*` headers carry it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Place {
+pub struct Place {
     /// ISO 3166-1 alpha-2, upper case.
     pub country: Option<String>,
     /// ISO 3166-2 (`DE-BE`).

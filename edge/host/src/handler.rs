@@ -38,12 +38,12 @@ pub const GEO_CITY_HEADER: &str = "x-hitkeep-geo-city";
 pub const EVENT_TIME_HEADER: &str = "x-hitkeep-event-time";
 
 /// Where an event came from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Origin {
     /// A browser (or a proxy in front of it) at this socket address.
     Peer(SocketAddr),
     /// A server, on behalf of the visitor at `client`.
-    Server { client: std::net::IpAddr, event_time_ms: Option<i64> },
+    Server { client: std::net::IpAddr, event_time_ms: Option<i64>, place: Option<Place> },
 }
 
 /// The prefix of the headers only the host may set.
@@ -138,8 +138,35 @@ impl EdgeHandle {
                 "only events are sent on a visitor's behalf",
             );
         }
-        let response = self.through_component(request, Origin::Server { client, event_time_ms }, route).await;
+        let response = self
+            .through_component(request, Origin::Server { client, event_time_ms, place: None }, route)
+            .await;
         metrics::counter!(m::HTTP_REQUESTS, "route" => "event_on_behalf", "status" => response.status().as_u16().to_string())
+            .increment(1);
+        response
+    }
+
+    /// As [`EdgeHandle::handle_on_behalf`], with the visitor's place given instead of looked
+    /// up: for generated traffic (`serve --demo`'s live visitors), whose synthetic addresses
+    /// no database knows. Not reachable over HTTP.
+    pub async fn handle_generated<B>(
+        &self,
+        request: Request<B>,
+        client: std::net::IpAddr,
+        event_time_ms: Option<i64>,
+        place: Place,
+    ) -> Response<EdgeBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let route = Route::of(request.uri().path());
+        if route != Route::Event || request.method() != Method::POST {
+            return error_response(StatusCode::NOT_FOUND, "not_found", "only events are generated");
+        }
+        let origin = Origin::Server { client, event_time_ms, place: Some(place) };
+        let response = self.through_component(request, origin, route).await;
+        metrics::counter!(m::HTTP_REQUESTS, "route" => "event_generated", "status" => response.status().as_u16().to_string())
             .increment(1);
         response
     }
@@ -230,7 +257,8 @@ impl EdgeHandle {
                 (client, self.place(peer, &parts.headers, client), None)
             }
             // The server that sent it is no proxy whose country header counts: the database only.
-            Origin::Server { client, event_time_ms } => {
+            Origin::Server { client, event_time_ms, place: Some(place) } => (client, place, event_time_ms),
+            Origin::Server { client, event_time_ms, place: None } => {
                 (client, inner.geo.as_ref().map(|db| db.lookup(client)).unwrap_or_default(), event_time_ms)
             }
         };

@@ -36,6 +36,7 @@ pub use config::{
     BatchConfig, ComponentSource, EdgeConfig, HttpLimits, MAX_EDGE_NAME_LEN, NatsAuth, NatsConfig,
     SINK_AUTHORITY, SINK_URL, edge_name_from_hostname, validate_edge_name,
 };
+pub use geo::Place;
 pub use handler::{
     CLIENT_IP_HEADER, EVENT_TIME_HEADER, EdgeBody, GEO_CITY_HEADER, GEO_COUNTRY_HEADER, GEO_REGION_HEADER,
 };

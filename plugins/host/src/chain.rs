@@ -41,6 +41,18 @@ impl FailureKind {
     }
 }
 
+impl FailureKind {
+    /// What happened, in a sentence for an operator (no event data, no plugin output).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Trap => "the plugin trapped (a panic, unreachable code, a stack overflow or an exit)",
+            Self::Timeout => "a call ran past its deadline and was interrupted",
+            Self::Memory => "the plugin reached its memory limit",
+            Self::BadOutput => "the plugin answered against the contract",
+        }
+    }
+}
+
 impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -146,6 +158,7 @@ fn run_chunk(
     let verdicts = match result {
         Ok(verdicts) => verdicts,
         Err(CallFailure { kind, detail }) => {
+            plugin.counters.failed(kind);
             tracing::warn!(plugin = &*plugin.name, kind = kind.as_str(), %detail, events = chunk.len(), "plugin call failed");
             metrics::counter!(m::ERRORS, "plugin" => name(), "kind" => kind.as_str()).increment(1);
             for &index in chunk {
@@ -168,6 +181,7 @@ fn run_chunk(
                     changed += 1;
                 }
                 Err(reason) => {
+                    plugin.counters.failed(FailureKind::BadOutput);
                     tracing::warn!(plugin = &*plugin.name, %reason, "plugin returned an invalid event");
                     metrics::counter!(m::ERRORS, "plugin" => name(), "kind" => FailureKind::BadOutput.as_str())
                         .increment(1);

@@ -152,6 +152,35 @@ impl Plugins {
         self.host.chain().plugins.is_empty()
     }
 
+    /// The running plugins, in order, with what each did since its current version was
+    /// loaded (a reload starts its counters afresh).
+    pub fn status(&self) -> Vec<PluginStatus> {
+        use std::sync::atomic::Ordering;
+        self.host
+            .chain()
+            .plugins
+            .iter()
+            .map(|plugin| {
+                let counters = &plugin.counters;
+                let last = *counters.last_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut sites: Option<Vec<String>> =
+                    plugin.spec.sites.as_ref().map(|sites| sites.iter().cloned().collect());
+                if let Some(sites) = &mut sites {
+                    sites.sort();
+                }
+                PluginStatus {
+                    name: plugin.spec.name.clone(),
+                    sites,
+                    on_failure: plugin.spec.policy,
+                    loaded_at_ms: counters.loaded_at_ms,
+                    calls: counters.calls.load(Ordering::Relaxed),
+                    failures: counters.failures.load(Ordering::Relaxed),
+                    last_failure: last,
+                }
+            })
+            .collect()
+    }
+
     /// The configuration the plugins were loaded with.
     pub fn config(&self) -> &PluginsConfig {
         self.host.config()
@@ -162,6 +191,25 @@ impl Drop for Plugins {
     fn drop(&mut self) {
         drop(self.reloader.take());
     }
+}
+
+/// A running plugin, as [`Plugins::status`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginStatus {
+    /// Its name.
+    pub name: String,
+    /// The sites it runs on (lower case, sorted); `None`: every site.
+    pub sites: Option<Vec<String>>,
+    /// What happens to an event it fails on.
+    pub on_failure: FailurePolicy,
+    /// When its current version was loaded, ms since the epoch.
+    pub loaded_at_ms: i64,
+    /// `enrich` calls since then.
+    pub calls: u64,
+    /// Failed calls, and events it answered against the contract, since then.
+    pub failures: u64,
+    /// When it last failed, and how.
+    pub last_failure: Option<(i64, FailureKind)>,
 }
 
 /// The thread that calls [`Host::reload`] every interval.

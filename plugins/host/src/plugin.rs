@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,10 +63,36 @@ impl From<InstantiateError> for LoadError {
     }
 }
 
+/// What a plugin version did since it was loaded, for the operator's status page.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) loaded_at_ms: i64,
+    pub(crate) calls: AtomicU64,
+    pub(crate) failures: AtomicU64,
+    /// When it last failed and how.
+    pub(crate) last_failure: Mutex<Option<(i64, FailureKind)>>,
+}
+
+impl Counters {
+    /// Counts a failure (a failed call, or an event it answered against the contract).
+    pub(crate) fn failed(&self, kind: FailureKind) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        *self.last_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((now_ms(), kind));
+    }
+}
+
+/// Wall-clock time for the status page only (the plugins themselves see no clock).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// A loaded plugin.
 pub(crate) struct Plugin {
     pub(crate) name: Arc<str>,
     pub(crate) spec: Spec,
+    pub(crate) counters: Counters,
     /// Hash of the component's bytes: a file touched but not changed is not reloaded.
     pub(crate) digest: u64,
     pre: EnricherPre<GuestState>,
@@ -97,6 +124,7 @@ impl Plugin {
         let plugin = Self {
             name: Arc::from(spec.name.as_str()),
             spec,
+            counters: Counters { loaded_at_ms: now_ms(), ..Counters::default() },
             digest,
             pre,
             idle: Mutex::new(Vec::new()),
@@ -173,6 +201,7 @@ impl Plugin {
             })?,
         };
         let plugin = self.name.to_string();
+        self.counters.calls.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(m::CALLS, "plugin" => plugin.clone()).increment(1);
         metrics::counter!(m::EVENTS, "plugin" => plugin.clone()).increment(events.len() as u64);
         let started = Instant::now();

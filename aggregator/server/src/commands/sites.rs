@@ -1,4 +1,4 @@
-//! `hitkeep site add|list|remove|rules`.
+//! `hitkeep site add|list|remove|set-timezone|rules`.
 
 use hyper::Method;
 
@@ -21,6 +21,12 @@ pub async fn run(client: &ControlClient, command: SiteCommand) -> anyhow::Result
                 .call(Method::DELETE, &format!("/control/sites/{}", encode_segment(&domain)), None)
                 .await?,
         ),
+        SiteCommand::SetTimezone { domain, timezone } => {
+            let uri = format!("/control/sites/{}", encode_segment(&domain));
+            let site: SiteView =
+                client.call(Method::PUT, &uri, Some(serde_json::json!({ "timezone": timezone }))).await?;
+            format!("{} now reports in {}\n", site.domain, site.timezone)
+        }
         SiteCommand::Rules {
             domain,
             honor_dnt,

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod pages;
 pub mod passkeys;
 pub mod people;
+pub mod plugins;
 pub mod realtime;
 pub mod reset;
 pub mod shares;

@@ -1,4 +1,5 @@
-//! Sites: listing, adding, removing, their privacy rules and newest events.
+//! Sites: listing, adding, removing, changing their time zone, their privacy rules, newest
+//! events, and their sources' icons ([`favicons`]).
 //!
 //! The API routes go through the one authorization check ([`SiteAccess`]); the control
 //! routes (the data directory's socket, `hitkeep site`) are the operator's and have none.
@@ -14,20 +15,23 @@ use crate::auth::{Access, InstanceAdmin, NeedsManage, NeedsOwn, NeedsRead, Princ
 use crate::error::AppError;
 use crate::state::AppState;
 
+mod favicons;
+
 /// The dashboard's and programs' site routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/sites", get(visible_sites).post(add_site_api))
-        .route("/api/sites/{domain}", get(site).delete(remove_site_api))
+        .route("/api/sites/{domain}", get(site).put(update_site_api).delete(remove_site_api))
         .route("/api/sites/{domain}/rules", put(put_rules_api))
         .route("/api/sites/{domain}/events", get(events_api))
+        .route("/api/sites/{domain}/favicons/{source}", get(favicons::favicon))
 }
 
 /// The operator's site routes on the control socket.
 pub fn control_router() -> Router<AppState> {
     Router::new()
         .route("/control/sites", get(list_sites).post(add_site))
-        .route("/control/sites/{domain}", axum::routing::delete(remove_site))
+        .route("/control/sites/{domain}", axum::routing::delete(remove_site).put(update_site))
         .route("/control/sites/{domain}/rules", put(put_rules))
         .route("/control/events", get(events))
 }
@@ -135,6 +139,15 @@ fn utc() -> String {
     "UTC".into()
 }
 
+/// Body of a site's change (`PUT /api/sites/{domain}`): the fields to change.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteUpdate {
+    /// A new IANA time zone for its reports.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
 /// Query of the events routes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +203,39 @@ async fn replace_rules(state: &AppState, domain: String, rules: RulesView) -> Re
     Ok(site)
 }
 
+/// Changes a site (its time zone: the store drops the rollups cut in the old one), then tells
+/// the pipeline, the edges and the access cache.
+async fn change_site(state: &AppState, domain: String, update: SiteUpdate) -> Result<Site, AppError> {
+    let Some(timezone) = update.timezone else {
+        return Err(AppError::bad_request(
+            "invalid_input",
+            "nothing to change: send {\"timezone\": \"Europe/Berlin\"}",
+        ));
+    };
+    let (site, all) = state
+        .with_store(move |store| {
+            let site = store.set_site_timezone(&domain, timezone.trim())?;
+            Ok::<_, hitkeep_store::Error>((site, store.sites()?))
+        })
+        .await?;
+    state.sites_changed(&all);
+    Ok(site)
+}
+
+/// A JSON body, or why not: `400 invalid_json` (not JSON, or not the fields the route takes),
+/// `413 body_too_large`, `415` without a JSON content type.
+fn json_body<T>(body: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, AppError> {
+    body.map(|Json(value)| value).map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", rejection.body_text())
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            AppError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_json", rejection.body_text())
+        }
+        _ => AppError::bad_request("invalid_json", rejection.body_text()),
+    })
+}
+
 async fn recent_events(state: &AppState, domain: String, limit: u32) -> Result<Vec<StoredEvent>, AppError> {
     state.with_store(move |store| store.recent_events(&domain, limit)).await
 }
@@ -234,6 +280,16 @@ async fn remove_site_api(
     Ok(Json(delete_site(&state, access.site.domain).await?.into()))
 }
 
+/// `PUT /api/sites/{domain}`: site managers change its time zone.
+async fn update_site_api(
+    State(state): State<AppState>,
+    access: SiteAccess<NeedsManage>,
+    body: Result<Json<SiteUpdate>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<SiteView>, AppError> {
+    let site = change_site(&state, access.site.domain, json_body(body)?).await?;
+    Ok(Json(with_access(site, access.access)))
+}
+
 async fn put_rules_api(
     State(state): State<AppState>,
     access: SiteAccess<NeedsManage>,
@@ -270,6 +326,14 @@ async fn remove_site(
     axum::extract::Path(domain): axum::extract::Path<String>,
 ) -> Result<Json<SiteView>, AppError> {
     Ok(Json(delete_site(&state, domain).await?.into()))
+}
+
+async fn update_site(
+    State(state): State<AppState>,
+    axum::extract::Path(domain): axum::extract::Path<String>,
+    body: Result<Json<SiteUpdate>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<SiteView>, AppError> {
+    Ok(Json(change_site(&state, domain, json_body(body)?).await?.into()))
 }
 
 async fn put_rules(

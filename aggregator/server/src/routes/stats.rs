@@ -5,6 +5,9 @@
 //! store's engine; they differ in who may ask and in their error shape: the Stats API
 //! answers as Plausible does (`{"error": "..."}`, `401` for a bad key or a site the key may
 //! not see), the others as the rest of Hitkeep's API.
+//!
+//! Beside them, `POST /api/sites/{domain}/property-keys`: the custom property keys of the
+//! events that a query's range and filters select, for the dashboard's property breakdowns.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -30,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2/query", post(plausible_query))
         .route("/api/sites/{domain}/stats", post(site_query))
         .route("/api/sites/{domain}/stats.csv", post(site_query_csv))
+        .route("/api/sites/{domain}/property-keys", post(property_keys))
         .layer(DefaultBodyLimit::max(MAX_QUERY_BYTES))
 }
 
@@ -119,6 +123,46 @@ async fn site_query_csv(
 ) -> Result<Response, AppError> {
     let (request, answer) = query_site(&state, &access.site, body).await?;
     Ok(csv_response(&access.site, &request, &answer))
+}
+
+/// The fields `property-keys` takes: the stats query's range and filters, and a limit.
+const PROPERTY_KEYS_FIELDS: &[&str] = &["date_range", "date", "filters", "limit"];
+
+/// `POST /api/sites/{domain}/property-keys`: `{"date_range": "30d", "filters": [...]}` (both
+/// optional, as the dashboard's query takes them; `limit` 1 to 100, default 100) answers
+/// `[{"key": "plan", "events": 123}]`, most frequent first.
+async fn property_keys(
+    State(state): State<AppState>,
+    access: SiteAccess<NeedsView>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Vec<hitkeep_store::stats::PropertyKey>>, AppError> {
+    let Json(body) = body.map_err(body_refused)?;
+    let invalid = |message: String| AppError::bad_request("invalid_query", message);
+    let Some(object) = body.as_object() else {
+        return Err(invalid("#: Type mismatch. Expected Object but got something else.".into()));
+    };
+    if let Some(key) = object.keys().find(|key| !PROPERTY_KEYS_FIELDS.contains(&key.as_str())) {
+        return Err(invalid(format!("#/{key}: Schema does not allow additional properties.")));
+    }
+    let max = hitkeep_store::stats::MAX_PROPERTY_KEYS as u64;
+    let limit = match object.get("limit") {
+        None => max,
+        Some(value) => value
+            .as_u64()
+            .filter(|limit| (1..=max).contains(limit))
+            .ok_or_else(|| invalid(format!("#/limit: a number from 1 to {max}")))?,
+    };
+    let mut query = json!({ "metrics": ["events"], "date_range": "30d" });
+    for key in ["date_range", "date", "filters"] {
+        if let Some(value) = object.get(key) {
+            query[key] = value.clone();
+        }
+    }
+    let request = parse_for(&state, &access.site, &query, true).map_err(invalid)?;
+    let store = state.store.clone();
+    let keys =
+        tokio::task::spawn_blocking(move || store.property_keys(&request.query, limit as usize)).await??;
+    Ok(Json(keys))
 }
 
 /// `POST /control/sites/{domain}/stats`: the operator's query (`hitkeep stats`).

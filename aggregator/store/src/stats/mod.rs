@@ -15,6 +15,7 @@ mod funnels;
 mod goals;
 mod places;
 pub mod rollup;
+mod sources;
 mod sql;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,7 @@ use duckdb::types::Value;
 pub use funnels::{FunnelReport, FunnelStep};
 pub use places::{country_name, region_name};
 pub use rollup::{RollupBuilder, RollupReport, SETTLE_MS};
+pub use sources::{MAX_PROPERTY_KEYS, PropertyKey};
 pub use zone::{Interval, bucket_label, bucket_starts, local_to_utc_ms, offset_ms, utc_to_local};
 
 use crate::{Error, Goal, Result, Store};

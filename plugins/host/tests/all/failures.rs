@@ -154,3 +154,33 @@ fn policies_are_per_plugin() {
     assert_eq!((batch.len(), report.failed.len(), report.changed), (0, 4, 0));
     assert!(report.failed.iter().all(|failed| prop(&failed.hit, "tag").is_none()));
 }
+
+#[test]
+fn the_status_counts_calls_and_failures_with_no_event_data() {
+    let before =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let plugins = load(vec![
+        PluginConfig::new("panicker", fixtures::PANICKER).on_failure(FailurePolicy::DeadLetter),
+        PluginConfig::new("noop", fixtures::NOOP).sites(["b.example", "a.example"]),
+    ]);
+    let status = plugins.status();
+    assert_eq!(status.len(), 2);
+    assert_eq!((status[0].name.as_str(), status[0].on_failure), ("panicker", FailurePolicy::DeadLetter));
+    assert_eq!(status[0].sites, None);
+    assert_eq!(status[1].sites, Some(vec!["a.example".to_string(), "b.example".to_string()]));
+    assert!(status[0].loaded_at_ms >= before);
+    assert_eq!((status[0].calls, status[0].failures, status[0].last_failure), (0, 0, None));
+
+    let mut fine = hits(4);
+    plugins.apply(&mut fine);
+    let mut trapping = with_boom(4);
+    plugins.apply(&mut trapping);
+    let status = plugins.status();
+    assert_eq!((status[0].calls, status[0].failures), (2, 1));
+    let (at_ms, kind) = status[0].last_failure.expect("a failure");
+    assert!(at_ms >= status[0].loaded_at_ms);
+    assert_eq!(kind, FailureKind::Trap);
+    assert!(!kind.describe().contains("boom"), "the description holds nothing of the event");
+    // The other plugin ran on none of these hits: they are not of its sites.
+    assert_eq!((status[1].calls, status[1].failures), (0, 0));
+}

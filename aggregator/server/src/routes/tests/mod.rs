@@ -3,12 +3,14 @@
 
 mod account;
 mod factors;
+mod favicons;
 mod hardening;
 mod openapi;
 mod passkeys;
 mod people;
 mod reset;
 mod shares;
+mod site_features;
 mod sso;
 mod stats;
 mod tokens;
