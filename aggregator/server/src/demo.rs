@@ -44,7 +44,8 @@ pub fn load(
     let existing: Vec<String> = store.sites()?.into_iter().map(|site| site.domain).collect();
     for site in traffic.sites() {
         if !existing.iter().any(|domain| domain == site.domain()) {
-            store.add_site(site.domain(), site.timezone())?;
+            let added = store.add_site(site.domain(), site.timezone())?;
+            add_goals_and_funnels(store, &added)?;
         }
     }
     let sites = SiteDirectory::new(&store.sites()?);
@@ -83,6 +84,56 @@ pub fn load(
     ingestor.checkpoint()?;
     progress.finish_and_clear();
     Ok(LoadReport { hits, stored, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// The goals and funnels a demo site starts with, so the dashboard's goal and funnel panels
+/// have something to show: the custom events and pages its generated traffic has.
+fn add_goals_and_funnels(store: &Store, site: &hitkeep_store::Site) -> anyhow::Result<()> {
+    use hitkeep_store::GoalKind;
+    let page = |pattern: &str| GoalKind::Page { pattern: pattern.to_owned() };
+    let event = |name: &str| GoalKind::Event { name: name.to_owned(), props: Default::default() };
+    let (goals, funnels): (Vec<(&str, GoalKind)>, Vec<(&str, Vec<GoalKind>)>) = match site.domain.as_str() {
+        "demo.hitkeep.dev" => (
+            vec![
+                ("Signup", event("Signup")),
+                ("Purchase", event("Purchase")),
+                ("Visit /pricing", page("/pricing")),
+                ("Read the docs", page("/docs/**")),
+                ("File Download", event("File Download")),
+            ],
+            vec![("Signup", vec![page("/pricing"), page("/signup"), event("Signup")])],
+        ),
+        "shop.example" => (
+            vec![
+                ("Purchase", event("Purchase")),
+                ("Visit /checkout", page("/checkout")),
+                ("Signup", event("Signup")),
+            ],
+            vec![(
+                "Checkout",
+                vec![page("/products/*"), page("/cart"), page("/checkout"), event("Purchase")],
+            )],
+        ),
+        "docs.example" => (
+            vec![
+                ("File Download", event("File Download")),
+                ("Outbound Link: Click", event("Outbound Link: Click")),
+            ],
+            vec![(
+                "Getting started",
+                vec![page("/docs/getting-started/overview"), page("/docs/getting-started/installation")],
+            )],
+        ),
+        _ => return Ok(()),
+    };
+    let now = now_ms();
+    for (name, kind) in goals {
+        store.add_goal(site.id, Some(name), &kind, now)?;
+    }
+    for (name, steps) in funnels {
+        store.add_funnel(site.id, name, &steps, None, now)?;
+    }
+    Ok(())
 }
 
 fn now_ms() -> i64 {

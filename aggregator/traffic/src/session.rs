@@ -328,9 +328,10 @@ impl Session {
                         cents
                     }
                 };
-                let currency = if COUNTRIES[usize::from(self.person.country)].euro { "EUR" } else { "USD" };
-                hit.revenue =
-                    Some(Revenue { amount_micros: cents * MICROS_PER_CENT, currency: currency.to_owned() });
+                hit.revenue = Some(Revenue {
+                    amount_micros: cents * MICROS_PER_CENT,
+                    currency: kind.currency.to_owned(),
+                });
             }
         }
     }

@@ -103,6 +103,9 @@ pub(crate) struct SiteKind {
     /// Which custom events, weighted.
     pub customs: &'static [(CustomEvent, u32)],
     pub sales: Sales,
+    /// The one currency the site charges in (as a real shop or SaaS does; a goal's revenue
+    /// then adds up without conversion).
+    pub currency: &'static str,
     /// Targets of outbound link clicks.
     pub outbound: &'static [&'static str],
     /// Paths of downloadable files on the site.
@@ -185,6 +188,7 @@ const SAAS: SiteKind = SiteKind {
         (CustomEvent::FileDownload, 10),
     ],
     sales: Sales::Plans,
+    currency: "EUR",
     outbound: PRODUCT_OUTBOUND,
     downloads: &["/files/hitkeep-privacy-whitepaper.pdf", "/files/dpa-template.pdf"],
     weekend: 0.6,
@@ -225,6 +229,7 @@ const SHOP: SiteKind = SiteKind {
         (CustomEvent::FileDownload, 5),
     ],
     sales: Sales::Orders,
+    currency: "EUR",
     outbound: &[
         "https://www.instagram.com/shop.example",
         "https://www.dhl.com/tracking",
@@ -263,6 +268,7 @@ const DOCS: SiteKind = SiteKind {
         (CustomEvent::Signup, 5),
     ],
     sales: Sales::Plans,
+    currency: "USD",
     outbound: PRODUCT_OUTBOUND,
     downloads: &[
         "/releases/hitkeep-0.4.2-x86_64-unknown-linux-gnu.tar.gz",
@@ -291,6 +297,7 @@ const BLOG: SiteKind = SiteKind {
     custom_chance: 0.04,
     customs: &[(CustomEvent::OutboundClick, 60), (CustomEvent::Signup, 20), (CustomEvent::NotFound, 20)],
     sales: Sales::Plans,
+    currency: "USD",
     outbound: &["https://github.com/", "https://news.ycombinator.com/", "https://www.rust-lang.org/"],
     downloads: &["/files/slides.pdf"],
     weekend: 0.9,

@@ -20,8 +20,6 @@ pub(crate) struct Country {
     /// ISO 3166-1 alpha-2.
     pub code: &'static str,
     pub weight: u32,
-    /// Pays in euros (else in US dollars).
-    pub euro: bool,
     /// Percentage of visitors whose region and city are known.
     pub located_percent: u32,
     pub regions: &'static [Region],
@@ -34,11 +32,10 @@ const fn region(code: &'static str, city: &'static str, weight: u32) -> Region {
 const fn country(
     code: &'static str,
     weight: u32,
-    euro: bool,
     located_percent: u32,
     regions: &'static [Region],
 ) -> Country {
-    Country { code, weight, euro, located_percent, regions }
+    Country { code, weight, located_percent, regions }
 }
 
 /// Visitor countries, per mille.
@@ -46,7 +43,6 @@ pub(crate) const COUNTRIES: &[Country] = &[
     country(
         "DE",
         180,
-        true,
         85,
         &[
             region("DE-BE", "Berlin", 30),
@@ -61,7 +57,6 @@ pub(crate) const COUNTRIES: &[Country] = &[
     country(
         "US",
         170,
-        false,
         80,
         &[
             region("US-CA", "San Francisco", 22),
@@ -77,7 +72,6 @@ pub(crate) const COUNTRIES: &[Country] = &[
     country(
         "FR",
         70,
-        true,
         80,
         &[
             region("FR-IDF", "Paris", 50),
@@ -89,7 +83,6 @@ pub(crate) const COUNTRIES: &[Country] = &[
     country(
         "GB",
         70,
-        false,
         80,
         &[
             region("GB-LND", "London", 50),
@@ -98,44 +91,42 @@ pub(crate) const COUNTRIES: &[Country] = &[
             region("GB-BST", "Bristol", 6),
         ],
     ),
-    country("NL", 50, true, 80, &[region("NL-NH", "Amsterdam", 45), region("NL-ZH", "Rotterdam", 20)]),
-    country("IT", 40, true, 75, &[region("IT-25", "Milan", 40), region("IT-62", "Rome", 30)]),
-    country("ES", 40, true, 75, &[region("ES-MD", "Madrid", 40), region("ES-CT", "Barcelona", 35)]),
+    country("NL", 50, 80, &[region("NL-NH", "Amsterdam", 45), region("NL-ZH", "Rotterdam", 20)]),
+    country("IT", 40, 75, &[region("IT-25", "Milan", 40), region("IT-62", "Rome", 30)]),
+    country("ES", 40, 75, &[region("ES-MD", "Madrid", 40), region("ES-CT", "Barcelona", 35)]),
     country(
         "CH",
         30,
-        false,
         85,
         &[region("CH-ZH", "Zurich", 40), region("CH-GE", "Geneva", 15), region("CH-BE", "Bern", 12)],
     ),
-    country("AT", 30, true, 85, &[region("AT-9", "Vienna", 55), region("AT-6", "Graz", 12)]),
-    country("PL", 30, false, 75, &[region("PL-14", "Warsaw", 40), region("PL-12", "Krakow", 20)]),
-    country("IN", 40, false, 70, &[region("IN-KA", "Bengaluru", 35), region("IN-MH", "Mumbai", 25)]),
-    country("BR", 25, false, 70, &[region("BR-SP", "São Paulo", 45), region("BR-RJ", "Rio de Janeiro", 20)]),
-    country("JP", 20, false, 75, &[region("JP-13", "Tokyo", 55), region("JP-27", "Osaka", 20)]),
+    country("AT", 30, 85, &[region("AT-9", "Vienna", 55), region("AT-6", "Graz", 12)]),
+    country("PL", 30, 75, &[region("PL-14", "Warsaw", 40), region("PL-12", "Krakow", 20)]),
+    country("IN", 40, 70, &[region("IN-KA", "Bengaluru", 35), region("IN-MH", "Mumbai", 25)]),
+    country("BR", 25, 70, &[region("BR-SP", "São Paulo", 45), region("BR-RJ", "Rio de Janeiro", 20)]),
+    country("JP", 20, 75, &[region("JP-13", "Tokyo", 55), region("JP-27", "Osaka", 20)]),
     country(
         "CA",
         30,
-        false,
         80,
         &[region("CA-ON", "Toronto", 40), region("CA-BC", "Vancouver", 25), region("CA-QC", "Montreal", 20)],
     ),
-    country("SE", 25, false, 80, &[region("SE-AB", "Stockholm", 50), region("SE-O", "Gothenburg", 15)]),
-    country("BE", 15, true, 75, &[region("BE-BRU", "Brussels", 40)]),
-    country("DK", 12, false, 80, &[region("DK-84", "Copenhagen", 50)]),
-    country("NO", 12, false, 80, &[region("NO-03", "Oslo", 50)]),
-    country("FI", 10, true, 80, &[region("FI-18", "Helsinki", 50)]),
-    country("CZ", 10, false, 75, &[region("CZ-10", "Prague", 50)]),
-    country("PT", 10, true, 75, &[region("PT-11", "Lisbon", 50)]),
-    country("IE", 10, true, 80, &[region("IE-D", "Dublin", 60)]),
-    country("AU", 20, false, 80, &[region("AU-NSW", "Sydney", 40), region("AU-VIC", "Melbourne", 35)]),
-    country("MX", 8, false, 65, &[region("MX-CMX", "Mexico City", 50)]),
-    country("KR", 8, false, 70, &[region("KR-11", "Seoul", 60)]),
-    country("TR", 8, false, 65, &[region("TR-34", "Istanbul", 55)]),
-    country("UA", 8, false, 65, &[region("UA-30", "Kyiv", 50)]),
-    country("SG", 6, false, 90, &[region("SG-01", "Singapore", 50)]),
-    country("ZA", 5, false, 70, &[region("ZA-GP", "Johannesburg", 40), region("ZA-WC", "Cape Town", 30)]),
-    country("AR", 5, false, 70, &[region("AR-C", "Buenos Aires", 50)]),
+    country("SE", 25, 80, &[region("SE-AB", "Stockholm", 50), region("SE-O", "Gothenburg", 15)]),
+    country("BE", 15, 75, &[region("BE-BRU", "Brussels", 40)]),
+    country("DK", 12, 80, &[region("DK-84", "Copenhagen", 50)]),
+    country("NO", 12, 80, &[region("NO-03", "Oslo", 50)]),
+    country("FI", 10, 80, &[region("FI-18", "Helsinki", 50)]),
+    country("CZ", 10, 75, &[region("CZ-10", "Prague", 50)]),
+    country("PT", 10, 75, &[region("PT-11", "Lisbon", 50)]),
+    country("IE", 10, 80, &[region("IE-D", "Dublin", 60)]),
+    country("AU", 20, 80, &[region("AU-NSW", "Sydney", 40), region("AU-VIC", "Melbourne", 35)]),
+    country("MX", 8, 65, &[region("MX-CMX", "Mexico City", 50)]),
+    country("KR", 8, 70, &[region("KR-11", "Seoul", 60)]),
+    country("TR", 8, 65, &[region("TR-34", "Istanbul", 55)]),
+    country("UA", 8, 65, &[region("UA-30", "Kyiv", 50)]),
+    country("SG", 6, 90, &[region("SG-01", "Singapore", 50)]),
+    country("ZA", 5, 70, &[region("ZA-GP", "Johannesburg", 40), region("ZA-WC", "Cape Town", 30)]),
+    country("AR", 5, 70, &[region("AR-C", "Buenos Aires", 50)]),
 ];
 
 /// A version string and how common it is among the users of its browser or system.

@@ -5,8 +5,9 @@
 //! unknown referrer) or a referrer host. Only a host that has been seen as a referrer of the
 //! site is fetched (the store maps a source name to its most frequent referrer host), so the
 //! route cannot be used to make the server ask arbitrary hosts; the fetch's own safeguards
-//! are in [`crate::favicons`]. No icon: `404 favicon_not_found`, and the page shows a neutral
-//! one.
+//! are in [`crate::favicons`]. No icon: `204 No Content` (not an error: an `<img>` fails
+//! quietly on it, where a 404 is a console error on every dashboard), and the page shows a
+//! neutral one.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -19,8 +20,11 @@ use crate::state::AppState;
 /// Longest `{source}` taken (a host name at most).
 const MAX_SOURCE_LEN: usize = 253;
 
-fn not_found() -> AppError {
-    AppError::new(StatusCode::NOT_FOUND, "favicon_not_found", "no icon for this source")
+/// The answer when there is no icon: empty, remembered by the browser for an hour.
+fn no_icon() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    response
 }
 
 /// The handler.
@@ -30,7 +34,7 @@ pub(super) async fn favicon(
     Path((_, source)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     if !state.favicons.enabled() {
-        return Err(not_found());
+        return Ok(no_icon());
     }
     if source.is_empty() || source.len() > MAX_SOURCE_LEN || source.chars().any(char::is_control) {
         return Err(AppError::bad_request(
@@ -39,9 +43,12 @@ pub(super) async fn favicon(
         ));
     }
     let site_id = access.site.id;
-    let host =
-        state.with_store(move |store| store.referrer_host(site_id, &source)).await?.ok_or_else(not_found)?;
-    let icon = state.favicons.icon(&host, state.now_ms()).await.map_err(|_| not_found())?;
+    let Some(host) = state.with_store(move |store| store.referrer_host(site_id, &source)).await? else {
+        return Ok(no_icon());
+    };
+    let Ok(icon) = state.favicons.icon(&host, state.now_ms()).await else {
+        return Ok(no_icon());
+    };
     let mut response = (StatusCode::OK, icon.bytes).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(icon.content_type));

@@ -198,11 +198,7 @@ async fn unseen_hosts_and_bad_icons_are_refused() {
 
     // Never seen as a referrer of this site: nothing is asked.
     for unseen in ["cdn.example.org", "evil.example.com", "Bing", "localhost", "127.0.0.1"] {
-        assert_eq!(
-            icon(&app, &cookie, unseen).await.status_code(),
-            (404, "favicon_not_found".into()),
-            "{unseen}"
-        );
+        assert_eq!(icon(&app, &cookie, unseen).await.status_code(), (204, String::new()), "{unseen}");
     }
     assert_eq!(server.total(), 0, "no request for an unseen host");
     assert_eq!(app.state.favicons.fetches(), 0);
@@ -219,8 +215,8 @@ async fn unseen_hosts_and_bad_icons_are_refused() {
         "loop.example.org",
         "elsewhere.example.org",
     ] {
-        assert_eq!(icon(&app, &cookie, bad).await.status_code(), (404, "favicon_not_found".into()), "{bad}");
-        assert_eq!(icon(&app, &cookie, bad).await.status_code(), (404, "favicon_not_found".into()), "{bad}");
+        assert_eq!(icon(&app, &cookie, bad).await.status_code(), (204, String::new()), "{bad}");
+        assert_eq!(icon(&app, &cookie, bad).await.status_code(), (204, String::new()), "{bad}");
     }
     for asked_once in [
         "big.example.org",
@@ -235,7 +231,7 @@ async fn unseen_hosts_and_bad_icons_are_refused() {
     assert_eq!(server.requests("cdn.example.org"), 0, "a redirect to another port is not followed");
     // A miss is asked again after a day.
     app.clock.advance(86_400_000 + 1);
-    assert_eq!(icon(&app, &cookie, "html.example.org").await.status.as_u16(), 404);
+    assert_eq!(icon(&app, &cookie, "html.example.org").await.status.as_u16(), 204);
     assert_eq!(server.requests("html.example.org"), 2);
 }
 
@@ -246,7 +242,7 @@ async fn switched_off_nothing_is_fetched() {
     let app = app(&server, data.path(), false);
     let cookie = app.session(VIEWER_A);
     let answer = icon(&app, &cookie, "news.example.org").await;
-    assert_eq!(answer.status_code(), (404, "favicon_not_found".into()));
+    assert_eq!(answer.status_code(), (204, String::new()));
     assert_eq!(server.total(), 0);
     assert!(!data.path().join("favicons").exists());
 }

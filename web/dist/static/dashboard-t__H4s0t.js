@@ -1,1 +1,0 @@
-import{r as e}from"./index-Bdkr0LWE.js";function t({domain:t}){return e(`main`,{class:`page`,children:t})}export{t as DashboardPage};

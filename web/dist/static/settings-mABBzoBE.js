@@ -1,1 +1,0 @@
-import{r as e}from"./index-Bdkr0LWE.js";function t({domain:t,section:n}){return e(`main`,{class:`page`,children:[t,` `,n]})}export{t as SettingsPage};

@@ -1,1 +1,0 @@
-import{r as e}from"./index-Bdkr0LWE.js";function t({code:t}){return e(`main`,{class:`page`,children:t.length})}export{t as SharePage};

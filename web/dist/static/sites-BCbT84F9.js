@@ -1,1 +1,0 @@
-import{n as e,r as t,t as n}from"./index-Bdkr0LWE.js";function r(){let{sites:r}=e();return t(`main`,{class:`page`,children:t(`ul`,{children:r.map(e=>t(`li`,{children:t(n,{href:`/sites/${encodeURIComponent(e.domain)}`,children:e.domain})},e.domain))})})}export{r as SitesPage};
