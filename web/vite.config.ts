@@ -12,6 +12,8 @@ export default defineConfig({
     // Every current browser preloads modules; the polyfill would be dead weight.
     modulePreload: { polyfill: false },
     reportCompressedSize: false,
+    // dist/.vite/manifest.json: which chunks each page loads (src/budget.test.ts adds them up).
+    manifest: true,
   },
   server: {
     // `npm run dev` against a running `hitkeep serve` (HK_API, default the default port):
