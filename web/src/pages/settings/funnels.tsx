@@ -69,7 +69,7 @@ export function FunnelsSection({ site }: SectionProps) {
                   </span>
                 </div>
                 <div class="item-actions">
-                  <Link href={`${dashboard}?funnel=${encodeURIComponent(funnel.name)}`} class="button secondary small">
+                  <Link href={`${dashboard}?goals=funnels&funnel=${encodeURIComponent(funnel.name)}`} class="button secondary small">
                     {t("settings.funnel_see")}
                   </Link>
                   <button type="button" class="button danger small" onClick={() => setRemoving(funnel)}>
