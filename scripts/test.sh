@@ -123,4 +123,9 @@ if [ $# -eq 0 ]; then
   (cd tracker && npm ci --no-audit --no-fund --loglevel=error && HK_BIN="$CARGO_TARGET_DIR/debug/hitkeep" npm test)
   # Hitkeep's own pages in Chromium: setup, passkeys (a virtual authenticator), TOTP.
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && HK_BIN="$CARGO_TARGET_DIR/debug/hitkeep" npm test)
+  # The dashboard end to end (web/e2e): headless Chromium against `hitkeep serve` (with --demo
+  # traffic), signed in, filtering, ranges, comparisons, funnels, share links, settings; any
+  # console error or request to another origin fails a test, and axe must find nothing serious.
+  # Screenshots (desktop and phone, light and dark) are kept in $SCREENSHOTS.
+  (cd web && SCREENSHOTS="${SCREENSHOTS:-$CARGO_TARGET_DIR/web-e2e-screenshots}" HK_BIN="$CARGO_TARGET_DIR/debug/hitkeep" npm run test:e2e)
 fi
