@@ -1,11 +1,12 @@
 // The pieces every settings form uses: a submit that tracks busy/error/success, field
 // errors tied to their input, a copyable block, and a confirmation dialog for what cannot
 // be undone.
-import type { ComponentChildren } from "preact";
+import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { TextField } from "../../components/fields";
 import { Modal } from "../../components/modal";
-import { ErrorMessage } from "../../components/status";
-import { ApiError } from "../../lib/api";
+import { ErrorMessage, Spinner } from "../../components/status";
+import { ApiError, del } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import "./settings.css";
 
@@ -80,13 +81,73 @@ export function apiFieldError(error: Error | null, ...codes: string[]): string |
   return code && error ? withCode(error.message, code) : null;
 }
 
-/** An error under its field (`id` for the input's aria-describedby). */
-export function FieldError({ id, children }: { id: string; children: ComponentChildren }) {
-  if (!children) return null;
+export { FieldError } from "../../components/fields";
+
+/** A name made of letters, digits, dots, dashes and underscores (a link's, a token's), with its hint and problem. */
+export function SlugField({
+  id,
+  label,
+  placeholder,
+  value,
+  problem,
+  onValue,
+}: {
+  id: string;
+  label: string;
+  placeholder: string;
+  value: string;
+  problem: ComponentChildren;
+  onValue: (value: string) => void;
+}) {
   return (
-    <span class="field-error" id={id} role="alert">
-      {children}
-    </span>
+    <TextField
+      id={id}
+      label={label}
+      value={value}
+      autoComplete="off"
+      autoCapitalize="off"
+      spellcheck={false}
+      placeholder={placeholder}
+      invalid={Boolean(problem)}
+      hint={t("settings.slug_hint")}
+      error={problem}
+      onValue={onValue}
+    />
+  );
+}
+
+/** The longest expiry, in days. */
+export const MAX_EXPIRY_DAYS = 3650;
+
+/** In how many days something expires (empty: never), with its problem. */
+export function DaysField({
+  id,
+  class: className,
+  value,
+  problem,
+  onValue,
+}: {
+  id: string;
+  class?: string;
+  value: string;
+  problem: ComponentChildren;
+  onValue: (value: string) => void;
+}) {
+  return (
+    <TextField
+      id={id}
+      class={className}
+      label={t("settings.expires_in_days")}
+      type="number"
+      inputMode="numeric"
+      min={1}
+      max={MAX_EXPIRY_DAYS}
+      value={value}
+      placeholder={t("settings.never")}
+      invalid={Boolean(problem)}
+      error={problem}
+      onValue={onValue}
+    />
   );
 }
 
@@ -254,5 +315,86 @@ export function SectionHead({ title, intro }: { title: string; intro?: Component
       <h2 id="settings-section-title">{title}</h2>
       {intro ? <p class="muted">{intro}</p> : null}
     </header>
+  );
+}
+
+/**
+ * A card listing what a section has (goals, funnels, links, tokens, members): its title,
+ * the load's error or spinner, `none` when there is nothing, else `<ul class="item-list">`.
+ */
+export function ListCard<T>({
+  title,
+  load,
+  items = load.data ?? [],
+  none,
+  row,
+  children,
+}: {
+  title: string;
+  load: { data: T[] | null; error: Error | null; loading: boolean };
+  /** What to list of what was loaded (all of it by default). */
+  items?: T[];
+  none: string;
+  row: (item: T) => JSX.Element;
+  /** After the list, inside the card. */
+  children?: ComponentChildren;
+}) {
+  return (
+    <div class="card settings-card">
+      <h3>{title}</h3>
+      {load.error ? <ErrorMessage error={load.error} /> : null}
+      {!load.data && load.loading ? <Spinner /> : null}
+      {load.data && items.length === 0 ? <p class="muted">{none}</p> : null}
+      {load.data && items.length > 0 ? <ul class="item-list">{items.map(row)}</ul> : null}
+      {children}
+    </div>
+  );
+}
+
+/** Asks before removing `item` (nothing while it is null): DELETE `path`, then `onRemoved`. */
+export function RemoveDialog<T>({
+  item,
+  title,
+  confirmLabel,
+  path,
+  text,
+  onClose,
+  onRemoved,
+}: {
+  item: T | null;
+  title: string;
+  confirmLabel: string;
+  path: (item: T) => string;
+  text: (item: T) => ComponentChildren;
+  onClose: () => void;
+  onRemoved: () => void;
+}) {
+  if (item === null) return null;
+  return (
+    <ConfirmDialog
+      title={title}
+      confirmLabel={confirmLabel}
+      onClose={onClose}
+      onConfirm={async () => {
+        await del(path(item));
+        onClose();
+        onRemoved();
+      }}
+    >
+      <p>{text(item)}</p>
+    </ConfirmDialog>
+  );
+}
+
+/** What a form made that is shown this once: "<made> Shown once" and the text to copy, then `children`. */
+export function ShownOnce({ made, text, label, children }: { made: string; text: string; label: string; children?: ComponentChildren }) {
+  return (
+    <Result>
+      <p>
+        <strong>{made}</strong> {t("settings.shown_once")}
+      </p>
+      <CopyBlock text={text} label={label} />
+      {children}
+    </Result>
   );
 }

@@ -2,11 +2,11 @@
 // listed with a link to their report on the dashboard.
 import { useState } from "preact/hooks";
 import { Link } from "../../components/link";
-import { ErrorMessage, Spinner } from "../../components/status";
-import { del, get, post, sitePath } from "../../lib/api";
+import { TextField } from "../../components/fields";
+import { get, post, sitePath } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { codeOf, ConfirmDialog, FieldError, FormError, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
+import { codeOf, FormError, ListCard, RemoveDialog, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
 import { StepFields } from "./step-fields";
 import {
   addStep,
@@ -46,56 +46,46 @@ export function FunnelsSection({ site }: SectionProps) {
   return (
     <>
       <SectionHead title={t("settings.section_funnels")} intro={t("settings.funnels_intro")} />
-      <div class="card settings-card">
-        <h3>{t("settings.funnels_list")}</h3>
-        {funnels.error ? <ErrorMessage error={funnels.error} /> : null}
-        {!funnels.data && funnels.loading ? <Spinner /> : null}
-        {funnels.data && funnels.data.length === 0 ? <p class="muted">{t("settings.funnels_none")}</p> : null}
-        {funnels.data && funnels.data.length > 0 ? (
-          <ul class="item-list">
-            {funnels.data.map((funnel) => (
-              <li key={funnel.id}>
-                <div class="item-main">
-                  <strong>{funnel.name}</strong>
-                  <ol class="funnel-steps">
-                    {funnel.steps.map((step, index) => (
-                      <li key={index}>
-                        <code>{describeStep(step)}</code>
-                      </li>
-                    ))}
-                  </ol>
-                  <span class="muted small">
-                    {funnel.window_ms ? t("settings.funnel_window_of", { minutes: Math.round(funnel.window_ms / 60_000) }) : t("settings.funnel_within_visit")}
-                  </span>
-                </div>
-                <div class="item-actions">
-                  <Link href={`${dashboard}?goals=funnels&funnel=${encodeURIComponent(funnel.name)}`} class="button secondary small">
-                    {t("settings.funnel_see")}
-                  </Link>
-                  <button type="button" class="button danger small" onClick={() => setRemoving(funnel)}>
-                    {t("common.delete")}
-                  </button>
-                </div>
-              </li>
-            ))}
-          </ul>
-        ) : null}
-      </div>
+      <ListCard
+        title={t("settings.funnels_list")}
+        load={funnels}
+        none={t("settings.funnels_none")}
+        row={(funnel) => (
+          <li key={funnel.id}>
+            <div class="item-main">
+              <strong>{funnel.name}</strong>
+              <ol class="funnel-steps">
+                {funnel.steps.map((step, index) => (
+                  <li key={index}>
+                    <code>{describeStep(step)}</code>
+                  </li>
+                ))}
+              </ol>
+              <span class="muted small">
+                {funnel.window_ms ? t("settings.funnel_window_of", { minutes: Math.round(funnel.window_ms / 60_000) }) : t("settings.funnel_within_visit")}
+              </span>
+            </div>
+            <div class="item-actions">
+              <Link href={`${dashboard}?goals=funnels&funnel=${encodeURIComponent(funnel.name)}`} class="button secondary small">
+                {t("settings.funnel_see")}
+              </Link>
+              <button type="button" class="button danger small" onClick={() => setRemoving(funnel)}>
+                {t("common.delete")}
+              </button>
+            </div>
+          </li>
+        )}
+      />
       <AddFunnel domain={site.domain} onAdded={() => setRefresh((n) => n + 1)} />
-      {removing ? (
-        <ConfirmDialog
-          title={t("settings.funnel_remove_title")}
-          confirmLabel={t("common.delete")}
-          onClose={() => setRemoving(null)}
-          onConfirm={async () => {
-            await del(sitePath(site.domain, `/funnels/${encodeURIComponent(removing.name)}`));
-            setRemoving(null);
-            setRefresh((n) => n + 1);
-          }}
-        >
-          <p>{t("settings.funnel_remove_text", { name: removing.name })}</p>
-        </ConfirmDialog>
-      ) : null}
+      <RemoveDialog
+        item={removing}
+        title={t("settings.funnel_remove_title")}
+        confirmLabel={t("common.delete")}
+        path={(funnel) => sitePath(site.domain, `/funnels/${encodeURIComponent(funnel.name)}`)}
+        text={(funnel) => t("settings.funnel_remove_text", { name: funnel.name })}
+        onClose={() => setRemoving(null)}
+        onRemoved={() => setRefresh((n) => n + 1)}
+      />
     </>
   );
 }
@@ -146,22 +136,19 @@ function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void })
       }}
     >
       <h3>{t("settings.funnel_add")}</h3>
-      <div class="field">
-        <label for="funnel-name">{t("settings.funnel_name")}</label>
-        <input
-          id="funnel-name"
-          value={name}
-          maxLength={120}
-          placeholder={t("settings.funnel_name_placeholder")}
-          aria-invalid={Boolean((checked && nameProblem) || apiNameError)}
-          aria-describedby="funnel-name-error"
-          onInput={(event) => {
-            setName((event.target as HTMLInputElement).value);
-            if (action.error) action.reset();
-          }}
-        />
-        <FieldError id="funnel-name-error">{(checked && nameProblem) || apiNameError}</FieldError>
-      </div>
+      <TextField
+        id="funnel-name"
+        label={t("settings.funnel_name")}
+        value={name}
+        maxLength={120}
+        placeholder={t("settings.funnel_name_placeholder")}
+        invalid={Boolean((checked && nameProblem) || apiNameError)}
+        error={(checked && nameProblem) || apiNameError}
+        onValue={(value) => {
+          setName(value);
+          if (action.error) action.reset();
+        }}
+      />
       <fieldset class="funnel-editor">
         <legend>{t("settings.funnel_steps", { min: MIN_STEPS, max: MAX_STEPS })}</legend>
         <p class="hint funnel-hint">
@@ -231,21 +218,19 @@ function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void })
           {t("settings.funnel_within_minutes")}
         </label>
         {windowed ? (
-          <div class="field inline-field">
-            <label for="funnel-minutes">{t("settings.funnel_minutes")}</label>
-            <input
-              id="funnel-minutes"
-              type="number"
-              min={1}
-              max={MAX_WINDOW_MINUTES}
-              inputMode="numeric"
-              value={minutes}
-              aria-invalid={checked && window === null}
-              aria-describedby="funnel-minutes-error"
-              onInput={(event) => setMinutes((event.target as HTMLInputElement).value)}
-            />
-            <FieldError id="funnel-minutes-error">{checked && window === null ? t("settings.funnel_minutes_invalid", { max: MAX_WINDOW_MINUTES }) : null}</FieldError>
-          </div>
+          <TextField
+            id="funnel-minutes"
+            class="field inline-field"
+            label={t("settings.funnel_minutes")}
+            type="number"
+            min={1}
+            max={MAX_WINDOW_MINUTES}
+            inputMode="numeric"
+            value={minutes}
+            invalid={checked && window === null}
+            error={checked && window === null ? t("settings.funnel_minutes_invalid", { max: MAX_WINDOW_MINUTES }) : null}
+            onValue={setMinutes}
+          />
         ) : null}
       </fieldset>
       <FormError error={action.error} shown={["funnel_exists"]} />

@@ -1,6 +1,7 @@
 // General: the domain, the time zone, the tracking snippet with the first-event check, and
 // removing the site.
 import { useMemo, useState } from "preact/hooks";
+import { TextField } from "../../components/fields";
 import { ApiError, del, put, sitePath } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { navigate } from "../../lib/router";
@@ -51,13 +52,7 @@ function SiteDetails({ site }: Pick<SectionProps, "site">) {
       }}
     >
       <h3>{t("settings.site_title")}</h3>
-      <div class="field">
-        <label for="settings-domain">{t("settings.domain")}</label>
-        <input id="settings-domain" value={site.domain} readOnly aria-describedby="settings-domain-hint" />
-        <span class="hint" id="settings-domain-hint">
-          {t("settings.domain_hint")}
-        </span>
-      </div>
+      <TextField id="settings-domain" label={t("settings.domain")} value={site.domain} readOnly hint={t("settings.domain_hint")} />
       <div class="field">
         <label for="settings-zone">{t("settings.timezone")}</label>
         <select

@@ -1,11 +1,11 @@
 // Goals: pages (path patterns) and custom events (with property conditions) whose visitors
 // the dashboard counts as conversions.
 import { useState } from "preact/hooks";
-import { ErrorMessage, Spinner } from "../../components/status";
-import { del, get, post, sitePath } from "../../lib/api";
+import { TextField } from "../../components/fields";
+import { get, post, sitePath } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { codeOf, ConfirmDialog, FieldError, FormError, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
+import { codeOf, FormError, ListCard, RemoveDialog, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
 import { StepFields } from "./step-fields";
 import { describeStep, emptyStep, stepProblem, toApiStep, type StepDraft, type StoredStep } from "./steps";
 import type { SectionProps } from "./types";
@@ -19,44 +19,34 @@ export function GoalsSection({ site }: SectionProps) {
   return (
     <>
       <SectionHead title={t("settings.section_goals")} intro={t("settings.goals_intro")} />
-      <div class="card settings-card">
-        <h3>{t("settings.goals_list")}</h3>
-        {goals.error ? <ErrorMessage error={goals.error} /> : null}
-        {!goals.data && goals.loading ? <Spinner /> : null}
-        {goals.data && goals.data.length === 0 ? <p class="muted">{t("settings.goals_none")}</p> : null}
-        {goals.data && goals.data.length > 0 ? (
-          <ul class="item-list">
-            {goals.data.map((goal) => (
-              <li key={goal.id}>
-                <div class="item-main">
-                  <strong>{goal.name}</strong>
-                  <span class="item-detail">
-                    <span class="badge">{t(`settings.step_${goal.kind}`)}</span> <code>{describeStep(goal)}</code>
-                  </span>
-                </div>
-                <button type="button" class="button danger small" onClick={() => setRemoving(goal)}>
-                  {t("common.delete")}
-                </button>
-              </li>
-            ))}
-          </ul>
-        ) : null}
-      </div>
+      <ListCard
+        title={t("settings.goals_list")}
+        load={goals}
+        none={t("settings.goals_none")}
+        row={(goal) => (
+          <li key={goal.id}>
+            <div class="item-main">
+              <strong>{goal.name}</strong>
+              <span class="item-detail">
+                <span class="badge">{t(`settings.step_${goal.kind}`)}</span> <code>{describeStep(goal)}</code>
+              </span>
+            </div>
+            <button type="button" class="button danger small" onClick={() => setRemoving(goal)}>
+              {t("common.delete")}
+            </button>
+          </li>
+        )}
+      />
       <AddGoal domain={site.domain} onAdded={() => setRefresh((n) => n + 1)} />
-      {removing ? (
-        <ConfirmDialog
-          title={t("settings.goal_remove_title")}
-          confirmLabel={t("common.delete")}
-          onClose={() => setRemoving(null)}
-          onConfirm={async () => {
-            await del(sitePath(site.domain, `/goals/${encodeURIComponent(removing.name)}`));
-            setRemoving(null);
-            setRefresh((n) => n + 1);
-          }}
-        >
-          <p>{t("settings.goal_remove_text", { name: removing.name })}</p>
-        </ConfirmDialog>
-      ) : null}
+      <RemoveDialog
+        item={removing}
+        title={t("settings.goal_remove_title")}
+        confirmLabel={t("common.delete")}
+        path={(goal) => sitePath(site.domain, `/goals/${encodeURIComponent(goal.name)}`)}
+        text={(goal) => t("settings.goal_remove_text", { name: goal.name })}
+        onClose={() => setRemoving(null)}
+        onRemoved={() => setRefresh((n) => n + 1)}
+      />
     </>
   );
 }
@@ -95,24 +85,19 @@ function AddGoal({ domain, onAdded }: { domain: string; onAdded: () => void }) {
           if (action.error) action.reset();
         }}
       />
-      <div class="field">
-        <label for="goal-name">{t("settings.goal_name")}</label>
-        <input
-          id="goal-name"
-          value={name}
-          maxLength={120}
-          placeholder={step.kind === "page" ? `Visit ${step.value || "/pricing"}` : step.value || "Signup"}
-          aria-describedby="goal-name-hint goal-name-error"
-          onInput={(event) => {
-            setName((event.target as HTMLInputElement).value);
-            if (action.error) action.reset();
-          }}
-        />
-        <span class="hint" id="goal-name-hint">
-          {t("settings.goal_name_hint")}
-        </span>
-        <FieldError id="goal-name-error">{nameError}</FieldError>
-      </div>
+      <TextField
+        id="goal-name"
+        label={t("settings.goal_name")}
+        value={name}
+        maxLength={120}
+        placeholder={step.kind === "page" ? `Visit ${step.value || "/pricing"}` : step.value || "Signup"}
+        hint={t("settings.goal_name_hint")}
+        error={nameError}
+        onValue={(value) => {
+          setName(value);
+          if (action.error) action.reset();
+        }}
+      />
       <FormError error={action.error} shown={["goal_exists"]} />
       <div class="form-actions">
         <Submit busy={action.busy}>{t("settings.goal_add_submit")}</Submit>

@@ -2,11 +2,12 @@
 // an account makes an invitation (a link to pass on, also e-mailed when the instance sends
 // mail).
 import { useState } from "preact/hooks";
-import { ErrorMessage, Spinner } from "../../components/status";
-import { del, get, post, put, sitePath } from "../../lib/api";
+import { TextField } from "../../components/fields";
+import { ErrorMessage } from "../../components/status";
+import { get, post, put, sitePath } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, Result, Saved, SectionHead, Submit, useAction } from "./forms";
+import { apiFieldError, CopyBlock, FormError, formatWhen, ListCard, RemoveDialog, Result, Saved, SectionHead, Submit, useAction } from "./forms";
 import type { SectionProps } from "./types";
 import { isEmail } from "./validate";
 
@@ -33,42 +34,33 @@ export function MembersSection({ site, account }: SectionProps) {
   return (
     <>
       <SectionHead title={t("settings.section_members")} intro={t("settings.members_intro")} />
-      <div class="card settings-card">
-        <h3>{t("settings.members_list")}</h3>
-        {members.error ? <ErrorMessage error={members.error} /> : null}
-        {!members.data && members.loading ? <Spinner /> : null}
-        {members.data && members.data.length === 0 ? <p class="muted">{t("settings.members_none")}</p> : null}
-        {members.data && members.data.length > 0 ? (
-          <ul class="item-list">
-            {members.data.map((member) => (
-              <MemberRow
-                key={member.user_id}
-                domain={site.domain}
-                member={member}
-                self={member.user_id === account?.id}
-                onChanged={reload}
-                onRemove={() => setRemoving(member)}
-              />
-            ))}
-          </ul>
-        ) : null}
+      <ListCard
+        title={t("settings.members_list")}
+        load={members}
+        none={t("settings.members_none")}
+        row={(member) => (
+          <MemberRow
+            key={member.user_id}
+            domain={site.domain}
+            member={member}
+            self={member.user_id === account?.id}
+            onChanged={reload}
+            onRemove={() => setRemoving(member)}
+          />
+        )}
+      >
         <p class="hint">{t("settings.members_admins_note")}</p>
-      </div>
+      </ListCard>
       <AddMember domain={site.domain} onAdded={reload} />
-      {removing ? (
-        <ConfirmDialog
-          title={t("settings.member_remove_title")}
-          confirmLabel={t("settings.member_remove")}
-          onClose={() => setRemoving(null)}
-          onConfirm={async () => {
-            await del(sitePath(site.domain, `/members/${removing.user_id}`));
-            setRemoving(null);
-            reload();
-          }}
-        >
-          <p>{t("settings.member_remove_text", { email: removing.email, domain: site.domain })}</p>
-        </ConfirmDialog>
-      ) : null}
+      <RemoveDialog
+        item={removing}
+        title={t("settings.member_remove_title")}
+        confirmLabel={t("settings.member_remove")}
+        path={(member) => sitePath(site.domain, `/members/${member.user_id}`)}
+        text={(member) => t("settings.member_remove_text", { email: member.email, domain: site.domain })}
+        onClose={() => setRemoving(null)}
+        onRemoved={reload}
+      />
     </>
   );
 }
@@ -143,22 +135,20 @@ function AddMember({ domain, onAdded }: { domain: string; onAdded: () => void })
     >
       <h3>{t("settings.member_add")}</h3>
       <div class="form-row">
-        <div class="field grow">
-          <label for="member-email">{t("settings.member_email")}</label>
-          <input
-            id="member-email"
-            type="email"
-            autoComplete="off"
-            value={email}
-            aria-invalid={Boolean(localError || apiError)}
-            aria-describedby="member-email-error"
-            onInput={(event) => {
-              setEmail((event.target as HTMLInputElement).value);
-              if (action.error) action.reset();
-            }}
-          />
-          <FieldError id="member-email-error">{localError ?? apiError}</FieldError>
-        </div>
+        <TextField
+          id="member-email"
+          class="field grow"
+          label={t("settings.member_email")}
+          type="email"
+          autoComplete="off"
+          value={email}
+          invalid={Boolean(localError || apiError)}
+          error={localError ?? apiError}
+          onValue={(value) => {
+            setEmail(value);
+            if (action.error) action.reset();
+          }}
+        />
         <div class="field">
           <label for="member-role">{t("settings.member_role")}</label>
           <select id="member-role" value={role} onChange={(event) => setRole((event.target as HTMLSelectElement).value)}>

@@ -1,11 +1,11 @@
 // Share links: a public, read-only view of the dashboard, optionally with a password, an
 // expiry, and permission to be embedded in another site's page.
 import { useState } from "preact/hooks";
-import { ErrorMessage, Spinner } from "../../components/status";
-import { del, get, post, sitePath } from "../../lib/api";
+import { TextField } from "../../components/fields";
+import { get, post, sitePath } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, Result, SectionHead, Submit, useAction } from "./forms";
+import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ListCard, RemoveDialog, SectionHead, ShownOnce, SlugField, Submit, useAction, MAX_EXPIRY_DAYS } from "./forms";
 import { embedSnippet, shareUrl } from "./snippet";
 import type { SectionProps } from "./types";
 import { isSlugName, wholeNumber } from "./validate";
@@ -21,7 +21,6 @@ interface Share {
   url?: string;
 }
 
-const MAX_EXPIRY_DAYS = 3650;
 const MIN_PASSWORD = 10;
 
 export function SharesSection({ site }: SectionProps) {
@@ -32,54 +31,44 @@ export function SharesSection({ site }: SectionProps) {
   return (
     <>
       <SectionHead title={t("settings.section_shares")} intro={t("settings.shares_intro")} />
-      <div class="card settings-card">
-        <h3>{t("settings.shares_list")}</h3>
-        {shares.error ? <ErrorMessage error={shares.error} /> : null}
-        {!shares.data && shares.loading ? <Spinner /> : null}
-        {shares.data && shares.data.length === 0 ? <p class="muted">{t("settings.shares_none")}</p> : null}
-        {shares.data && shares.data.length > 0 ? (
-          <ul class="item-list">
-            {shares.data.map((share) => {
-              const expired = share.expires_at_ms !== null && share.expires_at_ms < Date.now();
-              return (
-                <li key={share.name}>
-                  <div class="item-main">
-                    <strong>{share.name}</strong>
-                    <span class="item-detail">
-                      {share.has_password ? <span class="badge">{t("settings.share_password_badge")}</span> : null}
-                      {share.embed ? <span class="badge accent">{t("settings.share_embed_badge")}</span> : null}
-                      {expired ? <span class="badge bad-badge">{t("settings.share_expired")}</span> : null}
-                      <span class="muted small">
-                        {t("settings.created_on", { when: formatWhen(share.created_at_ms, lang) })}
-                        {" · "}
-                        {share.expires_at_ms ? t("settings.expires_on", { when: formatWhen(share.expires_at_ms, lang) }) : t("settings.never_expires")}
-                      </span>
-                    </span>
-                  </div>
-                  <button type="button" class="button danger small" onClick={() => setRevoking(share)}>
-                    {t("settings.revoke")}
-                  </button>
-                </li>
-              );
-            })}
-          </ul>
-        ) : null}
-      </div>
+      <ListCard
+        title={t("settings.shares_list")}
+        load={shares}
+        none={t("settings.shares_none")}
+        row={(share) => {
+          const expired = share.expires_at_ms !== null && share.expires_at_ms < Date.now();
+          return (
+            <li key={share.name}>
+              <div class="item-main">
+                <strong>{share.name}</strong>
+                <span class="item-detail">
+                  {share.has_password ? <span class="badge">{t("settings.share_password_badge")}</span> : null}
+                  {share.embed ? <span class="badge accent">{t("settings.share_embed_badge")}</span> : null}
+                  {expired ? <span class="badge bad-badge">{t("settings.share_expired")}</span> : null}
+                  <span class="muted small">
+                    {t("settings.created_on", { when: formatWhen(share.created_at_ms, lang) })}
+                    {" · "}
+                    {share.expires_at_ms ? t("settings.expires_on", { when: formatWhen(share.expires_at_ms, lang) }) : t("settings.never_expires")}
+                  </span>
+                </span>
+              </div>
+              <button type="button" class="button danger small" onClick={() => setRevoking(share)}>
+                {t("settings.revoke")}
+              </button>
+            </li>
+          );
+        }}
+      />
       <CreateShare domain={site.domain} onCreated={() => setRefresh((n) => n + 1)} />
-      {revoking ? (
-        <ConfirmDialog
-          title={t("settings.share_revoke_title")}
-          confirmLabel={t("settings.revoke")}
-          onClose={() => setRevoking(null)}
-          onConfirm={async () => {
-            await del(sitePath(site.domain, `/shares/${encodeURIComponent(revoking.name)}`));
-            setRevoking(null);
-            setRefresh((n) => n + 1);
-          }}
-        >
-          <p>{t("settings.share_revoke_text", { name: revoking.name })}</p>
-        </ConfirmDialog>
-      ) : null}
+      <RemoveDialog
+        item={revoking}
+        title={t("settings.share_revoke_title")}
+        confirmLabel={t("settings.revoke")}
+        path={(share) => sitePath(site.domain, `/shares/${encodeURIComponent(share.name)}`)}
+        text={(share) => t("settings.share_revoke_text", { name: share.name })}
+        onClose={() => setRevoking(null)}
+        onRemoved={() => setRefresh((n) => n + 1)}
+      />
     </>
   );
 }
@@ -125,60 +114,31 @@ function CreateShare({ domain, onCreated }: { domain: string; onCreated: () => v
       }}
     >
       <h3>{t("settings.share_create")}</h3>
-      <div class="field">
-        <label for="share-name">{t("settings.share_name")}</label>
-        <input
-          id="share-name"
-          value={name}
-          autoComplete="off"
-          autoCapitalize="off"
-          spellcheck={false}
-          placeholder="newsletter"
-          aria-invalid={Boolean((checked && nameProblem) || apiName)}
-          aria-describedby="share-name-hint share-name-error"
-          onInput={(event) => {
-            setName((event.target as HTMLInputElement).value);
-            if (action.error) action.reset();
-          }}
-        />
-        <span class="hint" id="share-name-hint">
-          {t("settings.slug_hint")}
-        </span>
-        <FieldError id="share-name-error">{(checked && nameProblem) || apiName}</FieldError>
-      </div>
+      <SlugField
+        id="share-name"
+        label={t("settings.share_name")}
+        placeholder="newsletter"
+        value={name}
+        problem={(checked && nameProblem) || apiName}
+        onValue={(value) => {
+          setName(value);
+          if (action.error) action.reset();
+        }}
+      />
       <div class="form-row">
-        <div class="field grow">
-          <label for="share-password">{t("settings.share_password")}</label>
-          <input
-            id="share-password"
-            type="password"
-            autoComplete="new-password"
-            value={password}
-            aria-invalid={Boolean((checked && passwordProblem) || apiPassword)}
-            aria-describedby="share-password-hint share-password-error"
-            onInput={(event) => setPassword((event.target as HTMLInputElement).value)}
-          />
-          <span class="hint" id="share-password-hint">
-            {t("settings.share_password_hint", { min: MIN_PASSWORD })}
-          </span>
-          <FieldError id="share-password-error">{(checked && passwordProblem) || apiPassword}</FieldError>
-        </div>
-        <div class="field">
-          <label for="share-days">{t("settings.expires_in_days")}</label>
-          <input
-            id="share-days"
-            type="number"
-            inputMode="numeric"
-            min={1}
-            max={MAX_EXPIRY_DAYS}
-            value={days}
-            placeholder={t("settings.never")}
-            aria-invalid={Boolean(checked && daysProblem)}
-            aria-describedby="share-days-error"
-            onInput={(event) => setDays((event.target as HTMLInputElement).value)}
-          />
-          <FieldError id="share-days-error">{checked && daysProblem}</FieldError>
-        </div>
+        <TextField
+          id="share-password"
+          class="field grow"
+          label={t("settings.share_password")}
+          type="password"
+          autoComplete="new-password"
+          value={password}
+          invalid={Boolean((checked && passwordProblem) || apiPassword)}
+          hint={t("settings.share_password_hint", { min: MIN_PASSWORD })}
+          error={(checked && passwordProblem) || apiPassword}
+          onValue={setPassword}
+        />
+        <DaysField id="share-days" value={days} problem={checked && daysProblem} onValue={setDays} />
       </div>
       <div class="toggle-row">
         <input id="share-embed" type="checkbox" role="switch" class="switch" checked={embed} aria-describedby="share-embed-hint" onChange={(event) => setEmbed((event.target as HTMLInputElement).checked)} />
@@ -194,18 +154,14 @@ function CreateShare({ domain, onCreated }: { domain: string; onCreated: () => v
         <Submit busy={action.busy}>{t("settings.share_create_submit")}</Submit>
       </div>
       {created ? (
-        <Result>
-          <p>
-            <strong>{t("settings.share_created", { name: created.name })}</strong> {t("settings.shown_once")}
-          </p>
-          <CopyBlock text={url} label={t("settings.share_link")} />
+        <ShownOnce made={t("settings.share_created", { name: created.name })} text={url} label={t("settings.share_link")}>
           {created.embed ? (
             <>
               <p class="small">{t("settings.share_iframe")}</p>
               <CopyBlock text={embedSnippet(url, domain)} label={t("settings.share_iframe")} />
             </>
           ) : null}
-        </Result>
+        </ShownOnce>
       ) : null}
     </form>
   );

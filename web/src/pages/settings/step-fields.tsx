@@ -2,7 +2,7 @@
 // conditions.
 import { t } from "../../lib/i18n";
 import { MAX_PROPS, type StepDraft, type StepProblem } from "./steps";
-import { FieldError } from "./forms";
+import { FieldError, TextField } from "../../components/fields";
 
 export function StepFields({
   id,
@@ -32,25 +32,18 @@ export function StepFields({
           </label>
         ))}
       </div>
-      <div class="field">
-        <label for={`${id}-value`}>{step.kind === "page" ? t("settings.page_pattern") : t("settings.event_name")}</label>
-        <input
-          id={`${id}-value`}
-          value={step.value}
-          spellcheck={false}
-          autoCapitalize="off"
-          placeholder={step.kind === "page" ? "/pricing" : "Signup"}
-          aria-invalid={Boolean(valueProblem)}
-          aria-describedby={hint ? `${id}-value-hint ${id}-value-error` : `${id}-value-error`}
-          onInput={(event) => onChange({ value: (event.target as HTMLInputElement).value })}
-        />
-        {hint ? (
-          <span class="hint" id={`${id}-value-hint`}>
-            {step.kind === "page" ? t("settings.page_pattern_hint") : t("settings.event_name_hint")}
-          </span>
-        ) : null}
-        <FieldError id={`${id}-value-error`}>{valueProblem ? t(`settings.step_problem_${valueProblem}`) : null}</FieldError>
-      </div>
+      <TextField
+        id={`${id}-value`}
+        label={step.kind === "page" ? t("settings.page_pattern") : t("settings.event_name")}
+        value={step.value}
+        spellcheck={false}
+        autoCapitalize="off"
+        placeholder={step.kind === "page" ? "/pricing" : "Signup"}
+        invalid={Boolean(valueProblem)}
+        hint={hint ? (step.kind === "page" ? t("settings.page_pattern_hint") : t("settings.event_name_hint")) : undefined}
+        error={valueProblem ? t(`settings.step_problem_${valueProblem}`) : null}
+        onValue={(value) => onChange({ value })}
+      />
       {step.kind === "event" ? (
         <fieldset class="props">
           <legend>{t("settings.props")}</legend>

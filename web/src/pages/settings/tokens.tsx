@@ -1,11 +1,10 @@
 // API tokens: the person's own tokens that reach this site, for programs (the Stats API,
 // server-side events). Made for this site only, shown once, revoked here.
 import { useState } from "preact/hooks";
-import { ErrorMessage, Spinner } from "../../components/status";
-import { del, get, post } from "../../lib/api";
+import { get, post } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { apiFieldError, ConfirmDialog, CopyBlock, FieldError, FormError, formatWhen, Result, SectionHead, Submit, useAction } from "./forms";
+import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ListCard, MAX_EXPIRY_DAYS, RemoveDialog, SectionHead, ShownOnce, SlugField, Submit, useAction } from "./forms";
 import { statsCurl } from "./snippet";
 import type { SectionProps } from "./types";
 import { isSlugName, wholeNumber } from "./validate";
@@ -19,8 +18,6 @@ interface Token {
   last_used_at_ms: number | null;
   secret?: string;
 }
-
-const MAX_EXPIRY_DAYS = 3650;
 
 /** Whether a token reaches `domain` (listed, or every site). */
 export function reaches(token: Pick<Token, "sites">, domain: string): boolean {
@@ -36,52 +33,43 @@ export function TokensSection({ site }: SectionProps) {
   return (
     <>
       <SectionHead title={t("settings.section_tokens")} intro={t("settings.tokens_intro")} />
-      <div class="card settings-card">
-        <h3>{t("settings.tokens_list")}</h3>
-        {tokens.error ? <ErrorMessage error={tokens.error} /> : null}
-        {!tokens.data && tokens.loading ? <Spinner /> : null}
-        {tokens.data && mine.length === 0 ? <p class="muted">{t("settings.tokens_none")}</p> : null}
-        {mine.length > 0 ? (
-          <ul class="item-list">
-            {mine.map((token) => (
-              <li key={token.name}>
-                <div class="item-main">
-                  <strong>{token.name}</strong>
-                  <span class="item-detail">
-                    <span class="badge accent">{t(`settings.scope_${token.scope}`)}</span>
-                    <span class="badge">{token.sites === null ? t("settings.token_all_sites") : t("settings.token_sites", { count: token.sites.length })}</span>
-                    <span class="muted small">
-                      {t("settings.created_on", { when: formatWhen(token.created_at_ms, lang) })}
-                      {" · "}
-                      {token.last_used_at_ms ? t("settings.last_used", { when: formatWhen(token.last_used_at_ms, lang) }) : t("settings.never_used")}
-                      {" · "}
-                      {token.expires_at_ms ? t("settings.expires_on", { when: formatWhen(token.expires_at_ms, lang) }) : t("settings.never_expires")}
-                    </span>
-                  </span>
-                </div>
-                <button type="button" class="button danger small" onClick={() => setRevoking(token)}>
-                  {t("settings.revoke")}
-                </button>
-              </li>
-            ))}
-          </ul>
-        ) : null}
-      </div>
+      <ListCard
+        title={t("settings.tokens_list")}
+        load={tokens}
+        items={mine}
+        none={t("settings.tokens_none")}
+        row={(token) => (
+          <li key={token.name}>
+            <div class="item-main">
+              <strong>{token.name}</strong>
+              <span class="item-detail">
+                <span class="badge accent">{t(`settings.scope_${token.scope}`)}</span>
+                <span class="badge">{token.sites === null ? t("settings.token_all_sites") : t("settings.token_sites", { count: token.sites.length })}</span>
+                <span class="muted small">
+                  {t("settings.created_on", { when: formatWhen(token.created_at_ms, lang) })}
+                  {" · "}
+                  {token.last_used_at_ms ? t("settings.last_used", { when: formatWhen(token.last_used_at_ms, lang) }) : t("settings.never_used")}
+                  {" · "}
+                  {token.expires_at_ms ? t("settings.expires_on", { when: formatWhen(token.expires_at_ms, lang) }) : t("settings.never_expires")}
+                </span>
+              </span>
+            </div>
+            <button type="button" class="button danger small" onClick={() => setRevoking(token)}>
+              {t("settings.revoke")}
+            </button>
+          </li>
+        )}
+      />
       <CreateToken domain={site.domain} onCreated={() => setRefresh((n) => n + 1)} />
-      {revoking ? (
-        <ConfirmDialog
-          title={t("settings.token_revoke_title")}
-          confirmLabel={t("settings.revoke")}
-          onClose={() => setRevoking(null)}
-          onConfirm={async () => {
-            await del(`/api/tokens/${encodeURIComponent(revoking.name)}`);
-            setRevoking(null);
-            setRefresh((n) => n + 1);
-          }}
-        >
-          <p>{revoking.sites === null ? t("settings.token_revoke_all_sites", { name: revoking.name }) : t("settings.token_revoke_text", { name: revoking.name })}</p>
-        </ConfirmDialog>
-      ) : null}
+      <RemoveDialog
+        item={revoking}
+        title={t("settings.token_revoke_title")}
+        confirmLabel={t("settings.revoke")}
+        path={(token) => `/api/tokens/${encodeURIComponent(token.name)}`}
+        text={(token) => (token.sites === null ? t("settings.token_revoke_all_sites", { name: token.name }) : t("settings.token_revoke_text", { name: token.name }))}
+        onClose={() => setRevoking(null)}
+        onRemoved={() => setRefresh((n) => n + 1)}
+      />
     </>
   );
 }
@@ -116,27 +104,17 @@ function CreateToken({ domain, onCreated }: { domain: string; onCreated: () => v
       }}
     >
       <h3>{t("settings.token_create")}</h3>
-      <div class="field">
-        <label for="token-name">{t("settings.token_name")}</label>
-        <input
-          id="token-name"
-          value={name}
-          autoComplete="off"
-          autoCapitalize="off"
-          spellcheck={false}
-          placeholder="grafana"
-          aria-invalid={Boolean((checked && nameProblem) || apiName)}
-          aria-describedby="token-name-hint token-name-error"
-          onInput={(event) => {
-            setName((event.target as HTMLInputElement).value);
-            if (action.error) action.reset();
-          }}
-        />
-        <span class="hint" id="token-name-hint">
-          {t("settings.slug_hint")}
-        </span>
-        <FieldError id="token-name-error">{(checked && nameProblem) || apiName}</FieldError>
-      </div>
+      <SlugField
+        id="token-name"
+        label={t("settings.token_name")}
+        placeholder="grafana"
+        value={name}
+        problem={(checked && nameProblem) || apiName}
+        onValue={(value) => {
+          setName(value);
+          if (action.error) action.reset();
+        }}
+      />
       <fieldset class="scope-choice">
         <legend>{t("settings.token_scope")}</legend>
         {(["read", "write"] as const).map((option) => (
@@ -149,35 +127,16 @@ function CreateToken({ domain, onCreated }: { domain: string; onCreated: () => v
           </label>
         ))}
       </fieldset>
-      <div class="field narrow-field">
-        <label for="token-days">{t("settings.expires_in_days")}</label>
-        <input
-          id="token-days"
-          type="number"
-          inputMode="numeric"
-          min={1}
-          max={MAX_EXPIRY_DAYS}
-          value={days}
-          placeholder={t("settings.never")}
-          aria-invalid={Boolean(checked && daysProblem)}
-          aria-describedby="token-days-error"
-          onInput={(event) => setDays((event.target as HTMLInputElement).value)}
-        />
-        <FieldError id="token-days-error">{checked && daysProblem}</FieldError>
-      </div>
+      <DaysField id="token-days" class="field narrow-field" value={days} problem={checked && daysProblem} onValue={setDays} />
       <FormError error={action.error} shown={["token_exists", "invalid_token_name"]} />
       <div class="form-actions">
         <Submit busy={action.busy}>{t("settings.token_create_submit")}</Submit>
       </div>
       {created?.secret ? (
-        <Result>
-          <p>
-            <strong>{t("settings.token_created", { name: created.name })}</strong> {t("settings.shown_once")}
-          </p>
-          <CopyBlock text={created.secret} label={t("settings.token_secret")} />
+        <ShownOnce made={t("settings.token_created", { name: created.name })} text={created.secret} label={t("settings.token_secret")}>
           <p class="small">{t("settings.token_curl")}</p>
           <CopyBlock text={statsCurl(window.location.origin, created.secret, domain)} label={t("settings.token_curl")} />
-        </Result>
+        </ShownOnce>
       ) : null}
     </form>
   );
