@@ -360,11 +360,16 @@ test("German and back, and the dark theme", async () => {
     await page.getByRole("heading", { name: "Top sources", level: 2 }).waitFor();
     assert.equal(await page.locator("html").getAttribute("lang"), "en");
 
+    const brightness = async () => {
+      const colour = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      const [red, green, blue, alpha = 1] = colour.match(/[\d.]+/g).map(Number);
+      assert.equal(alpha, 1, `an opaque background: ${colour}`);
+      return red + green + blue;
+    };
+    assert.ok((await brightness()) > 600, "a light background");
     await page.getByRole("combobox", { name: "Theme" }).selectOption("dark");
     assert.equal(await page.locator("html").getAttribute("data-theme"), "dark");
-    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-    const [red, green, blue] = background.match(/\d+/g).map(Number);
-    assert.ok(red + green + blue < 200, `a dark background: ${background}`);
+    assert.ok((await brightness()) < 200, "a dark background");
     await until("the graph is drawn again", () => graphDrawn(page));
     // Kept in this browser: a reload stays dark.
     await page.reload();
