@@ -33,6 +33,7 @@ export function TextField({
   onValue,
   hint,
   hintClass = "hint",
+  inputClass,
   error,
   invalid,
   class: className = "field",
@@ -45,6 +46,8 @@ export function TextField({
   onValue?: (value: string) => void;
   hint?: ComponentChildren;
   hintClass?: string;
+  /** The input's class. */
+  inputClass?: string;
   error?: ComponentChildren;
   /** aria-invalid; left out when undefined. */
   invalid?: boolean;
@@ -59,6 +62,7 @@ export function TextField({
       <input
         {...(input as InputHTMLAttributes<HTMLInputElement>)}
         id={id}
+        class={inputClass}
         value={value}
         aria-invalid={invalid}
         aria-describedby={describedBy(id, hasHint, hasError)}

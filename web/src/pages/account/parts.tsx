@@ -1,10 +1,13 @@
-// Small pieces of the account page: copying a secret, the recovery codes shown once, and
-// a dialog that asks for the password (or a code) before a sensitive change.
+// Small pieces of the account page: copying a secret, the recovery codes shown once, a
+// dialog that asks for the password (or a code) before a sensitive change, an
+// authenticator code's field, a form's buttons, and a table that becomes cards on a phone.
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
+import { FormAlert, TextField } from "../../components/fields";
 import { Modal } from "../../components/modal";
 import { t } from "../../lib/i18n";
-import { errorText } from "../auth/logic";
+import { PasswordField } from "../auth/password-field";
+import { useSubmit } from "../auth/submit";
 import { recoveryCodesFile } from "./logic";
 
 /** Copies `text`; says so for a moment. */
@@ -92,61 +95,21 @@ export function ConfirmDialog({
   onClose: () => void;
 }) {
   const [secret, setSecret] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: Event) => {
+  const { busy, error, run } = useSubmit();
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await onConfirm(secret);
       onClose();
-      return;
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-    setBusy(false);
+    });
   };
   return (
     <Modal title={title} onClose={onClose}>
       <form onSubmit={submit}>
         <p>{text}</p>
-        {ask === "password" ? (
-          <div class="field">
-            <label for="confirm-password">{t("account.your_password")}</label>
-            <input
-              id="confirm-password"
-              type="password"
-              autocomplete="current-password"
-              required
-              autoFocus
-              value={secret}
-              onInput={(event) => setSecret((event.target as HTMLInputElement).value)}
-            />
-          </div>
-        ) : null}
-        {ask === "code" ? (
-          <div class="field">
-            <label for="confirm-code">{t("account.current_code")}</label>
-            <input
-              id="confirm-code"
-              class="code-input"
-              autocomplete="one-time-code"
-              inputMode="numeric"
-              pattern="[0-9 ]{6,7}"
-              maxLength={7}
-              required
-              autoFocus
-              value={secret}
-              onInput={(event) => setSecret((event.target as HTMLInputElement).value)}
-            />
-          </div>
-        ) : null}
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        {ask === "password" ? <PasswordField id="confirm-password" autoFocus value={secret} onInput={setSecret} /> : null}
+        {ask === "code" ? <CodeField id="confirm-code" label={t("account.current_code")} autoFocus value={secret} onInput={setSecret} /> : null}
+        <FormAlert error={error} />
         <div class="actions end">
           <button type="button" class="button secondary" onClick={onClose}>
             {t("common.cancel")}
@@ -157,5 +120,94 @@ export function ConfirmDialog({
         </div>
       </form>
     </Modal>
+  );
+}
+
+/** A six-digit code from the authenticator app. */
+export function CodeField({ id, label, value, onInput, autoFocus = false }: { id: string; label: string; value: string; onInput: (value: string) => void; autoFocus?: boolean }) {
+  return (
+    <TextField
+      id={id}
+      label={label}
+      inputClass="code-input"
+      autocomplete="one-time-code"
+      inputMode="numeric"
+      pattern="[0-9 ]{6,7}"
+      maxLength={7}
+      required
+      autoFocus={autoFocus || undefined}
+      value={value}
+      onValue={onInput}
+    />
+  );
+}
+
+/** A form's submit button (disabled while busy) and, with `onCancel`, its cancel button. */
+export function FormButtons({ label, busy, disabled = false, onCancel }: { label: ComponentChildren; busy: boolean; disabled?: boolean; onCancel?: (() => void) | null }) {
+  return (
+    <div class="actions">
+      <button type="submit" class="button" disabled={busy || disabled}>
+        {label}
+      </button>
+      {onCancel ? (
+        <button type="button" class="button secondary" onClick={onCancel}>
+          {t("common.cancel")}
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+/**
+ * A table of `rows` that becomes cards on a phone: each cell carries its column's label
+ * (data-label), and a last, unlabelled column holds the row's action.
+ */
+export function CardTable<T>({
+  class: className,
+  columns,
+  rows,
+  rowKey,
+  rowClass,
+  cells,
+  action,
+}: {
+  class: string;
+  columns: string[];
+  rows: T[];
+  rowKey: (row: T) => string | number;
+  rowClass?: (row: T) => string | undefined;
+  /** The row's cells, one a column. */
+  cells: (row: T) => ComponentChildren[];
+  action: (row: T) => ComponentChildren;
+}) {
+  return (
+    <div class="table-scroll">
+      <table class={`data ${className}`}>
+        <thead>
+          <tr>
+            {columns.map((column) => (
+              <th scope="col" key={column}>
+                {column}
+              </th>
+            ))}
+            <th scope="col">
+              <span class="visually-hidden">{t("account.actions")}</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={rowKey(row)} class={rowClass?.(row)}>
+              {cells(row).map((cell, index) => (
+                <td data-label={columns[index]} key={index}>
+                  {cell}
+                </td>
+              ))}
+              <td class="number">{action(row)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

@@ -6,9 +6,12 @@ import { del, get } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
 import { isCancelled, passkeysSupported, registerPasskey } from "../../lib/webauthn";
+import { FormAlert, TextField } from "../../components/fields";
 import { errorText } from "../auth/logic";
+import { PasswordField } from "../auth/password-field";
+import { useSubmit } from "../auth/submit";
 import { formatDate } from "./logic";
-import { ConfirmDialog } from "./parts";
+import { ConfirmDialog, FormButtons } from "./parts";
 
 interface Passkey {
   id: number;
@@ -100,61 +103,29 @@ function defaultName(): string {
 function AddPasskey({ hasPassword, suggested, onAdded, onCancel }: { hasPassword: boolean; suggested: string; onAdded: () => void; onCancel: () => void }) {
   const [name, setName] = useState(suggested);
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: Event) => {
+  const { busy, error, run } = useSubmit((failure) => (isCancelled(failure) ? t("account.passkey_cancelled") : errorText(failure)));
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await registerPasskey(name.trim(), hasPassword ? password : undefined);
       onAdded();
-      return;
-    } catch (failure) {
-      setError(isCancelled(failure) ? t("account.passkey_cancelled") : errorText(failure));
-    }
-    setBusy(false);
+    });
   };
   return (
     <form onSubmit={submit} class="inline-form">
-      <div class="field">
-        <label for="passkey-name">{t("account.passkey_name")}</label>
-        <input
-          id="passkey-name"
-          required
-          maxLength={64}
-          autoFocus
-          placeholder={t("account.passkey_name_placeholder")}
-          value={name}
-          onInput={(event) => setName((event.target as HTMLInputElement).value)}
-        />
-      </div>
-      {hasPassword ? (
-        <div class="field">
-          <label for="passkey-password">{t("account.your_password")}</label>
-          <input
-            id="passkey-password"
-            type="password"
-            autocomplete="current-password"
-            required
-            value={password}
-            onInput={(event) => setPassword((event.target as HTMLInputElement).value)}
-          />
-        </div>
-      ) : null}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
-      <div class="actions">
-        <button type="submit" class="button" disabled={busy}>
-          {busy ? t("auth.waiting_for_passkey") : t("account.add_passkey")}
-        </button>
-        <button type="button" class="button secondary" onClick={onCancel}>
-          {t("common.cancel")}
-        </button>
-      </div>
+      <TextField
+        id="passkey-name"
+        label={t("account.passkey_name")}
+        required
+        maxLength={64}
+        autoFocus
+        placeholder={t("account.passkey_name_placeholder")}
+        value={name}
+        onValue={setName}
+      />
+      {hasPassword ? <PasswordField id="passkey-password" value={password} onInput={setPassword} /> : null}
+      <FormAlert error={error} />
+      <FormButtons label={busy ? t("auth.waiting_for_passkey") : t("account.add_passkey")} busy={busy} onCancel={onCancel} />
     </form>
   );
 }

@@ -2,31 +2,29 @@
 import { useState } from "preact/hooks";
 import { put } from "../../lib/api";
 import { t } from "../../lib/i18n";
-import { errorText } from "../auth/logic";
-import { NewPasswordField } from "../auth/password-field";
+import { FormAlert } from "../../components/fields";
+import { NewPasswordField, PasswordField } from "../auth/password-field";
+import { useSubmit } from "../auth/submit";
 
 export function PasswordCard({ hasPassword, email }: { hasPassword: boolean; email: string }) {
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useSubmit();
   const [done, setDone] = useState(false);
   const [had, setHad] = useState(hasPassword);
-  const submit = async (event: Event) => {
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
     setDone(false);
-    try {
-      await put("/api/account/password", had ? { current_password: current, new_password: next } : { new_password: next });
-      setCurrent("");
-      setNext("");
-      setDone(true);
-      setHad(true);
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-    setBusy(false);
+    void run(
+      async () => {
+        await put("/api/account/password", had ? { current_password: current, new_password: next } : { new_password: next });
+        setCurrent("");
+        setNext("");
+        setDone(true);
+        setHad(true);
+      },
+      { settle: true },
+    );
   };
   return (
     <section class="card" aria-labelledby="password-title">
@@ -35,25 +33,9 @@ export function PasswordCard({ hasPassword, email }: { hasPassword: boolean; ema
       <form onSubmit={submit}>
         {/* For password managers: the account this password belongs to. */}
         <input type="email" autocomplete="username" value={email} hidden readOnly />
-        {had ? (
-          <div class="field">
-            <label for="current-password">{t("account.current_password")}</label>
-            <input
-              id="current-password"
-              type="password"
-              autocomplete="current-password"
-              required
-              value={current}
-              onInput={(event) => setCurrent((event.target as HTMLInputElement).value)}
-            />
-          </div>
-        ) : null}
+        {had ? <PasswordField id="current-password" label={t("account.current_password")} value={current} onInput={setCurrent} /> : null}
         <NewPasswordField id="new-password" value={next} onInput={setNext} email={email} />
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <FormAlert error={error} />
         {done ? (
           <p class="notice" role="status">
             {t("account.password_changed")}

@@ -4,8 +4,10 @@ import { ErrorMessage, Spinner } from "../../components/status";
 import { del, get } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { errorText } from "../auth/logic";
+import { FormAlert } from "../../components/fields";
+import { useSubmit } from "../auth/submit";
 import { formatDate, methodParts } from "./logic";
+import { CardTable } from "./parts";
 
 interface SessionView {
   id: number;
@@ -28,20 +30,17 @@ function methodText(method: string): string {
 export function SessionsCard() {
   const [refresh, setRefresh] = useState(0);
   const sessions = useLoad("sessions", (signal) => get<SessionView[]>("/api/account/sessions", signal), refresh);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const submission = useSubmit();
+  const { busy, error } = submission;
   const reload = () => setRefresh((count) => count + 1);
-  const run = async (action: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-      reload();
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-    setBusy(false);
-  };
+  const run = (action: () => Promise<unknown>) =>
+    submission.run(
+      async () => {
+        await action();
+        reload();
+      },
+      { settle: true },
+    );
   const list = sessions.data ? [...sessions.data].sort((a, b) => Number(b.current) - Number(a.current) || b.last_seen_at_ms - a.last_seen_at_ms) : [];
   const others = list.filter((session) => !session.current).length;
   return (
@@ -56,47 +55,31 @@ export function SessionsCard() {
       </div>
       {sessions.error && !sessions.data ? <ErrorMessage error={sessions.error} /> : null}
       {!sessions.data && !sessions.error ? <Spinner /> : null}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormAlert error={error} />
       {sessions.data ? (
-        <div class="table-scroll">
-          <table class="data sessions-table">
-            <thead>
-              <tr>
-                <th scope="col">{t("account.session_client")}</th>
-                <th scope="col">{t("account.session_method")}</th>
-                <th scope="col">{t("account.session_opened")}</th>
-                <th scope="col">{t("account.session_last_seen")}</th>
-                <th scope="col">
-                  <span class="visually-hidden">{t("account.actions")}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((session) => (
-                <tr key={session.id} class={session.current ? "current" : undefined}>
-                  <td data-label={t("account.session_client")}>
-                    {session.client || t("account.unknown_client")}
-                    {session.current ? <span class="badge accent">{t("account.this_session")}</span> : null}
-                  </td>
-                  <td data-label={t("account.session_method")}>{methodText(session.method)}</td>
-                  <td data-label={t("account.session_opened")}>{formatDate(session.created_at_ms)}</td>
-                  <td data-label={t("account.session_last_seen")}>{formatDate(session.last_seen_at_ms)}</td>
-                  <td class="number">
-                    {session.current ? null : (
-                      <button type="button" class="button secondary small" disabled={busy} onClick={() => run(() => del(`/api/account/sessions/${session.id}`))}>
-                        {t("account.end_session")}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <CardTable
+          class="sessions-table"
+          columns={[t("account.session_client"), t("account.session_method"), t("account.session_opened"), t("account.session_last_seen")]}
+          rows={list}
+          rowKey={(session) => session.id}
+          rowClass={(session) => (session.current ? "current" : undefined)}
+          cells={(session) => [
+            <>
+              {session.client || t("account.unknown_client")}
+              {session.current ? <span class="badge accent">{t("account.this_session")}</span> : null}
+            </>,
+            methodText(session.method),
+            formatDate(session.created_at_ms),
+            formatDate(session.last_seen_at_ms),
+          ]}
+          action={(session) =>
+            session.current ? null : (
+              <button type="button" class="button secondary small" disabled={busy} onClick={() => run(() => del(`/api/account/sessions/${session.id}`))}>
+                {t("account.end_session")}
+              </button>
+            )
+          }
+        />
       ) : null}
     </section>
   );

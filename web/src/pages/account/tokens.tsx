@@ -6,9 +6,10 @@ import { del, get, post } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { allows, useSession } from "../../lib/session";
 import { useLoad } from "../../lib/stats";
-import { errorText } from "../auth/logic";
+import { FormAlert, TextField } from "../../components/fields";
+import { useSubmit } from "../auth/submit";
 import { formatDate, validTokenName } from "./logic";
-import { ConfirmDialog, CopyButton } from "./parts";
+import { CardTable, ConfirmDialog, CopyButton, FormButtons } from "./parts";
 
 interface Token {
   name: string;
@@ -68,42 +69,24 @@ export function TokensCard() {
       {!tokens.data && !tokens.error ? <Spinner /> : null}
       {tokens.data && !tokens.data.length && !creating ? <p class="muted">{t("account.no_tokens")}</p> : null}
       {tokens.data && tokens.data.length ? (
-        <div class="table-scroll">
-          <table class="data tokens-table">
-            <thead>
-              <tr>
-                <th scope="col">{t("account.token_name")}</th>
-                <th scope="col">{t("account.token_scope")}</th>
-                <th scope="col">{t("account.token_sites")}</th>
-                <th scope="col">{t("account.token_expires")}</th>
-                <th scope="col">{t("account.token_last_used")}</th>
-                <th scope="col">
-                  <span class="visually-hidden">{t("account.actions")}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.data.map((token) => (
-                <tr key={token.name}>
-                  <td data-label={t("account.token_name")}>
-                    <code>{token.name}</code>
-                  </td>
-                  <td data-label={t("account.token_scope")}>
-                    <span class="badge">{t(`account.scope.${token.scope}`)}</span>
-                  </td>
-                  <td data-label={t("account.token_sites")}>{token.sites ? token.sites.join(", ") : t("account.all_sites")}</td>
-                  <td data-label={t("account.token_expires")}>{token.expires_at_ms ? formatDate(token.expires_at_ms) : t("account.never")}</td>
-                  <td data-label={t("account.token_last_used")}>{token.last_used_at_ms ? formatDate(token.last_used_at_ms) : t("account.never_used")}</td>
-                  <td class="number">
-                    <button type="button" class="button danger small" onClick={() => setRevoking(token)} aria-label={t("account.revoke_named", { name: token.name })}>
-                      {t("account.revoke")}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <CardTable
+          class="tokens-table"
+          columns={[t("account.token_name"), t("account.token_scope"), t("account.token_sites"), t("account.token_expires"), t("account.token_last_used")]}
+          rows={tokens.data}
+          rowKey={(token) => token.name}
+          cells={(token) => [
+            <code>{token.name}</code>,
+            <span class="badge">{t(`account.scope.${token.scope}`)}</span>,
+            token.sites ? token.sites.join(", ") : t("account.all_sites"),
+            token.expires_at_ms ? formatDate(token.expires_at_ms) : t("account.never"),
+            token.last_used_at_ms ? formatDate(token.last_used_at_ms) : t("account.never_used"),
+          ]}
+          action={(token) => (
+            <button type="button" class="button danger small" onClick={() => setRevoking(token)} aria-label={t("account.revoke_named", { name: token.name })}>
+              {t("account.revoke")}
+            </button>
+          )}
+        />
       ) : null}
       {revoking ? (
         <ConfirmDialog
@@ -132,53 +115,42 @@ function NewToken({ onCreated, onCancel }: { onCreated: (token: Token) => void; 
   const [allSites, setAllSites] = useState(readable.length === 0);
   const [chosen, setChosen] = useState<string[]>(readable.length === 1 ? [readable[0].domain] : []);
   const [expiry, setExpiry] = useState(90);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, run } = useSubmit();
   const nameOk = name === "" || validTokenName(name);
-  const submit = async (event: Event) => {
+  const submit = (event: Event) => {
     event.preventDefault();
     if (!validTokenName(name)) return;
     if (!allSites && chosen.length === 0) {
       setError(t("account.token_needs_site"));
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const body: Record<string, unknown> = { name, scope };
       if (allSites) body.all_sites = true;
       else body.sites = chosen;
       if (expiry) body.expires_in_days = expiry;
       onCreated(await post<Token>("/api/tokens", body));
-      return;
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-    setBusy(false);
+    });
   };
   const toggle = (domain: string, on: boolean) => setChosen((before) => (on ? [...before, domain] : before.filter((item) => item !== domain)));
   return (
     <form class="token-form" onSubmit={submit}>
       <div class="token-form-grid">
-        <div class="field">
-          <label for="token-name">{t("account.token_name")}</label>
-          <input
-            id="token-name"
-            required
-            maxLength={64}
-            pattern="[A-Za-z0-9._\-]+"
-            placeholder="ci-export"
-            autoFocus
-            spellcheck={false}
-            aria-invalid={!nameOk}
-            aria-describedby="token-name-hint"
-            value={name}
-            onInput={(event) => setName((event.target as HTMLInputElement).value)}
-          />
-          <span class={nameOk ? "hint" : "hint error"} id="token-name-hint">
-            {t("account.token_name_hint")}
-          </span>
-        </div>
+        <TextField
+          id="token-name"
+          label={t("account.token_name")}
+          required
+          maxLength={64}
+          pattern="[A-Za-z0-9._\-]+"
+          placeholder="ci-export"
+          autoFocus
+          spellcheck={false}
+          invalid={!nameOk}
+          hint={t("account.token_name_hint")}
+          hintClass={nameOk ? "hint" : "hint error"}
+          value={name}
+          onValue={setName}
+        />
         <div class="field">
           <label for="token-scope">{t("account.token_scope")}</label>
           <select id="token-scope" value={scope} onChange={(event) => setScope((event.target as HTMLSelectElement).value)}>
@@ -213,19 +185,8 @@ function NewToken({ onCreated, onCancel }: { onCreated: (token: Token) => void; 
             ))
           : null}
       </fieldset>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
-      <div class="actions">
-        <button type="submit" class="button" disabled={busy || !nameOk}>
-          {t("account.create_token")}
-        </button>
-        <button type="button" class="button secondary" onClick={onCancel}>
-          {t("common.cancel")}
-        </button>
-      </div>
+      <FormAlert error={error} />
+      <FormButtons label={t("account.create_token")} busy={busy} disabled={!nameOk} onCancel={onCancel} />
     </form>
   );
 }

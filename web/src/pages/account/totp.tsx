@@ -5,9 +5,12 @@ import { ErrorMessage, Spinner } from "../../components/status";
 import { del, get, post, type Account } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
+import { FormAlert } from "../../components/fields";
 import { errorText } from "../auth/logic";
+import { PasswordField } from "../auth/password-field";
+import { useSubmit } from "../auth/submit";
 import { groupKey, svgImage } from "./logic";
-import { ConfirmDialog, CopyButton, RecoveryCodes } from "./parts";
+import { CodeField, ConfirmDialog, CopyButton, FormButtons, RecoveryCodes } from "./parts";
 
 interface Factors {
   totp: { confirmed: boolean; created_at_ms: number } | null;
@@ -128,73 +131,34 @@ export function AuthenticatorCard({ account, onFactorsChanged }: { account: Acco
 
 function Begin({ hasPassword, onStarted, onCancel }: { hasPassword: boolean; onStarted: (enrolment: Enrolment) => void; onCancel: (() => void) | null }) {
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: Event) => {
+  const { busy, error, run } = useSubmit();
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      onStarted(await post<Enrolment>("/api/account/totp", hasPassword ? { password } : {}));
-      return;
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-    setBusy(false);
+    void run(async () => onStarted(await post<Enrolment>("/api/account/totp", hasPassword ? { password } : {})));
   };
   return (
     <form onSubmit={submit}>
       <p>{hasPassword ? t("account.totp_intro") : t("account.totp_off")}</p>
-      {hasPassword ? (
-        <div class="field">
-          <label for="totp-password">{t("account.your_password")}</label>
-          <input
-            id="totp-password"
-            type="password"
-            autocomplete="current-password"
-            required
-            autoFocus
-            value={password}
-            onInput={(event) => setPassword((event.target as HTMLInputElement).value)}
-          />
-        </div>
-      ) : null}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
-      <div class="actions">
-        <button type="submit" class="button" disabled={busy}>
-          {hasPassword ? t("account.continue") : t("account.set_up_totp")}
-        </button>
-        {onCancel ? (
-          <button type="button" class="button secondary" onClick={onCancel}>
-            {t("common.cancel")}
-          </button>
-        ) : null}
-      </div>
+      {hasPassword ? <PasswordField id="totp-password" autoFocus value={password} onInput={setPassword} /> : null}
+      <FormAlert error={error} />
+      <FormButtons label={hasPassword ? t("account.continue") : t("account.set_up_totp")} busy={busy} onCancel={onCancel} />
     </form>
   );
 }
 
 function Scan({ enrolment, onCancel, onConfirmed }: { enrolment: Enrolment; onCancel: () => void; onConfirmed: (codes: string[]) => void }) {
   const [code, setCode] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: Event) => {
+  // A refused code is cleared for the next one.
+  const { busy, error, run } = useSubmit((failure) => {
+    setCode("");
+    return errorText(failure);
+  });
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const answer = await post<{ recovery_codes: string[] }>("/api/account/totp/confirm", { code: code.trim() });
       onConfirmed(answer.recovery_codes);
-      return;
-    } catch (failure) {
-      setError(errorText(failure));
-      setCode("");
-    }
-    setBusy(false);
+    });
   };
   return (
     <form onSubmit={submit} class="totp-scan">
@@ -216,35 +180,11 @@ function Scan({ enrolment, onCancel, onConfirmed }: { enrolment: Enrolment; onCa
           </p>
         </li>
         <li>
-          <div class="field">
-            <label for="totp-code">{t("account.first_code")}</label>
-            <input
-              id="totp-code"
-              class="code-input"
-              autocomplete="one-time-code"
-              inputMode="numeric"
-              pattern="[0-9 ]{6,7}"
-              maxLength={7}
-              required
-              value={code}
-              onInput={(event) => setCode((event.target as HTMLInputElement).value)}
-            />
-          </div>
+          <CodeField id="totp-code" label={t("account.first_code")} value={code} onInput={setCode} />
         </li>
       </ol>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
-      <div class="actions">
-        <button type="submit" class="button" disabled={busy}>
-          {t("account.turn_on")}
-        </button>
-        <button type="button" class="button secondary" onClick={onCancel}>
-          {t("common.cancel")}
-        </button>
-      </div>
+      <FormAlert error={error} />
+      <FormButtons label={t("account.turn_on")} busy={busy} onCancel={onCancel} />
     </form>
   );
 }

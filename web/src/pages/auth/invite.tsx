@@ -1,5 +1,6 @@
 // An invitation's link: what it offers, then a name and a password make the account.
 import { useState } from "preact/hooks";
+import { FormAlert } from "../../components/fields";
 import { Spinner } from "../../components/status";
 import { get, post } from "../../lib/api";
 import { formatDate } from "../account/logic";
@@ -8,7 +9,8 @@ import { useLocation } from "../../lib/router";
 import { useLoad } from "../../lib/stats";
 import { AuthFrame } from "./frame";
 import { errorText } from "./logic";
-import { NewPasswordField } from "./password-field";
+import { NameField, NewPasswordField } from "./password-field";
+import { useSubmit } from "./submit";
 
 interface Invitation {
   email: string;
@@ -24,12 +26,7 @@ export function InvitePage() {
   const invitation = useLoad(code ? code : null, (signal) => get<Invitation>(`/api/auth/invitations/${encodeURIComponent(code)}`, signal));
   let body;
   if (!code) body = <p>{t("auth.invite_needs_link")}</p>;
-  else if (invitation.error)
-    body = (
-      <p class="error" role="alert">
-        {errorText(invitation.error)}
-      </p>
-    );
+  else if (invitation.error) body = <FormAlert error={errorText(invitation.error)} />;
   else if (!invitation.data) body = <Spinner />;
   else body = <InviteForm code={code} invitation={invitation.data} />;
   return <AuthFrame title={t("auth.invite_title")}>{body}</AuthFrame>;
@@ -38,20 +35,13 @@ export function InvitePage() {
 function InviteForm({ code, invitation }: { code: string; invitation: Invitation }) {
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: Event) => {
+  const { busy, error, run } = useSubmit();
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await post("/api/auth/invitations/accept", { code, name: name.trim(), password });
       window.location.assign("/");
-      return;
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-    setBusy(false);
+    });
   };
   return (
     <form class="auth-form" onSubmit={submit}>
@@ -63,16 +53,9 @@ function InviteForm({ code, invitation }: { code: string; invitation: Invitation
         ) : null}
         <li class="muted">{t("auth.invite_expires", { date: formatDate(invitation.expires_at_ms) })}</li>
       </ul>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormAlert error={error} />
       <input type="email" autocomplete="username" value={invitation.email} hidden readOnly aria-hidden="true" tabIndex={-1} />
-      <div class="field">
-        <label for="invite-name">{t("auth.name")}</label>
-        <input id="invite-name" autocomplete="name" maxLength={100} autoFocus value={name} onInput={(event) => setName((event.target as HTMLInputElement).value)} />
-      </div>
+      <NameField id="invite-name" value={name} onInput={setName} />
       <NewPasswordField id="invite-password" label={t("auth.password")} value={password} onInput={setPassword} email={invitation.email} />
       <button type="submit" class="button wide" disabled={busy}>
         {busy ? t("auth.creating") : t("auth.create_account")}

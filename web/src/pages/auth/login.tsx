@@ -2,6 +2,7 @@
 // code from the authenticator app, a recovery code, or a passkey); a passkey alone (also
 // offered in the e-mail field's autofill); single sign-on when the instance has it.
 import { useEffect, useRef, useState } from "preact/hooks";
+import { FormAlert, TextField } from "../../components/fields";
 import { Spinner, ErrorMessage } from "../../components/status";
 import { post } from "../../lib/api";
 import { t } from "../../lib/i18n";
@@ -157,26 +158,20 @@ function FirstStep({
           {t(notice.key)}
         </p>
       ) : null}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormAlert error={error} />
       {passwords ? (
         <form class="auth-form" onSubmit={signInWithPassword}>
-          <div class="field">
-            <label for="login-email">{t("auth.email")}</label>
-            <input
-              id="login-email"
-              type="email"
-              name="email"
-              autocomplete="username webauthn"
-              required
-              autoFocus
-              value={email}
-              onInput={(event) => setEmail((event.target as HTMLInputElement).value)}
-            />
-          </div>
+          <TextField
+            id="login-email"
+            label={t("auth.email")}
+            type="email"
+            name="email"
+            autocomplete="username webauthn"
+            required
+            autoFocus
+            value={email}
+            onValue={setEmail}
+          />
           <div class="field">
             <div class="label-row">
               <label for="login-password">{t("auth.password")}</label>
@@ -293,11 +288,7 @@ function SecondStep({ challenge, next, onRestart }: { challenge: Challenge; next
 
   return (
     <>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormAlert error={error} />
       {hasCode ? (
         <form class="auth-form" onSubmit={sendCode}>
           <p>{recovery ? t("auth.recovery_code_intro") : t("auth.code_intro")}</p>

@@ -1,6 +1,8 @@
 // A new password's field: at least 10 characters, with a live hint of its strength and a
 // button to show what was typed. Used by setup, invitations, resets and the account page.
+// And the current password's field, which confirms a change on the account page.
 import { useId, useState } from "preact/hooks";
+import { TextField } from "../../components/fields";
 import { t } from "../../lib/i18n";
 import { MIN_PASSWORD_LENGTH, passwordStrength } from "./logic";
 
@@ -53,4 +55,26 @@ export function NewPasswordField({
       </span>
     </div>
   );
+}
+
+/** The password the person has now, confirming a change (`<div class="field">`, no hint). */
+export function PasswordField({
+  id,
+  value,
+  onInput,
+  label = t("account.your_password"),
+  autoFocus = false,
+}: {
+  id: string;
+  value: string;
+  onInput: (value: string) => void;
+  label?: string;
+  autoFocus?: boolean;
+}) {
+  return <TextField id={id} label={label} type="password" autocomplete="current-password" required autoFocus={autoFocus || undefined} value={value} onValue={onInput} />;
+}
+
+/** A new account's name (setup, invitations). */
+export function NameField({ id, value, onInput }: { id: string; value: string; onInput: (value: string) => void }) {
+  return <TextField id={id} label={t("auth.name")} autocomplete="name" maxLength={100} autoFocus value={value} onValue={onInput} />;
 }

@@ -1,6 +1,7 @@
 // Forgotten passwords: ask for a link (the same answer for every address), then, from the
 // mailed link, choose a new password and sign in with it.
 import { useState } from "preact/hooks";
+import { FormAlert, TextField } from "../../components/fields";
 import { ErrorMessage, Spinner } from "../../components/status";
 import { post } from "../../lib/api";
 import { t } from "../../lib/i18n";
@@ -10,6 +11,7 @@ import { AuthFrame } from "./frame";
 import { errorText } from "./logic";
 import { NewPasswordField } from "./password-field";
 import { leaveNotice, useAuthStatus } from "./status";
+import { useSubmit } from "./submit";
 
 export function ResetPage() {
   const { params } = useLocation();
@@ -21,19 +23,16 @@ function AskForLink() {
   const status = useAuthStatus();
   const [email, setEmail] = useState("");
   const [sent, setSent] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: Event) => {
+  const { busy, error, run } = useSubmit();
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await post("/api/auth/password-reset", { email: email.trim() });
-      setSent(true);
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-    setBusy(false);
+    void run(
+      async () => {
+        await post("/api/auth/password-reset", { email: email.trim() });
+        setSent(true);
+      },
+      { settle: true },
+    );
   };
   let body;
   if (status.error) body = <ErrorMessage error={status.error} />;
@@ -49,15 +48,8 @@ function AskForLink() {
     body = (
       <form class="auth-form" onSubmit={submit}>
         <p>{t("auth.reset_intro")}</p>
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
-        <div class="field">
-          <label for="reset-email">{t("auth.email")}</label>
-          <input id="reset-email" type="email" autocomplete="username" required autoFocus value={email} onInput={(event) => setEmail((event.target as HTMLInputElement).value)} />
-        </div>
+        <FormAlert error={error} />
+        <TextField id="reset-email" label={t("auth.email")} type="email" autocomplete="username" required autoFocus value={email} onValue={setEmail} />
         <button type="submit" class="button wide" disabled={busy}>
           {busy ? t("auth.sending") : t("auth.send_link")}
         </button>
@@ -75,30 +67,22 @@ function AskForLink() {
 
 function NewPassword({ code }: { code: string }) {
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<{ text: string; ended: boolean } | null>(null);
-  const submit = async (event: Event) => {
+  // A used or expired link offers a new one.
+  const { busy, error, run } = useSubmit((failure) => ({
+    text: errorText(failure),
+    ended: failure instanceof Error && "code" in failure && failure.code === "invalid_reset_code",
+  }));
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const done = await post<{ email: string }>("/api/auth/password-reset/complete", { code, password });
       leaveNotice({ key: "auth.reset_done", email: done.email });
       navigate("/login", { replace: true });
-      return;
-    } catch (failure) {
-      const ended = failure instanceof Error && "code" in failure && failure.code === "invalid_reset_code";
-      setError({ text: errorText(failure), ended });
-    }
-    setBusy(false);
+    });
   };
   return (
     <AuthFrame title={t("auth.new_password_title")}>
-      {error ? (
-        <p class="error" role="alert">
-          {error.text}
-        </p>
-      ) : null}
+      <FormAlert error={error?.text} />
       {error?.ended ? (
         <Link href="/reset" class="button wide">
           {t("auth.ask_new_link")}

@@ -5,9 +5,10 @@ import { post } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { useLocation } from "../../lib/router";
 import { AuthFrame } from "./frame";
-import { errorText } from "./logic";
-import { NewPasswordField } from "./password-field";
+import { FormAlert, TextField } from "../../components/fields";
+import { NameField, NewPasswordField } from "./password-field";
 import { useAuthStatus } from "./status";
+import { useSubmit } from "./submit";
 
 export function SetupPage() {
   const { params } = useLocation();
@@ -34,37 +35,20 @@ function SetupForm({ code }: { code: string }) {
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: Event) => {
+  const { busy, error, run } = useSubmit();
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await post("/api/auth/setup", { code, name: name.trim(), email: email.trim(), password });
       window.location.assign("/");
-      return;
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-    setBusy(false);
+    });
   };
   return (
     <form class="auth-form" onSubmit={submit}>
       <p>{t("auth.setup_intro")}</p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
-      <div class="field">
-        <label for="setup-name">{t("auth.name")}</label>
-        <input id="setup-name" autocomplete="name" maxLength={100} autoFocus value={name} onInput={(event) => setName((event.target as HTMLInputElement).value)} />
-      </div>
-      <div class="field">
-        <label for="setup-email">{t("auth.email")}</label>
-        <input id="setup-email" type="email" autocomplete="username" required value={email} onInput={(event) => setEmail((event.target as HTMLInputElement).value)} />
-      </div>
+      <FormAlert error={error} />
+      <NameField id="setup-name" value={name} onInput={setName} />
+      <TextField id="setup-email" label={t("auth.email")} type="email" autocomplete="username" required value={email} onValue={setEmail} />
       <NewPasswordField id="setup-password" label={t("auth.password")} value={password} onInput={setPassword} email={email} />
       <button type="submit" class="button wide" disabled={busy}>
         {busy ? t("auth.creating") : t("auth.create_owner")}
