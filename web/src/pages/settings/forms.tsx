@@ -398,3 +398,43 @@ export function ShownOnce({ made, text, label, children }: { made: string; text:
     </Result>
   );
 }
+
+/**
+ * One of a list's items: its name and details, then its actions (`<div class="item-actions">`
+ * when there are more than the remove button).
+ */
+export function ItemRow({
+  name,
+  children,
+  actions,
+  removeLabel,
+  onRemove,
+}: {
+  name: string;
+  children?: ComponentChildren;
+  actions?: ComponentChildren;
+  removeLabel: string;
+  onRemove: () => void;
+}) {
+  const remove = (
+    <button type="button" class="button danger small" onClick={onRemove}>
+      {removeLabel}
+    </button>
+  );
+  return (
+    <li>
+      <div class="item-main">
+        <strong>{name}</strong>
+        {children}
+      </div>
+      {actions ? (
+        <div class="item-actions">
+          {actions}
+          {remove}
+        </div>
+      ) : (
+        remove
+      )}
+    </li>
+  );
+}

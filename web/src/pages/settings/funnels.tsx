@@ -6,7 +6,7 @@ import { TextField } from "../../components/fields";
 import { get, post, sitePath } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { codeOf, FormError, ListCard, RemoveDialog, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
+import { codeOf, FormError, ItemRow, ListCard, RemoveDialog, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
 import { StepFields } from "./step-fields";
 import {
   addStep,
@@ -51,29 +51,28 @@ export function FunnelsSection({ site }: SectionProps) {
         load={funnels}
         none={t("settings.funnels_none")}
         row={(funnel) => (
-          <li key={funnel.id}>
-            <div class="item-main">
-              <strong>{funnel.name}</strong>
-              <ol class="funnel-steps">
-                {funnel.steps.map((step, index) => (
-                  <li key={index}>
-                    <code>{describeStep(step)}</code>
-                  </li>
-                ))}
-              </ol>
-              <span class="muted small">
-                {funnel.window_ms ? t("settings.funnel_window_of", { minutes: Math.round(funnel.window_ms / 60_000) }) : t("settings.funnel_within_visit")}
-              </span>
-            </div>
-            <div class="item-actions">
+          <ItemRow
+            key={funnel.id}
+            name={funnel.name}
+            removeLabel={t("common.delete")}
+            onRemove={() => setRemoving(funnel)}
+            actions={
               <Link href={`${dashboard}?goals=funnels&funnel=${encodeURIComponent(funnel.name)}`} class="button secondary small">
                 {t("settings.funnel_see")}
               </Link>
-              <button type="button" class="button danger small" onClick={() => setRemoving(funnel)}>
-                {t("common.delete")}
-              </button>
-            </div>
-          </li>
+            }
+          >
+            <ol class="funnel-steps">
+              {funnel.steps.map((step, index) => (
+                <li key={index}>
+                  <code>{describeStep(step)}</code>
+                </li>
+              ))}
+            </ol>
+            <span class="muted small">
+              {funnel.window_ms ? t("settings.funnel_window_of", { minutes: Math.round(funnel.window_ms / 60_000) }) : t("settings.funnel_within_visit")}
+            </span>
+          </ItemRow>
         )}
       />
       <AddFunnel domain={site.domain} onAdded={() => setRefresh((n) => n + 1)} />

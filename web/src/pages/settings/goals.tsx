@@ -5,7 +5,7 @@ import { TextField } from "../../components/fields";
 import { get, post, sitePath } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { codeOf, FormError, ListCard, RemoveDialog, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
+import { codeOf, FormError, ItemRow, ListCard, RemoveDialog, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
 import { StepFields } from "./step-fields";
 import { describeStep, emptyStep, stepProblem, toApiStep, type StepDraft, type StoredStep } from "./steps";
 import type { SectionProps } from "./types";
@@ -24,17 +24,11 @@ export function GoalsSection({ site }: SectionProps) {
         load={goals}
         none={t("settings.goals_none")}
         row={(goal) => (
-          <li key={goal.id}>
-            <div class="item-main">
-              <strong>{goal.name}</strong>
-              <span class="item-detail">
-                <span class="badge">{t(`settings.step_${goal.kind}`)}</span> <code>{describeStep(goal)}</code>
-              </span>
-            </div>
-            <button type="button" class="button danger small" onClick={() => setRemoving(goal)}>
-              {t("common.delete")}
-            </button>
-          </li>
+          <ItemRow key={goal.id} name={goal.name} removeLabel={t("common.delete")} onRemove={() => setRemoving(goal)}>
+            <span class="item-detail">
+              <span class="badge">{t(`settings.step_${goal.kind}`)}</span> <code>{describeStep(goal)}</code>
+            </span>
+          </ItemRow>
         )}
       />
       <AddGoal domain={site.domain} onAdded={() => setRefresh((n) => n + 1)} />

@@ -5,7 +5,7 @@ import { TextField } from "../../components/fields";
 import { get, post, sitePath } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ListCard, RemoveDialog, SectionHead, ShownOnce, SlugField, Submit, useAction, MAX_EXPIRY_DAYS } from "./forms";
+import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ItemRow, ListCard, RemoveDialog, SectionHead, ShownOnce, SlugField, Submit, useAction, MAX_EXPIRY_DAYS } from "./forms";
 import { embedSnippet, shareUrl } from "./snippet";
 import type { SectionProps } from "./types";
 import { isSlugName, wholeNumber } from "./validate";
@@ -38,24 +38,18 @@ export function SharesSection({ site }: SectionProps) {
         row={(share) => {
           const expired = share.expires_at_ms !== null && share.expires_at_ms < Date.now();
           return (
-            <li key={share.name}>
-              <div class="item-main">
-                <strong>{share.name}</strong>
-                <span class="item-detail">
-                  {share.has_password ? <span class="badge">{t("settings.share_password_badge")}</span> : null}
-                  {share.embed ? <span class="badge accent">{t("settings.share_embed_badge")}</span> : null}
-                  {expired ? <span class="badge bad-badge">{t("settings.share_expired")}</span> : null}
-                  <span class="muted small">
-                    {t("settings.created_on", { when: formatWhen(share.created_at_ms, lang) })}
-                    {" · "}
-                    {share.expires_at_ms ? t("settings.expires_on", { when: formatWhen(share.expires_at_ms, lang) }) : t("settings.never_expires")}
-                  </span>
+            <ItemRow key={share.name} name={share.name} removeLabel={t("settings.revoke")} onRemove={() => setRevoking(share)}>
+              <span class="item-detail">
+                {share.has_password ? <span class="badge">{t("settings.share_password_badge")}</span> : null}
+                {share.embed ? <span class="badge accent">{t("settings.share_embed_badge")}</span> : null}
+                {expired ? <span class="badge bad-badge">{t("settings.share_expired")}</span> : null}
+                <span class="muted small">
+                  {t("settings.created_on", { when: formatWhen(share.created_at_ms, lang) })}
+                  {" · "}
+                  {share.expires_at_ms ? t("settings.expires_on", { when: formatWhen(share.expires_at_ms, lang) }) : t("settings.never_expires")}
                 </span>
-              </div>
-              <button type="button" class="button danger small" onClick={() => setRevoking(share)}>
-                {t("settings.revoke")}
-              </button>
-            </li>
+              </span>
+            </ItemRow>
           );
         }}
       />

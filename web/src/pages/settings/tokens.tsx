@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { get, post } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
 import { useLoad } from "../../lib/stats";
-import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ListCard, MAX_EXPIRY_DAYS, RemoveDialog, SectionHead, ShownOnce, SlugField, Submit, useAction } from "./forms";
+import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ItemRow, ListCard, MAX_EXPIRY_DAYS, RemoveDialog, SectionHead, ShownOnce, SlugField, Submit, useAction } from "./forms";
 import { statsCurl } from "./snippet";
 import type { SectionProps } from "./types";
 import { isSlugName, wholeNumber } from "./validate";
@@ -39,25 +39,19 @@ export function TokensSection({ site }: SectionProps) {
         items={mine}
         none={t("settings.tokens_none")}
         row={(token) => (
-          <li key={token.name}>
-            <div class="item-main">
-              <strong>{token.name}</strong>
-              <span class="item-detail">
-                <span class="badge accent">{t(`settings.scope_${token.scope}`)}</span>
-                <span class="badge">{token.sites === null ? t("settings.token_all_sites") : t("settings.token_sites", { count: token.sites.length })}</span>
-                <span class="muted small">
-                  {t("settings.created_on", { when: formatWhen(token.created_at_ms, lang) })}
-                  {" · "}
-                  {token.last_used_at_ms ? t("settings.last_used", { when: formatWhen(token.last_used_at_ms, lang) }) : t("settings.never_used")}
-                  {" · "}
-                  {token.expires_at_ms ? t("settings.expires_on", { when: formatWhen(token.expires_at_ms, lang) }) : t("settings.never_expires")}
-                </span>
+          <ItemRow key={token.name} name={token.name} removeLabel={t("settings.revoke")} onRemove={() => setRevoking(token)}>
+            <span class="item-detail">
+              <span class="badge accent">{t(`settings.scope_${token.scope}`)}</span>
+              <span class="badge">{token.sites === null ? t("settings.token_all_sites") : t("settings.token_sites", { count: token.sites.length })}</span>
+              <span class="muted small">
+                {t("settings.created_on", { when: formatWhen(token.created_at_ms, lang) })}
+                {" · "}
+                {token.last_used_at_ms ? t("settings.last_used", { when: formatWhen(token.last_used_at_ms, lang) }) : t("settings.never_used")}
+                {" · "}
+                {token.expires_at_ms ? t("settings.expires_on", { when: formatWhen(token.expires_at_ms, lang) }) : t("settings.never_expires")}
               </span>
-            </div>
-            <button type="button" class="button danger small" onClick={() => setRevoking(token)}>
-              {t("settings.revoke")}
-            </button>
-          </li>
+            </span>
+          </ItemRow>
         )}
       />
       <CreateToken domain={site.domain} onCreated={() => setRefresh((n) => n + 1)} />
