@@ -8,6 +8,7 @@ import { Modal } from "../../components/modal";
 import { ErrorMessage, Spinner } from "../../components/status";
 import { ApiError, del } from "../../lib/api";
 import { t } from "../../lib/i18n";
+import { useLoad } from "../../lib/stats";
 import "./settings.css";
 
 export interface Action {
@@ -436,5 +437,59 @@ export function ItemRow({
         remove
       )}
     </li>
+  );
+}
+
+/**
+ * A section that lists what a site has and makes more: its head, the list (loaded as
+ * `load` answers, under `loadKey`), the form that adds one (given `reload`), and the dialog
+ * that asks before removing one (`row` gets what opens it).
+ */
+export function ListSection<T>({
+  title,
+  intro,
+  listTitle,
+  loadKey,
+  load,
+  pick,
+  none,
+  row,
+  footer,
+  form,
+  remove,
+}: {
+  title: string;
+  intro: string;
+  listTitle: string;
+  loadKey: string;
+  load: (signal: AbortSignal) => Promise<T[]>;
+  /** What to list of what was loaded (all of it by default). */
+  pick?: (all: T[]) => T[];
+  none: string;
+  row: (item: T, actions: { remove: () => void; reload: () => void }) => JSX.Element;
+  /** Under the list, in its card. */
+  footer?: ComponentChildren;
+  form: (reload: () => void) => ComponentChildren;
+  remove: { title: string; confirmLabel: string; path: (item: T) => string; text: (item: T) => ComponentChildren };
+}) {
+  const [refresh, setRefresh] = useState(0);
+  const loaded = useLoad(loadKey, load, refresh);
+  const [removing, setRemoving] = useState<T | null>(null);
+  const reload = () => setRefresh((n) => n + 1);
+  return (
+    <>
+      <SectionHead title={title} intro={intro} />
+      <ListCard
+        title={listTitle}
+        load={loaded}
+        items={pick ? pick(loaded.data ?? []) : undefined}
+        none={none}
+        row={(item) => row(item, { remove: () => setRemoving(item), reload })}
+      >
+        {footer}
+      </ListCard>
+      {form(reload)}
+      <RemoveDialog item={removing} {...remove} onClose={() => setRemoving(null)} onRemoved={reload} />
+    </>
   );
 }

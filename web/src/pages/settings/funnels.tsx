@@ -5,8 +5,7 @@ import { Link } from "../../components/link";
 import { TextField } from "../../components/fields";
 import { get, post, sitePath } from "../../lib/api";
 import { t } from "../../lib/i18n";
-import { useLoad } from "../../lib/stats";
-import { codeOf, FormError, ItemRow, ListCard, RemoveDialog, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
+import { codeOf, FormError, ItemRow, ListSection, Saved, Submit, useAction, withCode } from "./forms";
 import { StepFields } from "./step-fields";
 import {
   addStep,
@@ -39,53 +38,47 @@ interface Funnel {
 const MAX_WINDOW_MINUTES = 1440;
 
 export function FunnelsSection({ site }: SectionProps) {
-  const [refresh, setRefresh] = useState(0);
-  const funnels = useLoad(`funnels\n${site.domain}`, (signal) => get<Funnel[]>(sitePath(site.domain, "/funnels"), signal), refresh);
-  const [removing, setRemoving] = useState<Funnel | null>(null);
   const dashboard = `/sites/${encodeURIComponent(site.domain)}`;
   return (
-    <>
-      <SectionHead title={t("settings.section_funnels")} intro={t("settings.funnels_intro")} />
-      <ListCard
-        title={t("settings.funnels_list")}
-        load={funnels}
-        none={t("settings.funnels_none")}
-        row={(funnel) => (
-          <ItemRow
-            key={funnel.id}
-            name={funnel.name}
-            removeLabel={t("common.delete")}
-            onRemove={() => setRemoving(funnel)}
-            actions={
-              <Link href={`${dashboard}?goals=funnels&funnel=${encodeURIComponent(funnel.name)}`} class="button secondary small">
-                {t("settings.funnel_see")}
-              </Link>
-            }
-          >
-            <ol class="funnel-steps">
-              {funnel.steps.map((step, index) => (
-                <li key={index}>
-                  <code>{describeStep(step)}</code>
-                </li>
-              ))}
-            </ol>
-            <span class="muted small">
-              {funnel.window_ms ? t("settings.funnel_window_of", { minutes: Math.round(funnel.window_ms / 60_000) }) : t("settings.funnel_within_visit")}
-            </span>
-          </ItemRow>
-        )}
-      />
-      <AddFunnel domain={site.domain} onAdded={() => setRefresh((n) => n + 1)} />
-      <RemoveDialog
-        item={removing}
-        title={t("settings.funnel_remove_title")}
-        confirmLabel={t("common.delete")}
-        path={(funnel) => sitePath(site.domain, `/funnels/${encodeURIComponent(funnel.name)}`)}
-        text={(funnel) => t("settings.funnel_remove_text", { name: funnel.name })}
-        onClose={() => setRemoving(null)}
-        onRemoved={() => setRefresh((n) => n + 1)}
-      />
-    </>
+    <ListSection<Funnel>
+      title={t("settings.section_funnels")}
+      intro={t("settings.funnels_intro")}
+      listTitle={t("settings.funnels_list")}
+      loadKey={`funnels\n${site.domain}`}
+      load={(signal) => get<Funnel[]>(sitePath(site.domain, "/funnels"), signal)}
+      none={t("settings.funnels_none")}
+      row={(funnel, { remove }) => (
+        <ItemRow
+          key={funnel.id}
+          name={funnel.name}
+          removeLabel={t("common.delete")}
+          onRemove={remove}
+          actions={
+            <Link href={`${dashboard}?goals=funnels&funnel=${encodeURIComponent(funnel.name)}`} class="button secondary small">
+              {t("settings.funnel_see")}
+            </Link>
+          }
+        >
+          <ol class="funnel-steps">
+            {funnel.steps.map((step, index) => (
+              <li key={index}>
+                <code>{describeStep(step)}</code>
+              </li>
+            ))}
+          </ol>
+          <span class="muted small">
+            {funnel.window_ms ? t("settings.funnel_window_of", { minutes: Math.round(funnel.window_ms / 60_000) }) : t("settings.funnel_within_visit")}
+          </span>
+        </ItemRow>
+      )}
+      form={(reload) => <AddFunnel domain={site.domain} onAdded={reload} />}
+      remove={{
+        title: t("settings.funnel_remove_title"),
+        confirmLabel: t("common.delete"),
+        path: (funnel) => sitePath(site.domain, `/funnels/${encodeURIComponent(funnel.name)}`),
+        text: (funnel) => t("settings.funnel_remove_text", { name: funnel.name }),
+      }}
+    />
   );
 }
 

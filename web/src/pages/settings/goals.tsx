@@ -4,8 +4,7 @@ import { useState } from "preact/hooks";
 import { TextField } from "../../components/fields";
 import { get, post, sitePath } from "../../lib/api";
 import { t } from "../../lib/i18n";
-import { useLoad } from "../../lib/stats";
-import { codeOf, FormError, ItemRow, ListCard, RemoveDialog, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
+import { codeOf, FormError, ItemRow, ListSection, Saved, Submit, useAction, withCode } from "./forms";
 import { StepFields } from "./step-fields";
 import { describeStep, emptyStep, stepProblem, toApiStep, type StepDraft, type StoredStep } from "./steps";
 import type { SectionProps } from "./types";
@@ -13,35 +12,29 @@ import type { SectionProps } from "./types";
 export type Goal = StoredStep & { id: number; name: string; created_at_ms: number };
 
 export function GoalsSection({ site }: SectionProps) {
-  const [refresh, setRefresh] = useState(0);
-  const goals = useLoad(`goals\n${site.domain}`, (signal) => get<Goal[]>(sitePath(site.domain, "/goals"), signal), refresh);
-  const [removing, setRemoving] = useState<Goal | null>(null);
   return (
-    <>
-      <SectionHead title={t("settings.section_goals")} intro={t("settings.goals_intro")} />
-      <ListCard
-        title={t("settings.goals_list")}
-        load={goals}
-        none={t("settings.goals_none")}
-        row={(goal) => (
-          <ItemRow key={goal.id} name={goal.name} removeLabel={t("common.delete")} onRemove={() => setRemoving(goal)}>
-            <span class="item-detail">
-              <span class="badge">{t(`settings.step_${goal.kind}`)}</span> <code>{describeStep(goal)}</code>
-            </span>
-          </ItemRow>
-        )}
-      />
-      <AddGoal domain={site.domain} onAdded={() => setRefresh((n) => n + 1)} />
-      <RemoveDialog
-        item={removing}
-        title={t("settings.goal_remove_title")}
-        confirmLabel={t("common.delete")}
-        path={(goal) => sitePath(site.domain, `/goals/${encodeURIComponent(goal.name)}`)}
-        text={(goal) => t("settings.goal_remove_text", { name: goal.name })}
-        onClose={() => setRemoving(null)}
-        onRemoved={() => setRefresh((n) => n + 1)}
-      />
-    </>
+    <ListSection<Goal>
+      title={t("settings.section_goals")}
+      intro={t("settings.goals_intro")}
+      listTitle={t("settings.goals_list")}
+      loadKey={`goals\n${site.domain}`}
+      load={(signal) => get<Goal[]>(sitePath(site.domain, "/goals"), signal)}
+      none={t("settings.goals_none")}
+      row={(goal, { remove }) => (
+        <ItemRow key={goal.id} name={goal.name} removeLabel={t("common.delete")} onRemove={remove}>
+          <span class="item-detail">
+            <span class="badge">{t(`settings.step_${goal.kind}`)}</span> <code>{describeStep(goal)}</code>
+          </span>
+        </ItemRow>
+      )}
+      form={(reload) => <AddGoal domain={site.domain} onAdded={reload} />}
+      remove={{
+        title: t("settings.goal_remove_title"),
+        confirmLabel: t("common.delete"),
+        path: (goal) => sitePath(site.domain, `/goals/${encodeURIComponent(goal.name)}`),
+        text: (goal) => t("settings.goal_remove_text", { name: goal.name }),
+      }}
+    />
   );
 }
 

@@ -6,8 +6,7 @@ import { TextField } from "../../components/fields";
 import { ErrorMessage } from "../../components/status";
 import { get, post, put, sitePath } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
-import { useLoad } from "../../lib/stats";
-import { apiFieldError, CopyBlock, FormError, formatWhen, ListCard, RemoveDialog, Result, Saved, SectionHead, Submit, useAction } from "./forms";
+import { apiFieldError, CopyBlock, FormError, formatWhen, ListSection, Result, Saved, Submit, useAction } from "./forms";
 import type { SectionProps } from "./types";
 import { isEmail } from "./validate";
 
@@ -27,41 +26,26 @@ interface Invitation {
 }
 
 export function MembersSection({ site, account }: SectionProps) {
-  const [refresh, setRefresh] = useState(0);
-  const members = useLoad(`members\n${site.domain}`, (signal) => get<Member[]>(sitePath(site.domain, "/members"), signal), refresh);
-  const [removing, setRemoving] = useState<Member | null>(null);
-  const reload = () => setRefresh((n) => n + 1);
   return (
-    <>
-      <SectionHead title={t("settings.section_members")} intro={t("settings.members_intro")} />
-      <ListCard
-        title={t("settings.members_list")}
-        load={members}
-        none={t("settings.members_none")}
-        row={(member) => (
-          <MemberRow
-            key={member.user_id}
-            domain={site.domain}
-            member={member}
-            self={member.user_id === account?.id}
-            onChanged={reload}
-            onRemove={() => setRemoving(member)}
-          />
-        )}
-      >
-        <p class="hint">{t("settings.members_admins_note")}</p>
-      </ListCard>
-      <AddMember domain={site.domain} onAdded={reload} />
-      <RemoveDialog
-        item={removing}
-        title={t("settings.member_remove_title")}
-        confirmLabel={t("settings.member_remove")}
-        path={(member) => sitePath(site.domain, `/members/${member.user_id}`)}
-        text={(member) => t("settings.member_remove_text", { email: member.email, domain: site.domain })}
-        onClose={() => setRemoving(null)}
-        onRemoved={reload}
-      />
-    </>
+    <ListSection<Member>
+      title={t("settings.section_members")}
+      intro={t("settings.members_intro")}
+      listTitle={t("settings.members_list")}
+      loadKey={`members\n${site.domain}`}
+      load={(signal) => get<Member[]>(sitePath(site.domain, "/members"), signal)}
+      none={t("settings.members_none")}
+      row={(member, { remove, reload }) => (
+        <MemberRow key={member.user_id} domain={site.domain} member={member} self={member.user_id === account?.id} onChanged={reload} onRemove={remove} />
+      )}
+      footer={<p class="hint">{t("settings.members_admins_note")}</p>}
+      form={(reload) => <AddMember domain={site.domain} onAdded={reload} />}
+      remove={{
+        title: t("settings.member_remove_title"),
+        confirmLabel: t("settings.member_remove"),
+        path: (member) => sitePath(site.domain, `/members/${member.user_id}`),
+        text: (member) => t("settings.member_remove_text", { email: member.email, domain: site.domain }),
+      }}
+    />
   );
 }
 

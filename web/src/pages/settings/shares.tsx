@@ -4,8 +4,7 @@ import { useState } from "preact/hooks";
 import { TextField } from "../../components/fields";
 import { get, post, sitePath } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
-import { useLoad } from "../../lib/stats";
-import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ItemRow, ListCard, RemoveDialog, SectionHead, ShownOnce, SlugField, Submit, useAction, MAX_EXPIRY_DAYS } from "./forms";
+import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ItemRow, ListSection, ShownOnce, SlugField, Submit, useAction, MAX_EXPIRY_DAYS } from "./forms";
 import { embedSnippet, shareUrl } from "./snippet";
 import type { SectionProps } from "./types";
 import { isSlugName, wholeNumber } from "./validate";
@@ -24,46 +23,40 @@ interface Share {
 const MIN_PASSWORD = 10;
 
 export function SharesSection({ site }: SectionProps) {
-  const [refresh, setRefresh] = useState(0);
-  const shares = useLoad(`shares\n${site.domain}`, (signal) => get<Share[]>(sitePath(site.domain, "/shares"), signal), refresh);
-  const [revoking, setRevoking] = useState<Share | null>(null);
   const lang = currentLanguage();
   return (
-    <>
-      <SectionHead title={t("settings.section_shares")} intro={t("settings.shares_intro")} />
-      <ListCard
-        title={t("settings.shares_list")}
-        load={shares}
-        none={t("settings.shares_none")}
-        row={(share) => {
-          const expired = share.expires_at_ms !== null && share.expires_at_ms < Date.now();
-          return (
-            <ItemRow key={share.name} name={share.name} removeLabel={t("settings.revoke")} onRemove={() => setRevoking(share)}>
-              <span class="item-detail">
-                {share.has_password ? <span class="badge">{t("settings.share_password_badge")}</span> : null}
-                {share.embed ? <span class="badge accent">{t("settings.share_embed_badge")}</span> : null}
-                {expired ? <span class="badge bad-badge">{t("settings.share_expired")}</span> : null}
-                <span class="muted small">
-                  {t("settings.created_on", { when: formatWhen(share.created_at_ms, lang) })}
-                  {" · "}
-                  {share.expires_at_ms ? t("settings.expires_on", { when: formatWhen(share.expires_at_ms, lang) }) : t("settings.never_expires")}
-                </span>
+    <ListSection<Share>
+      title={t("settings.section_shares")}
+      intro={t("settings.shares_intro")}
+      listTitle={t("settings.shares_list")}
+      loadKey={`shares\n${site.domain}`}
+      load={(signal) => get<Share[]>(sitePath(site.domain, "/shares"), signal)}
+      none={t("settings.shares_none")}
+      row={(share, { remove }) => {
+        const expired = share.expires_at_ms !== null && share.expires_at_ms < Date.now();
+        return (
+          <ItemRow key={share.name} name={share.name} removeLabel={t("settings.revoke")} onRemove={remove}>
+            <span class="item-detail">
+              {share.has_password ? <span class="badge">{t("settings.share_password_badge")}</span> : null}
+              {share.embed ? <span class="badge accent">{t("settings.share_embed_badge")}</span> : null}
+              {expired ? <span class="badge bad-badge">{t("settings.share_expired")}</span> : null}
+              <span class="muted small">
+                {t("settings.created_on", { when: formatWhen(share.created_at_ms, lang) })}
+                {" · "}
+                {share.expires_at_ms ? t("settings.expires_on", { when: formatWhen(share.expires_at_ms, lang) }) : t("settings.never_expires")}
               </span>
-            </ItemRow>
-          );
-        }}
-      />
-      <CreateShare domain={site.domain} onCreated={() => setRefresh((n) => n + 1)} />
-      <RemoveDialog
-        item={revoking}
-        title={t("settings.share_revoke_title")}
-        confirmLabel={t("settings.revoke")}
-        path={(share) => sitePath(site.domain, `/shares/${encodeURIComponent(share.name)}`)}
-        text={(share) => t("settings.share_revoke_text", { name: share.name })}
-        onClose={() => setRevoking(null)}
-        onRemoved={() => setRefresh((n) => n + 1)}
-      />
-    </>
+            </span>
+          </ItemRow>
+        );
+      }}
+      form={(reload) => <CreateShare domain={site.domain} onCreated={reload} />}
+      remove={{
+        title: t("settings.share_revoke_title"),
+        confirmLabel: t("settings.revoke"),
+        path: (share) => sitePath(site.domain, `/shares/${encodeURIComponent(share.name)}`),
+        text: (share) => t("settings.share_revoke_text", { name: share.name }),
+      }}
+    />
   );
 }
 

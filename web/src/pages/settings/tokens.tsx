@@ -3,8 +3,7 @@
 import { useState } from "preact/hooks";
 import { get, post } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
-import { useLoad } from "../../lib/stats";
-import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ItemRow, ListCard, MAX_EXPIRY_DAYS, RemoveDialog, SectionHead, ShownOnce, SlugField, Submit, useAction } from "./forms";
+import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ItemRow, ListSection, MAX_EXPIRY_DAYS, ShownOnce, SlugField, Submit, useAction } from "./forms";
 import { statsCurl } from "./snippet";
 import type { SectionProps } from "./types";
 import { isSlugName, wholeNumber } from "./validate";
@@ -25,46 +24,39 @@ export function reaches(token: Pick<Token, "sites">, domain: string): boolean {
 }
 
 export function TokensSection({ site }: SectionProps) {
-  const [refresh, setRefresh] = useState(0);
-  const tokens = useLoad(`tokens`, (signal) => get<Token[]>("/api/tokens", signal), refresh);
-  const [revoking, setRevoking] = useState<Token | null>(null);
-  const mine = (tokens.data ?? []).filter((token) => reaches(token, site.domain));
   const lang = currentLanguage();
   return (
-    <>
-      <SectionHead title={t("settings.section_tokens")} intro={t("settings.tokens_intro")} />
-      <ListCard
-        title={t("settings.tokens_list")}
-        load={tokens}
-        items={mine}
-        none={t("settings.tokens_none")}
-        row={(token) => (
-          <ItemRow key={token.name} name={token.name} removeLabel={t("settings.revoke")} onRemove={() => setRevoking(token)}>
-            <span class="item-detail">
-              <span class="badge accent">{t(`settings.scope_${token.scope}`)}</span>
-              <span class="badge">{token.sites === null ? t("settings.token_all_sites") : t("settings.token_sites", { count: token.sites.length })}</span>
-              <span class="muted small">
-                {t("settings.created_on", { when: formatWhen(token.created_at_ms, lang) })}
-                {" · "}
-                {token.last_used_at_ms ? t("settings.last_used", { when: formatWhen(token.last_used_at_ms, lang) }) : t("settings.never_used")}
-                {" · "}
-                {token.expires_at_ms ? t("settings.expires_on", { when: formatWhen(token.expires_at_ms, lang) }) : t("settings.never_expires")}
-              </span>
+    <ListSection<Token>
+      title={t("settings.section_tokens")}
+      intro={t("settings.tokens_intro")}
+      listTitle={t("settings.tokens_list")}
+      loadKey={`tokens`}
+      load={(signal) => get<Token[]>("/api/tokens", signal)}
+      pick={(all) => all.filter((token) => reaches(token, site.domain))}
+      none={t("settings.tokens_none")}
+      row={(token, { remove }) => (
+        <ItemRow key={token.name} name={token.name} removeLabel={t("settings.revoke")} onRemove={remove}>
+          <span class="item-detail">
+            <span class="badge accent">{t(`settings.scope_${token.scope}`)}</span>
+            <span class="badge">{token.sites === null ? t("settings.token_all_sites") : t("settings.token_sites", { count: token.sites.length })}</span>
+            <span class="muted small">
+              {t("settings.created_on", { when: formatWhen(token.created_at_ms, lang) })}
+              {" · "}
+              {token.last_used_at_ms ? t("settings.last_used", { when: formatWhen(token.last_used_at_ms, lang) }) : t("settings.never_used")}
+              {" · "}
+              {token.expires_at_ms ? t("settings.expires_on", { when: formatWhen(token.expires_at_ms, lang) }) : t("settings.never_expires")}
             </span>
-          </ItemRow>
-        )}
-      />
-      <CreateToken domain={site.domain} onCreated={() => setRefresh((n) => n + 1)} />
-      <RemoveDialog
-        item={revoking}
-        title={t("settings.token_revoke_title")}
-        confirmLabel={t("settings.revoke")}
-        path={(token) => `/api/tokens/${encodeURIComponent(token.name)}`}
-        text={(token) => (token.sites === null ? t("settings.token_revoke_all_sites", { name: token.name }) : t("settings.token_revoke_text", { name: token.name }))}
-        onClose={() => setRevoking(null)}
-        onRemoved={() => setRefresh((n) => n + 1)}
-      />
-    </>
+          </span>
+        </ItemRow>
+      )}
+      form={(reload) => <CreateToken domain={site.domain} onCreated={reload} />}
+      remove={{
+        title: t("settings.token_revoke_title"),
+        confirmLabel: t("settings.revoke"),
+        path: (token) => `/api/tokens/${encodeURIComponent(token.name)}`,
+        text: (token) => (token.sites === null ? t("settings.token_revoke_all_sites", { name: token.name }) : t("settings.token_revoke_text", { name: token.name })),
+      }}
+    />
   );
 }
 
