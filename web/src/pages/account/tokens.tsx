@@ -8,18 +8,9 @@ import { allows, useSession } from "../../lib/session";
 import { useLoad } from "../../lib/stats";
 import { FormAlert, TextField } from "../../components/fields";
 import { useSubmit } from "../auth/submit";
+import type { Token } from "../settings/tokens";
 import { formatDate, validTokenName } from "./logic";
 import { CardTable, ConfirmDialog, CopyButton, FormButtons } from "./parts";
-
-interface Token {
-  name: string;
-  scope: string;
-  sites: string[] | null;
-  created_at_ms: number;
-  expires_at_ms: number | null;
-  last_used_at_ms: number | null;
-  secret?: string;
-}
 
 const EXPIRIES = [30, 90, 365, 0];
 

@@ -493,3 +493,19 @@ export function ListSection<T>({
     </>
   );
 }
+
+/** A form in its own card, under its title; `onSubmit` runs instead of the page's reload. */
+export function CardForm({ title, onSubmit, children }: { title: string; onSubmit: () => Promise<void>; children: ComponentChildren }) {
+  return (
+    <form
+      class="card settings-card"
+      onSubmit={async (event) => {
+        event.preventDefault();
+        await onSubmit();
+      }}
+    >
+      <h3>{title}</h3>
+      {children}
+    </form>
+  );
+}

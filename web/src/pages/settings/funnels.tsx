@@ -5,7 +5,7 @@ import { Link } from "../../components/link";
 import { TextField } from "../../components/fields";
 import { get, post, sitePath } from "../../lib/api";
 import { t } from "../../lib/i18n";
-import { codeOf, FormError, ItemRow, ListSection, Saved, Submit, useAction, withCode } from "./forms";
+import { CardForm, codeOf, FormError, ItemRow, ListSection, Saved, Submit, useAction, withCode } from "./forms";
 import { StepFields } from "./step-fields";
 import {
   addStep,
@@ -108,10 +108,9 @@ function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void })
     });
   };
   return (
-    <form
-      class="card settings-card"
-      onSubmit={async (event) => {
-        event.preventDefault();
+    <CardForm
+      title={t("settings.funnel_add")}
+      onSubmit={async () => {
         setChecked(true);
         if (nameProblem || problems.some(Boolean) || (windowed && window === null)) return;
         const body = {
@@ -127,7 +126,6 @@ function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void })
         onAdded();
       }}
     >
-      <h3>{t("settings.funnel_add")}</h3>
       <TextField
         id="funnel-name"
         label={t("settings.funnel_name")}
@@ -230,6 +228,6 @@ function AddFunnel({ domain, onAdded }: { domain: string; onAdded: () => void })
         <Submit busy={action.busy}>{t("settings.funnel_add_submit")}</Submit>
         <Saved show={action.done}>{t("settings.funnel_added")}</Saved>
       </div>
-    </form>
+    </CardForm>
   );
 }

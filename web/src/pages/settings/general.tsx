@@ -6,7 +6,7 @@ import { ApiError, del, put, sitePath } from "../../lib/api";
 import { t } from "../../lib/i18n";
 import { navigate } from "../../lib/router";
 import { allows, useSession } from "../../lib/session";
-import { codeOf, ConfirmDialog, FieldError, FormError, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
+import { CardForm, codeOf, ConfirmDialog, FieldError, FormError, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
 import { timeZones, zoneLabel } from "./timezones";
 import { FirstHitCheck, TrackingSnippet } from "./tracking";
 import type { SectionProps } from "./types";
@@ -40,10 +40,9 @@ function SiteDetails({ site }: Pick<SectionProps, "site">) {
       ? withCode(action.error?.message ?? "", "invalid_timezone")
       : null;
   return (
-    <form
-      class="card settings-card"
-      onSubmit={async (event) => {
-        event.preventDefault();
+    <CardForm
+      title={t("settings.site_title")}
+      onSubmit={async () => {
         const saved = await action.run(async () => {
           await put(sitePath(site.domain), { timezone: zone });
           return true;
@@ -51,7 +50,6 @@ function SiteDetails({ site }: Pick<SectionProps, "site">) {
         if (saved) await reloadSites();
       }}
     >
-      <h3>{t("settings.site_title")}</h3>
       <TextField id="settings-domain" label={t("settings.domain")} value={site.domain} readOnly hint={t("settings.domain_hint")} />
       <div class="field">
         <label for="settings-zone">{t("settings.timezone")}</label>
@@ -83,7 +81,7 @@ function SiteDetails({ site }: Pick<SectionProps, "site">) {
           <Saved show={action.done && zone === site.timezone} />
         </div>
       ) : null}
-    </form>
+    </CardForm>
   );
 }
 

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { TextField } from "../../components/fields";
 import { get, post, sitePath } from "../../lib/api";
 import { t } from "../../lib/i18n";
-import { codeOf, FormError, ItemRow, ListSection, Saved, Submit, useAction, withCode } from "./forms";
+import { CardForm, codeOf, FormError, ItemRow, ListSection, Saved, Submit, useAction, withCode } from "./forms";
 import { StepFields } from "./step-fields";
 import { describeStep, emptyStep, stepProblem, toApiStep, type StepDraft, type StoredStep } from "./steps";
 import type { SectionProps } from "./types";
@@ -46,10 +46,9 @@ function AddGoal({ domain, onAdded }: { domain: string; onAdded: () => void }) {
   const problem = stepProblem(step);
   const nameError = codeOf(action.error, "goal_exists") ? withCode(action.error?.message ?? "", "goal_exists") : null;
   return (
-    <form
-      class="card settings-card"
-      onSubmit={async (event) => {
-        event.preventDefault();
+    <CardForm
+      title={t("settings.goal_add")}
+      onSubmit={async () => {
         setChecked(true);
         if (problem) return;
         const body = { ...toApiStep(step), ...(name.trim() ? { name: name.trim() } : {}) };
@@ -61,7 +60,6 @@ function AddGoal({ domain, onAdded }: { domain: string; onAdded: () => void }) {
         onAdded();
       }}
     >
-      <h3>{t("settings.goal_add")}</h3>
       <StepFields
         id="goal"
         step={step}
@@ -90,6 +88,6 @@ function AddGoal({ domain, onAdded }: { domain: string; onAdded: () => void }) {
         <Submit busy={action.busy}>{t("settings.goal_add_submit")}</Submit>
         <Saved show={action.done}>{t("settings.goal_added")}</Saved>
       </div>
-    </form>
+    </CardForm>
   );
 }

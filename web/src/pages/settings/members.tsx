@@ -6,7 +6,7 @@ import { TextField } from "../../components/fields";
 import { ErrorMessage } from "../../components/status";
 import { get, post, put, sitePath } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
-import { apiFieldError, CopyBlock, FormError, formatWhen, ListSection, Result, Saved, Submit, useAction } from "./forms";
+import { CardForm, apiFieldError, CopyBlock, FormError, formatWhen, ListSection, Result, Saved, Submit, useAction } from "./forms";
 import type { SectionProps } from "./types";
 import { isEmail } from "./validate";
 
@@ -102,10 +102,9 @@ function AddMember({ domain, onAdded }: { domain: string; onAdded: () => void })
   const localError = checked && !isEmail(email) ? t("settings.member_email_invalid") : null;
   const apiError = apiFieldError(action.error, "invalid_email", "user_exists");
   return (
-    <form
-      class="card settings-card"
-      onSubmit={async (event) => {
-        event.preventDefault();
+    <CardForm
+      title={t("settings.member_add")}
+      onSubmit={async () => {
         setChecked(true);
         if (!isEmail(email)) return;
         setResult(null);
@@ -117,7 +116,6 @@ function AddMember({ domain, onAdded }: { domain: string; onAdded: () => void })
         onAdded();
       }}
     >
-      <h3>{t("settings.member_add")}</h3>
       <div class="form-row">
         <TextField
           id="member-email"
@@ -167,6 +165,6 @@ function AddMember({ domain, onAdded }: { domain: string; onAdded: () => void })
           )}
         </Result>
       ) : null}
-    </form>
+    </CardForm>
   );
 }

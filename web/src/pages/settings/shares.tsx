@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { TextField } from "../../components/fields";
 import { get, post, sitePath } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
-import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ItemRow, ListSection, ShownOnce, SlugField, Submit, useAction, MAX_EXPIRY_DAYS } from "./forms";
+import { CardForm, apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ItemRow, ListSection, ShownOnce, SlugField, Submit, useAction, MAX_EXPIRY_DAYS } from "./forms";
 import { embedSnippet, shareUrl } from "./snippet";
 import type { SectionProps } from "./types";
 import { isSlugName, wholeNumber } from "./validate";
@@ -76,10 +76,9 @@ function CreateShare({ domain, onCreated }: { domain: string; onCreated: () => v
   const apiPassword = apiFieldError(action.error, "weak_password", "invalid_password");
   const url = created ? (created.url ?? shareUrl(window.location.origin, created.path ?? `/share/${created.code}`)) : "";
   return (
-    <form
-      class="card settings-card"
-      onSubmit={async (event) => {
-        event.preventDefault();
+    <CardForm
+      title={t("settings.share_create")}
+      onSubmit={async () => {
         setChecked(true);
         if (nameProblem || passwordProblem || daysProblem) return;
         setCreated(null);
@@ -100,7 +99,6 @@ function CreateShare({ domain, onCreated }: { domain: string; onCreated: () => v
         onCreated();
       }}
     >
-      <h3>{t("settings.share_create")}</h3>
       <SlugField
         id="share-name"
         label={t("settings.share_name")}
@@ -150,6 +148,6 @@ function CreateShare({ domain, onCreated }: { domain: string; onCreated: () => v
           ) : null}
         </ShownOnce>
       ) : null}
-    </form>
+    </CardForm>
   );
 }

@@ -3,12 +3,13 @@
 import { useState } from "preact/hooks";
 import { get, post } from "../../lib/api";
 import { currentLanguage, t } from "../../lib/i18n";
-import { apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ItemRow, ListSection, MAX_EXPIRY_DAYS, ShownOnce, SlugField, Submit, useAction } from "./forms";
+import { CardForm, apiFieldError, CopyBlock, DaysField, FormError, formatWhen, ItemRow, ListSection, MAX_EXPIRY_DAYS, ShownOnce, SlugField, Submit, useAction } from "./forms";
 import { statsCurl } from "./snippet";
 import type { SectionProps } from "./types";
 import { isSlugName, wholeNumber } from "./validate";
 
-interface Token {
+/** An API token as the API lists it (`secret` only in the answer that made it). */
+export interface Token {
   name: string;
   scope: string;
   sites: string[] | null;
@@ -72,10 +73,9 @@ function CreateToken({ domain, onCreated }: { domain: string; onCreated: () => v
   const daysProblem = days.trim() && expiry === null ? t("settings.days_invalid", { max: MAX_EXPIRY_DAYS }) : null;
   const apiName = apiFieldError(action.error, "token_exists", "invalid_token_name");
   return (
-    <form
-      class="card settings-card"
-      onSubmit={async (event) => {
-        event.preventDefault();
+    <CardForm
+      title={t("settings.token_create")}
+      onSubmit={async () => {
         setChecked(true);
         if (nameProblem || daysProblem) return;
         setCreated(null);
@@ -89,7 +89,6 @@ function CreateToken({ domain, onCreated }: { domain: string; onCreated: () => v
         onCreated();
       }}
     >
-      <h3>{t("settings.token_create")}</h3>
       <SlugField
         id="token-name"
         label={t("settings.token_name")}
@@ -124,6 +123,6 @@ function CreateToken({ domain, onCreated }: { domain: string; onCreated: () => v
           <CopyBlock text={statsCurl(window.location.origin, created.secret, domain)} label={t("settings.token_curl")} />
         </ShownOnce>
       ) : null}
-    </form>
+    </CardForm>
   );
 }
