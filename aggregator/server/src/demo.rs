@@ -92,7 +92,9 @@ fn add_goals_and_funnels(store: &Store, site: &hitkeep_store::Site) -> anyhow::R
     use hitkeep_store::GoalKind;
     let page = |pattern: &str| GoalKind::Page { pattern: pattern.to_owned() };
     let event = |name: &str| GoalKind::Event { name: name.to_owned(), props: Default::default() };
-    let (goals, funnels): (Vec<(&str, GoalKind)>, Vec<(&str, Vec<GoalKind>)>) = match site.domain.as_str() {
+    type Goals = Vec<(&'static str, GoalKind)>;
+    type Funnels = Vec<(&'static str, Vec<GoalKind>)>;
+    let (goals, funnels): (Goals, Funnels) = match site.domain.as_str() {
         "demo.hitkeep.dev" => (
             vec![
                 ("Signup", event("Signup")),
