@@ -148,6 +148,16 @@ impl TestApp {
     }
 }
 
+/// A header map of `(name, value)` pairs, names repeated as given (for unit tests of
+/// header parsing).
+pub fn header_map(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(*name, axum::http::HeaderValue::from_str(value).expect("a valid header value"));
+    }
+    map
+}
+
 /// Every test user's password: derived from the address, long enough.
 pub fn password_of(email: &str) -> String {
     format!("pw-{email}-long enough")

@@ -201,13 +201,7 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
+    use crate::test_app::header_map as headers;
 
     #[test]
     fn the_session_cookie_is_found_among_others() {

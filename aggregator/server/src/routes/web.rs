@@ -358,13 +358,7 @@ pub fn unknown_page(request: &Request) -> Option<Response> {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
+    use crate::test_app::header_map as headers;
 
     #[test]
     fn accept_encoding_is_read_with_its_q_values() {
