@@ -130,20 +130,9 @@ impl EdgeHandle {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let route = Route::of(request.uri().path());
-        if route != Route::Event || request.method() != Method::POST {
-            return error_response(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "only events are sent on a visitor's behalf",
-            );
-        }
-        let response = self
-            .through_component(request, Origin::Server { client, event_time_ms, place: None }, route)
-            .await;
-        metrics::counter!(m::HTTP_REQUESTS, "route" => "event_on_behalf", "status" => response.status().as_u16().to_string())
-            .increment(1);
-        response
+        let origin = Origin::Server { client, event_time_ms, place: None };
+        self.server_event(request, origin, "event_on_behalf", "only events are sent on a visitor's behalf")
+            .await
     }
 
     /// As [`EdgeHandle::handle_on_behalf`], with the visitor's place given instead of looked
@@ -160,13 +149,29 @@ impl EdgeHandle {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let origin = Origin::Server { client, event_time_ms, place: Some(place) };
+        self.server_event(request, origin, "event_generated", "only events are generated").await
+    }
+
+    /// An event the server sends itself (on a visitor's behalf, or generated): `POST
+    /// /api/event` only, through the component, counted under `label`.
+    async fn server_event<B>(
+        &self,
+        request: Request<B>,
+        origin: Origin,
+        label: &'static str,
+        refusal: &'static str,
+    ) -> Response<EdgeBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let route = Route::of(request.uri().path());
         if route != Route::Event || request.method() != Method::POST {
-            return error_response(StatusCode::NOT_FOUND, "not_found", "only events are generated");
+            return error_response(StatusCode::NOT_FOUND, "not_found", refusal);
         }
-        let origin = Origin::Server { client, event_time_ms, place: Some(place) };
         let response = self.through_component(request, origin, route).await;
-        metrics::counter!(m::HTTP_REQUESTS, "route" => "event_generated", "status" => response.status().as_u16().to_string())
+        metrics::counter!(m::HTTP_REQUESTS, "route" => label, "status" => response.status().as_u16().to_string())
             .increment(1);
         response
     }
