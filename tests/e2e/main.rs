@@ -5,6 +5,7 @@
 //! since the `hitkeep` package has integration tests of its own).
 
 mod accounts;
+mod backup;
 /// The collector's own test support: building the component, finding the `wasmtime` CLI,
 /// `wasmtime serve`.
 #[path = "../../edge/collector/tests/support/mod.rs"]

@@ -16,10 +16,10 @@ use chrono::{DateTime, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use hitkeep_ingest::{Incoming, Ingestor, ManualClock, ReplyTo, SiteDirectory};
 use hitkeep_protocol::{Batch, ENVELOPE_VERSION, EventKind, Hit};
-use hitkeep_store::Store;
 use hitkeep_store::stats::{
     Dimension, DimensionValue, Filter, Interval, Metric, Operator, Query, QueryResult,
 };
+use hitkeep_store::{GoalKind, Store};
 use hitkeep_traffic::{Attribution, Traffic, TrafficConfig};
 
 const SITE: &str = "oracle.example";
@@ -215,6 +215,8 @@ fn fixture() -> Fixture {
             .collect();
         ingestor.ingest(batches);
     }
+    let signup = GoalKind::Event { name: "Signup".into(), props: BTreeMap::new() };
+    store.add_goal(site_id, None, &signup, midnight("2026-03-01")).unwrap();
     Fixture { _dir: dir, store, site_id, hits, visits, visit_of_hit }
 }
 
@@ -334,6 +336,123 @@ fn agrees(fixture: &Fixture, start: i64, end: i64) {
     by_local_day(fixture);
     filtered(fixture, start, end);
     percentages_and_pages(fixture, start, end);
+    by_page_and_source(fixture, start, end);
+    by_event_name_and_country(fixture, start, end);
+    group_conversion_rates(fixture, start, end);
+}
+
+/// Pages by the source of their visit: each event counts under its visit's source (this
+/// traffic's later pages have no referrer of their own), and a row's bounce rate is that of
+/// the visits that entered on the page from that source.
+fn by_page_and_source(fixture: &Fixture, start: i64, end: i64) {
+    type Key = (String, Option<String>);
+    let mut expected: HashMap<Key, (HashSet<VisitorDay>, usize)> = HashMap::new();
+    for (index, hit) in fixture.hits.iter().enumerate() {
+        if hit.ts >= start && hit.ts < end && hit.kind != EventKind::Engagement {
+            let visit = &fixture.visits[fixture.visit_of_hit[index]];
+            let entry = expected.entry((hit.path.clone(), visit.source.clone())).or_default();
+            entry.0.insert((visit.visitor, day(hit.ts)));
+            entry.1 += usize::from(hit.kind == EventKind::Pageview);
+        }
+    }
+    let mut entries: HashMap<Key, (usize, usize)> = HashMap::new();
+    for visit in started_in(fixture, start, end) {
+        let entry = entries.entry((visit.entry_page().to_owned(), visit.source.clone())).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(visit.bounced());
+    }
+    let mut q = query(fixture, start, end, vec![Metric::Visitors, Metric::Pageviews, Metric::BounceRate]);
+    q.dimensions = vec![Dimension::Page, Dimension::Source];
+    let result = run(fixture, &q);
+    assert_eq!(result.rows.len(), expected.len(), "a row per page and source");
+    assert!(expected.len() > 20, "{}", expected.len());
+    let mut with_bounces = 0;
+    for row in &result.rows {
+        let key = (text(&row.dimensions[0]).unwrap(), text(&row.dimensions[1]));
+        let (visitors, pageviews) = &expected[&key];
+        close(row.metrics[0], visitors.len() as f64, &format!("visitors of {key:?}"));
+        close(row.metrics[1], *pageviews as f64, &format!("pageviews of {key:?}"));
+        match entries.get(&key) {
+            Some((visits, bounces)) => {
+                with_bounces += 1;
+                close(
+                    row.metrics[2],
+                    100.0 * *bounces as f64 / *visits as f64,
+                    &format!("bounce rate of {key:?}"),
+                );
+            }
+            None => assert_eq!(row.metrics[2], None, "no visit entered on {key:?}"),
+        }
+    }
+    assert!(with_bounces > 10, "{with_bounces}");
+}
+
+/// Event names by the country of their visit: the visits that had such an event, and the
+/// events.
+fn by_event_name_and_country(fixture: &Fixture, start: i64, end: i64) {
+    type Key = (String, Option<String>);
+    let mut expected: HashMap<Key, (HashSet<usize>, usize)> = HashMap::new();
+    for (index, hit) in fixture.hits.iter().enumerate() {
+        if hit.ts >= start && hit.ts < end && hit.kind != EventKind::Engagement {
+            let visit = fixture.visit_of_hit[index];
+            let entry =
+                expected.entry((hit.name.clone(), fixture.visits[visit].country.clone())).or_default();
+            entry.0.insert(visit);
+            entry.1 += 1;
+        }
+    }
+    let mut q = query(fixture, start, end, vec![Metric::Visits, Metric::Events]);
+    q.dimensions = vec![Dimension::EventName, Dimension::Country];
+    let result = run(fixture, &q);
+    assert_eq!(result.total_rows, expected.len() as u64);
+    for row in &result.rows {
+        let key = (text(&row.dimensions[0]).unwrap(), text(&row.dimensions[1]));
+        let (visits, events) = &expected[&key];
+        close(row.metrics[0], visits.len() as f64, &format!("visits of {key:?}"));
+        close(row.metrics[1], *events as f64, &format!("events of {key:?}"));
+    }
+}
+
+/// By source with a goal filter: the conversion rate of each source's own visitors (the
+/// group conversion rate) beside the share of all visitors (the conversion rate).
+fn group_conversion_rates(fixture: &Fixture, start: i64, end: i64) {
+    let window_end = end + 24 * 60 * MIN;
+    let signed_up = |visit: &Visit| {
+        visit.hits.iter().any(|(ts, _, name, _)| *ts >= start && *ts < window_end && name == "Signup")
+    };
+    let mut groups: HashMap<Option<String>, (HashSet<VisitorDay>, HashSet<VisitorDay>)> = HashMap::new();
+    for visit in started_in(fixture, start, end) {
+        let group = groups.entry(visit.source.clone()).or_default();
+        group.0.insert((visit.visitor, day(visit.start)));
+        if signed_up(visit) {
+            group.1.insert((visit.visitor, day(visit.start)));
+        }
+    }
+    groups.retain(|_, (_, converted)| !converted.is_empty());
+    assert!(groups.len() > 2, "sources with signups: {}", groups.len());
+    let everyone = totals(fixture, start, end).visitors as f64;
+    let mut q = query(
+        fixture,
+        start,
+        end,
+        vec![Metric::Visitors, Metric::GroupConversionRate, Metric::ConversionRate],
+    );
+    q.dimensions = vec![Dimension::Source];
+    q.filter = Some(Filter::is(Dimension::Goal, "Signup"));
+    let result = run(fixture, &q);
+    assert_eq!(result.rows.len(), groups.len());
+    for row in &result.rows {
+        let source = text(&row.dimensions[0]);
+        let (all, converted) = &groups[&source];
+        let converted = converted.len() as f64;
+        close(row.metrics[0], converted, &format!("visitors from {source:?} who signed up"));
+        close(
+            row.metrics[1],
+            100.0 * converted / all.len() as f64,
+            &format!("group conversion of {source:?}"),
+        );
+        close(row.metrics[2], 100.0 * converted / everyone, &format!("conversion of {source:?}"));
+    }
 }
 
 fn started_in(fixture: &Fixture, start: i64, end: i64) -> impl Iterator<Item = &Visit> {

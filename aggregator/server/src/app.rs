@@ -63,6 +63,7 @@ pub fn control_app(state: AppState) -> Router {
         .merge(routes::tokens::control_router())
         .merge(routes::shares::control_router())
         .merge(routes::audit::control_router())
+        .merge(routes::backup::control_router())
         .fallback(|| async { AppError::not_found("no such control route") })
         .with_state(state)
 }

@@ -1,5 +1,5 @@
 //! The command line: `hitkeep serve`, `site`, `user`, `token`, `edge-token`, `audit`,
-//! `events`, `demo`, `plugin`.
+//! `events`, `stats`, `goal`, `funnel`, `share`, `backup`, `restore`, `demo`, `plugin`.
 //!
 //! `--data-dir`, `--config` and `--log-level` are global: they may stand anywhere on the
 //! line, before or after the subcommand, for every command.
@@ -110,6 +110,18 @@ pub enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a consistent copy of the data directory into DIR (new or empty), while `serve`
+    /// runs and ingests or not: every event acknowledged before it began is in it.
+    Backup {
+        /// Where to write it.
+        dir: PathBuf,
+    },
+    /// Bring a backup written by `hitkeep backup` back into `--data-dir`, which must be
+    /// empty or not exist (no `serve` may run on it).
+    Restore {
+        /// The backup's directory.
+        dir: PathBuf,
     },
     /// Load deterministic synthetic traffic into a data directory.
     Demo(DemoArgs),

@@ -131,6 +131,7 @@ impl From<hitkeep_store::Error> for AppError {
                 field: "metrics" | "dimensions" | "filters" | "date_range" | "pagination" | "order_by",
                 ..
             } => (StatusCode::BAD_REQUEST, "invalid_query"),
+            E::Invalid { field: "currency", .. } => (StatusCode::BAD_REQUEST, "mixed_currencies"),
             E::QueryTimeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "query_timeout"),
             E::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
             E::TokenExists(_) => (StatusCode::CONFLICT, "token_exists"),

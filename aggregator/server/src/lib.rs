@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -80,6 +81,19 @@ pub fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Restore { dir } => {
+            init_logging(global.log_level.as_deref().unwrap_or("warn"), LogFormat::Text)?;
+            let data_dir = data_dir(&global, &env)?;
+            let manifest = backup::restore(&dir, &data_dir)?;
+            println!(
+                "restored {} events ({} batches, taken {}) into {}",
+                manifest.counts.events,
+                manifest.counts.batches,
+                state::format_utc(manifest.created_at_ms),
+                data_dir.display()
+            );
+            Ok(())
+        }
         command => {
             init_logging(global.log_level.as_deref().unwrap_or("warn"), LogFormat::Text)?;
             let data_dir = data_dir(&global, &env)?;
@@ -98,7 +112,11 @@ pub fn main() -> anyhow::Result<()> {
                     Command::Stats(args) => commands::stats::run(&client, args).await,
                     Command::Goal { command } => commands::goals::run(&client, command).await,
                     Command::Funnel { command } => commands::funnels::run(&client, command).await,
-                    Command::Serve(_) | Command::Plugin { .. } | Command::Demo(_) => {
+                    Command::Backup { dir } => commands::backup::run(&client, dir).await,
+                    Command::Serve(_)
+                    | Command::Plugin { .. }
+                    | Command::Demo(_)
+                    | Command::Restore { .. } => {
                         unreachable!("dispatched above")
                     }
                 }

@@ -9,6 +9,7 @@
 //! numbered migrations, applied in order at open (see [`schema`]).
 
 mod audit;
+mod backup;
 mod credentials;
 mod edge_tokens;
 mod error;
@@ -32,6 +33,7 @@ use std::sync::Mutex;
 use duckdb::Connection;
 
 pub use audit::{AuditEntry, AuditKind};
+pub use backup::BackupCounts;
 pub use credentials::{
     ApiToken, Invitation, MAX_TOKEN_NAME_LEN, SessionRecord, TokenScope, TokenSites, validate_token_name,
 };

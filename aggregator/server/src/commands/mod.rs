@@ -3,6 +3,7 @@
 //! (see [`crate::control::ControlClient`]).
 
 pub mod audit;
+pub mod backup;
 pub mod edge_tokens;
 pub mod events;
 pub mod funnels;

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod audit;
 pub mod backfill;
+pub mod backup;
 pub mod collect;
 pub mod edge;
 pub mod factors;

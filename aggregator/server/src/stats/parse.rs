@@ -195,12 +195,25 @@ pub fn parse(
         goals: Vec::new(),
     };
     for (metric, name) in [(Metric::TimeOnPage, "time_on_page"), (Metric::ScrollDepth, "scroll_depth")] {
-        if query.metrics.contains(&metric) && query.dimensions != [Dimension::Page] {
-            return Err(error(format!("Metric `{name}` can only be queried with the event:page dimension.")));
+        let by_page = query.dimensions == [Dimension::Page];
+        let page_filtered = mentions(&query.filter, &Dimension::Page)
+            && query.dimensions.iter().all(|d| matches!(d, Dimension::Time(_)));
+        if query.metrics.contains(&metric) && !by_page && !page_filtered {
+            return Err(error(format!(
+                "Metric `{name}` can only be queried with the event:page dimension, or with event:page filters \
+                 (and at most a time dimension)."
+            )));
         }
+    }
+    if query.metrics.contains(&Metric::GroupConversionRate) && query.dimensions.is_empty() {
+        return Err(error(
+            "Metric `group_conversion_rate` can only be queried with event:goal filters or dimensions, \
+             and a dimension to group by.",
+        ));
     }
     let goal_metrics = [
         (Metric::ConversionRate, "conversion_rate"),
+        (Metric::GroupConversionRate, "group_conversion_rate"),
         (Metric::TotalRevenue, "total_revenue"),
         (Metric::AverageRevenue, "average_revenue"),
     ];
@@ -246,6 +259,7 @@ fn metric(name: &str) -> Option<Metric> {
         "events" => Metric::Events,
         "percentage" => Metric::Percentage,
         "conversion_rate" => Metric::ConversionRate,
+        "group_conversion_rate" => Metric::GroupConversionRate,
         "time_on_page" => Metric::TimeOnPage,
         "scroll_depth" => Metric::ScrollDepth,
         "total_revenue" => Metric::TotalRevenue,

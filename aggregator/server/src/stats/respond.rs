@@ -222,7 +222,9 @@ fn show_metric(value: Option<f64>, name: &str, currency: Option<&str>) -> Value 
         ("total_revenue" | "average_revenue", None) => Value::Null,
         ("visit_duration" | "time_on_page" | "scroll_depth", None) => Value::Null,
         ("views_per_visit", value) => json!(round(value.unwrap_or(0.0), 2)),
-        ("percentage" | "conversion_rate", value) => json!(round(value.unwrap_or(0.0), 1)),
+        ("percentage" | "conversion_rate" | "group_conversion_rate", value) => {
+            json!(round(value.unwrap_or(0.0), 1))
+        }
         (_, value) => json!(value.unwrap_or(0.0).round() as i64),
     }
 }

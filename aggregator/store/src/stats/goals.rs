@@ -2,6 +2,7 @@
 //! breakdown (one scan of the range's events, one pair of counts per goal), and the
 //! population a conversion rate divides by.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use duckdb::types::Value;
@@ -9,7 +10,10 @@ use duckdb::{Connection, ToSql};
 use hitkeep_protocol::EventKind;
 
 use super::sql::{Param, Source, Sql, filter_sql, range};
-use super::{DimensionValue, Metric, Operator, OrderKey, Query, QueryResult, Row, compile_regex, invalid};
+use super::{
+    Dimension, DimensionValue, Filter, Metric, Operator, OrderKey, Query, QueryResult, Row, compile_regex,
+    invalid,
+};
 use crate::{Goal, GoalKind, Result};
 
 /// The events (alias `e`) that complete `goal`.
@@ -116,6 +120,59 @@ pub(super) fn population(query: &Query, conn: &Connection, tables: super::Tables
     Ok(result.rows.first().and_then(|row| row.metrics[0]).unwrap_or(0.0))
 }
 
+/// Visitors of each of `rows`' groups (the query's dimensions) without the query's goal
+/// conditions: what a group conversion rate divides by. The query is narrowed to the rows'
+/// values where that is a plain condition, so that a page of a long breakdown costs what
+/// its rows do.
+pub(super) fn group_population(
+    query: &Query,
+    rows: &[Row],
+    conn: &Connection,
+    tables: super::Tables,
+) -> Result<HashMap<Vec<DimensionValue>, f64>> {
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut conditions: Vec<Filter> =
+        query.filter.as_ref().and_then(Filter::without_goals).into_iter().collect();
+    for (index, dimension) in query.dimensions.iter().enumerate() {
+        let mut values: Vec<String> = Vec::new();
+        let mut plain = !matches!(dimension, Dimension::Time(_));
+        for row in rows {
+            match &row.dimensions[index] {
+                DimensionValue::Text(Some(value)) if !value.is_empty() => {
+                    if !values.contains(value) {
+                        values.push(value.clone());
+                    }
+                }
+                _ => plain = false,
+            }
+        }
+        if plain && values.len() <= super::MAX_FILTER_VALUES {
+            conditions.push(Filter::Condition {
+                dimension: dimension.clone(),
+                operator: Operator::Is,
+                values,
+                case_sensitive: true,
+            });
+        }
+    }
+    let total = Query {
+        metrics: vec![Metric::Visitors],
+        filter: match conditions.len() {
+            0 => None,
+            1 => conditions.pop(),
+            _ => Some(Filter::And(conditions)),
+        },
+        order_by: Vec::new(),
+        limit: super::MAX_LIMIT,
+        offset: 0,
+        ..query.clone()
+    };
+    let result = super::plan(&total, conn, tables)?.run(conn)?;
+    Ok(result.rows.into_iter().map(|row| (row.dimensions, row.metrics[0].unwrap_or(0.0))).collect())
+}
+
 /// The goal breakdown: a row per goal completed in the range, with its visitors, events,
 /// visits and conversion rate, in one scan of the range's events.
 pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult> {
@@ -126,6 +183,7 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
                 | Metric::Events
                 | Metric::Visits
                 | Metric::ConversionRate
+                | Metric::GroupConversionRate
                 | Metric::Percentage
                 | Metric::TotalRevenue
                 | Metric::AverageRevenue
@@ -145,9 +203,11 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
     sql.push("SELECT m.goal, count(DISTINCT ")
         .append(super::sql::visitor_key("m", "m.ts", query))
         .push(
-            "), count(*), count(DISTINCT m.session_id), sum(m.revenue_micros), avg(m.revenue_micros) FROM (",
+            "), count(*), count(DISTINCT m.session_id), sum(m.revenue_micros), avg(m.revenue_micros), \
+             min(m.revenue_currency) FILTER (WHERE m.revenue_micros IS NOT NULL), \
+             max(m.revenue_currency) FILTER (WHERE m.revenue_micros IS NOT NULL) FROM (",
         )
-        .push("SELECT e.visitor_id, e.ts, e.session_id, e.revenue_micros, unnest(list_filter([");
+        .push("SELECT e.visitor_id, e.ts, e.session_id, e.revenue_micros, e.revenue_currency, unnest(list_filter([");
     for (index, goal) in query.goals.iter().enumerate() {
         if index > 0 {
             sql.push(", ");
@@ -169,6 +229,9 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
     // Per goal: visitors, events, visits, revenue and average revenue (micros); goals no
     // event completed have no row and stay `None`.
     let mut numbers: Vec<Option<f64>> = vec![None; query.goals.len() * PER_GOAL];
+    // The currencies of the revenue counted, in the same scan (the lowest and highest of
+    // each goal).
+    let mut currencies: Vec<String> = Vec::new();
     let mut answers = statement.query(params.as_slice())?;
     while let Some(row) = answers.next()? {
         let goal = usize::try_from(row.get::<_, i64>(0)?).unwrap_or(usize::MAX);
@@ -178,9 +241,19 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
         for offset in 0..PER_GOAL {
             numbers[goal * PER_GOAL + offset] = number(row.get::<_, Value>(offset + 1)?);
         }
+        for offset in [PER_GOAL + 1, PER_GOAL + 2] {
+            if let Some(currency) = row.get::<_, Option<String>>(offset)?
+                && !currencies.contains(&currency)
+            {
+                currencies.push(currency);
+            }
+        }
     }
+    currencies.sort();
+    let currency =
+        if query.metrics.iter().any(|m| m.is_revenue()) { one_currency(currencies)? } else { None };
     let needs_population =
-        query.metrics.iter().any(|m| matches!(m, Metric::ConversionRate | Metric::Percentage));
+        query.metrics.iter().any(|m| *m == Metric::Percentage || (m.needs_goals() && !m.is_revenue()));
     let all = if needs_population { population(query, conn, super::Tables::Any)? } else { 0.0 };
     let share = |visitors: f64| if all > 0.0 { 100.0 * visitors / all } else { 0.0 };
     let mut rows: Vec<Row> = query
@@ -227,7 +300,7 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
     });
     let total_rows = rows.len() as u64;
     let rows = rows.into_iter().skip(query.offset).take(query.limit).collect();
-    Ok(QueryResult { rows, total_rows, currency: None })
+    Ok(QueryResult { rows, total_rows, currency })
 }
 
 /// Aggregates per goal in [`breakdown`].
@@ -245,7 +318,7 @@ fn number(value: Value) -> Option<f64> {
 }
 
 /// The currency of the revenue a query counts: of the events with revenue that complete its
-/// goals (the goal filter's, or any goal's for a goal breakdown) in its range and filter.
+/// goal filter's goals in its range and filter (the goal breakdown finds its own).
 /// `None` when there is none; an error naming them when there are several.
 pub(super) fn currency(query: &Query, conn: &Connection) -> Result<Option<String>> {
     let mut sql = Sql::default();
@@ -256,26 +329,22 @@ pub(super) fn currency(query: &Query, conn: &Connection) -> Result<Option<String
     if let Some(filter) = &query.filter {
         sql.push(" AND ").append(filter_sql(filter, Source::Events, query)?);
     }
-    if query.dimensions.contains(&super::Dimension::Goal) && !query.goals.is_empty() {
-        sql.push(" AND (");
-        for (index, goal) in query.goals.iter().enumerate() {
-            if index > 0 {
-                sql.push(" OR ");
-            }
-            sql.append(completes(goal));
-        }
-        sql.push(")");
-    }
     sql.push(" ORDER BY 1 LIMIT 10");
     let mut statement = conn.prepare(&sql.text)?;
     let params: Vec<&dyn ToSql> = sql.params.iter().map(|param| param as &dyn ToSql).collect();
     let currencies: Vec<String> =
         statement.query_map(params.as_slice(), |row| row.get(0))?.collect::<duckdb::Result<_>>()?;
+    one_currency(currencies)
+}
+
+/// The one currency of the revenue a query counts (`None` when it counts none); an error
+/// naming them when there are several.
+fn one_currency(currencies: Vec<String>) -> Result<Option<String>> {
     match currencies.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one.clone())),
         several => Err(invalid(
-            "metrics",
+            "currency",
             format!(
                 "the goals' revenue is in several currencies ({}): filter by a goal whose events share one",
                 several.join(", ")

@@ -67,6 +67,10 @@ pub enum Metric {
     /// Visitors who completed the goal (of the row, or of the goal filter) as a share of all
     /// visitors (with the same filters but the goal's), in percent.
     ConversionRate,
+    /// Visitors who completed the goal (of the row, or of the goal filter) as a share of the
+    /// row's visitors (with the same filters but the goal's), in percent: which source, page
+    /// or country converts best.
+    GroupConversionRate,
     /// By page: the engagement time reported on the page, summed, per visitor who reported
     /// any, in seconds.
     TimeOnPage,
@@ -88,6 +92,21 @@ impl Metric {
     /// True for the revenue metrics.
     pub fn is_revenue(self) -> bool {
         matches!(self, Self::TotalRevenue | Self::AverageRevenue)
+    }
+
+    /// True for the metrics that need goals (a goal filter or the goal dimension).
+    pub fn needs_goals(self) -> bool {
+        matches!(self, Self::ConversionRate | Self::GroupConversionRate) || self.is_revenue()
+    }
+
+    /// True for the metrics computed as the row's visitors and divided afterwards.
+    pub(crate) fn is_visitor_share(self) -> bool {
+        matches!(self, Self::Visitors | Self::Percentage | Self::ConversionRate | Self::GroupConversionRate)
+    }
+
+    /// True for the engagement metrics (time on page, scroll depth).
+    pub fn is_engagement(self) -> bool {
+        matches!(self, Self::TimeOnPage | Self::ScrollDepth)
     }
 }
 
@@ -388,7 +407,7 @@ impl Query {
     /// True when the query needs the site's goals.
     pub fn needs_goals(&self) -> bool {
         self.dimensions.contains(&Dimension::Goal)
-            || self.metrics.iter().any(|m| *m == Metric::ConversionRate || m.is_revenue())
+            || self.metrics.iter().any(|m| m.needs_goals())
             || self.filter.as_ref().is_some_and(|filter| filter.mentions(&Dimension::Goal))
     }
 
@@ -420,15 +439,17 @@ impl Query {
         }
         let has_goals = self.dimensions.contains(&Dimension::Goal)
             || self.filter.as_ref().is_some_and(|filter| filter.mentions(&Dimension::Goal));
-        if let Some(metric) = self.metrics.iter().find(|m| **m == Metric::ConversionRate || m.is_revenue())
+        if let Some(metric) = self.metrics.iter().find(|m| m.needs_goals())
             && !has_goals
         {
-            let what = if *metric == Metric::ConversionRate {
-                "the conversion rate needs"
-            } else {
-                "revenue metrics need"
-            };
+            let what = if metric.is_revenue() { "revenue metrics need" } else { "the conversion rate needs" };
             return Err(invalid("metrics", format!("{what} goals: a goal filter or the goal dimension")));
+        }
+        if self.metrics.contains(&Metric::GroupConversionRate) && self.dimensions.is_empty() {
+            return Err(invalid(
+                "metrics",
+                "the group conversion rate is of each row: it needs dimensions".into(),
+            ));
         }
         if self.metrics.iter().any(|m| m.is_revenue())
             && self.dimensions.iter().any(|d| d.level() == Level::Visit || matches!(d, Dimension::Prop(_)))
@@ -438,11 +459,15 @@ impl Query {
                 "revenue metrics are broken down by goal, time, page, hostname or event name only".into(),
             ));
         }
-        let engagement = self.metrics.iter().any(|m| matches!(m, Metric::TimeOnPage | Metric::ScrollDepth));
-        if engagement && self.dimensions != [Dimension::Page] {
+        let engagement = self.metrics.iter().any(|m| m.is_engagement());
+        let by_page = self.dimensions == [Dimension::Page];
+        let page_filtered = self.dimensions.iter().all(|d| d.level() == Level::Time)
+            && self.filter.as_ref().is_some_and(|filter| filter.mentions(&Dimension::Page));
+        if engagement && !by_page && !page_filtered {
             return Err(invalid(
                 "metrics",
-                "time on page and scroll depth are broken down by page (the event:page dimension alone)"
+                "time on page and scroll depth are of pages: broken down by page (the event:page dimension alone), \
+                 or with a filter on the page (and at most a time dimension)"
                     .into(),
             ));
         }
@@ -466,19 +491,14 @@ impl Query {
                 "views per visit cannot be broken down by event dimensions".into(),
             ));
         }
-        let visit_only =
+        // A page's visit metrics are those of the visits that entered on it: a page by entry
+        // or exit page has none of its own.
+        let entry_or_exit =
             self.dimensions.iter().any(|d| matches!(d, Dimension::EntryPage | Dimension::ExitPage));
-        if !events.is_empty() && visit_only {
+        if !visit_metrics.is_empty() && !events.is_empty() && entry_or_exit {
             return Err(invalid(
                 "dimensions",
-                "event dimensions cannot be combined with the entry or exit page".into(),
-            ));
-        }
-        if !events.is_empty() && self.dimensions.iter().any(|d| d.level() == Level::Visit) {
-            return Err(invalid(
-                "dimensions",
-                "event dimensions (page, hostname, event name, properties) cannot be combined with visit dimensions yet"
-                    .into(),
+                "visit metrics of pages cannot also be broken down by the entry or exit page".into(),
             ));
         }
         for (key, _) in &self.order_by {
@@ -520,7 +540,7 @@ fn invalid(field: &'static str, reason: String) -> Error {
 }
 
 /// A dimension's value in a result row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DimensionValue {
     /// Text (a page, a source...); `None` when the events had none (a direct visit's
     /// source, say).
@@ -584,6 +604,8 @@ impl Store {
             plan(query, &conn, tables).and_then(|plan| self.run_plans(query, &plan, &conn, tables))
         };
         let outcome = match outcome {
+            // The goal breakdown finds its currency in its own scan.
+            Ok(result) if query.dimensions.contains(&Dimension::Goal) => Ok(result),
             Ok(mut result) if query.metrics.iter().any(|m| m.is_revenue()) => goals::currency(query, &conn)
                 .map(|currency| {
                     result.currency = currency;
@@ -637,6 +659,17 @@ impl Store {
             // Computed as the row's visitors; divided by those of the query without its goals.
             let all = goals::population(query, conn, tables)?;
             for row in &mut result.rows {
+                let visitors = row.metrics[index];
+                row.metrics[index] =
+                    Some(visitors.filter(|_| all > 0.0).map_or(0.0, |visitors| 100.0 * visitors / all));
+            }
+        }
+        if let Some(index) = query.metrics.iter().position(|metric| *metric == Metric::GroupConversionRate) {
+            // Computed as the row's visitors; divided by those of the same row without the
+            // query's goals.
+            let groups = goals::group_population(query, &result.rows, conn, tables)?;
+            for row in &mut result.rows {
+                let all = groups.get(&row.dimensions).copied().unwrap_or(0.0);
                 let visitors = row.metrics[index];
                 row.metrics[index] =
                     Some(visitors.filter(|_| all > 0.0).map_or(0.0, |visitors| 100.0 * visitors / all));

@@ -199,6 +199,11 @@ fn dimension_sql(dimension: &Dimension, source: Source, query: &Query) -> Result
         Dimension::Prop(_) if source == Source::Props => {
             sql.push("p.value");
         }
+        other if source != Source::Visits && other.level() == Level::Visit => {
+            // The value of the event's visit (see [`origin_join`]).
+            let column = column(other, Source::Visits).expect("visit dimensions are columns of visits");
+            let _ = write!(sql.text, "o.{}", &column[2..]);
+        }
         other => {
             let Some(column) = column(other, source) else {
                 return Err(invalid("dimensions", format!("{other:?} cannot be grouped here")));
@@ -281,7 +286,8 @@ fn needs(query: &Query, from: From, metrics: &[Metric]) -> bool {
 }
 
 /// Each metric's source: visit breakdowns read everything from `visits`; otherwise what
-/// happened on pages comes from `events`, what visits did from `visits`.
+/// happened on pages comes from `events` (grouped by their visit's values for visit
+/// dimensions, see [`origin_join`]), what visits did from `visits`.
 fn sources(query: &Query) -> Vec<From> {
     let has_event_dimension = query.dimensions.iter().any(|d| d.level() == Level::Event);
     let has_visit_dimension = query.dimensions.iter().any(|d| d.level() == Level::Visit);
@@ -291,10 +297,11 @@ fn sources(query: &Query) -> Vec<From> {
         .map(|metric| match metric {
             Metric::TimeOnPage | Metric::ScrollDepth => From::En,
             Metric::TotalRevenue | Metric::AverageRevenue => From::Ev,
-            _ if has_visit_dimension => From::Vi,
+            _ if has_visit_dimension && !has_event_dimension => From::Vi,
             Metric::Visitors
             | Metric::Percentage
             | Metric::ConversionRate
+            | Metric::GroupConversionRate
             | Metric::Pageviews
             | Metric::Events => From::Ev,
             Metric::Visits if has_event_dimension => From::Ev,
@@ -327,10 +334,11 @@ impl Plan {
         // The pages come from the events, also when only their engagement is asked for.
         let uses_ev = sources.contains(&From::Ev) || uses_en;
         let uses_vi = sources.contains(&From::Vi);
-        let vi_visitors = query.metrics.iter().zip(&sources).any(|(metric, from)| {
-            *from == From::Vi
-                && matches!(metric, Metric::Visitors | Metric::Percentage | Metric::ConversionRate)
-        });
+        let vi_visitors = query
+            .metrics
+            .iter()
+            .zip(&sources)
+            .any(|(metric, from)| *from == From::Vi && metric.is_visitor_share());
         let dimensions = query.dimensions.len();
 
         let mut sql = Sql::default();
@@ -372,12 +380,20 @@ impl Plan {
         }
         for (index, (metric, from)) in query.metrics.iter().zip(&sources).enumerate() {
             let expression = match (metric, from) {
-                (Metric::Visitors | Metric::Percentage | Metric::ConversionRate, From::Ev) => {
-                    "coalesce(ev.e_visitors, 0)"
-                }
-                (Metric::Visitors | Metric::Percentage | Metric::ConversionRate, _) => {
-                    "coalesce(vi.v_visitors, 0)"
-                }
+                (
+                    Metric::Visitors
+                    | Metric::Percentage
+                    | Metric::ConversionRate
+                    | Metric::GroupConversionRate,
+                    From::Ev,
+                ) => "coalesce(ev.e_visitors, 0)",
+                (
+                    Metric::Visitors
+                    | Metric::Percentage
+                    | Metric::ConversionRate
+                    | Metric::GroupConversionRate,
+                    _,
+                ) => "coalesce(vi.v_visitors, 0)",
                 (Metric::Visits, From::Ev) => "coalesce(ev.e_visits, 0)",
                 (Metric::Visits, _) => "coalesce(vi.v_visits, 0)",
                 (Metric::Pageviews, From::Ev) => "coalesce(ev.e_pageviews, 0)",
@@ -412,8 +428,16 @@ impl Plan {
             (true, false) => sql.push("ev"),
             (false, _) => sql.push("vi"),
         };
-        if uses_en {
-            sql.push(" LEFT JOIN en ON ev.d0 IS NOT DISTINCT FROM en.d0");
+        if uses_en && dimensions == 0 {
+            sql.push(" CROSS JOIN en");
+        } else if uses_en {
+            sql.push(" LEFT JOIN en ON ");
+            for index in 0..dimensions {
+                if index > 0 {
+                    sql.push(" AND ");
+                }
+                let _ = write!(sql.text, "ev.d{index} IS NOT DISTINCT FROM en.d{index}");
+            }
         }
         order_by(&mut sql, query);
         sql.push(" LIMIT ").bind(Param::Int(query.limit as i64));
@@ -542,7 +566,11 @@ fn events_cte(query: &Query, source: Source) -> Result<Sql> {
     let alias = source.alias();
     // Only the aggregates the query shows: a distinct count costs a hash table per group.
     let (visitors, visits, pageviews) = (
-        needs(query, From::Ev, &[Metric::Visitors, Metric::Percentage, Metric::ConversionRate]),
+        needs(
+            query,
+            From::Ev,
+            &[Metric::Visitors, Metric::Percentage, Metric::ConversionRate, Metric::GroupConversionRate],
+        ),
         needs(query, From::Ev, &[Metric::Visits]),
         needs(query, From::Ev, &[Metric::Pageviews]),
     );
@@ -563,7 +591,7 @@ fn events_cte(query: &Query, source: Source) -> Result<Sql> {
                 sql.push("count(*) FILTER (WHERE p.name = ").bind(Param::Text("pageview".into()));
                 sql.push(") AS e_pageviews, ");
             }
-            sql.push("count(*) AS e_events FROM event_props p WHERE p.site_id = ");
+            sql.push("count(*) AS e_events FROM event_props p");
         }
         _ => {
             if pageviews {
@@ -573,9 +601,11 @@ fn events_cte(query: &Query, source: Source) -> Result<Sql> {
                     EventKind::Pageview.code()
                 );
             }
-            sql.push("count(*) AS e_events FROM events e WHERE e.site_id = ");
+            sql.push("count(*) AS e_events FROM events e");
         }
     }
+    sql.append(origin_join(query, source));
+    let _ = write!(sql.text, " WHERE {alias}.site_id = ");
     sql.bind(Param::Int(i64::from(query.site_id))).push(" AND ");
     range(&mut sql, source.time_column(), query.start_ms, query.end_ms);
     match source {
@@ -601,12 +631,48 @@ fn events_cte(query: &Query, source: Source) -> Result<Sql> {
     Ok(sql)
 }
 
-/// `en`: the engagement reports of the range by page: per visit and page, the engagement
-/// time summed and the deepest scroll, then per page the time over the visitors who reported
-/// any and the average deepest scroll.
+/// For a breakdown by event and visit dimensions together (pages by source, say): the join
+/// of each event (alias `e`, or property `p`) with the values of its visit (alias `o`), the
+/// live row of each visit with hits in the range. Empty for other queries.
+fn origin_join(query: &Query, source: Source) -> Sql {
+    let mut sql = Sql::default();
+    let columns: Vec<&str> = query
+        .dimensions
+        .iter()
+        .filter(|dimension| dimension.level() == Level::Visit)
+        .filter_map(|dimension| column(dimension, Source::Visits))
+        .collect();
+    let has_event_dimension = query.dimensions.iter().any(|d| d.level() == Level::Event);
+    if columns.is_empty() || !has_event_dimension {
+        return sql;
+    }
+    sql.push(" JOIN (SELECT v.session_id");
+    for column in columns {
+        // A visit's rows cancel in pairs (`sign`); the live one has the highest version.
+        let name = &column[2..];
+        let _ = write!(sql.text, ", arg_max_null({column}, v.version) AS {name}");
+    }
+    sql.push(" FROM visits v WHERE v.site_id = ").bind(Param::Int(i64::from(query.site_id)));
+    // Visits that started before the range but had hits in it count too.
+    sql.push(" AND v.end_ts >= ").bind(Param::Time(query.start_ms));
+    sql.push(" AND v.start_ts < ").bind(Param::Time(query.end_ms));
+    let _ = write!(
+        sql.text,
+        " GROUP BY v.session_id HAVING sum(v.sign) > 0) o ON o.session_id = {}.session_id",
+        source.alias()
+    );
+    sql
+}
+
+/// `en`: the engagement reports of the range by the query's dimensions (the page, or a time
+/// bucket of pages chosen by a filter): per visit and group, the engagement time summed and
+/// the deepest scroll, then per group the time over the visitors who reported any and the
+/// average deepest scroll.
 fn engagement_cte(query: &Query) -> Result<Sql> {
     let mut inner = Sql::default();
-    inner.push("SELECT e.path AS d0, e.session_id, e.visitor_id, sum(CASE WHEN q.key = ");
+    inner.push("SELECT ");
+    select_dimensions(&mut inner, query, Source::Events)?;
+    inner.push("e.session_id, e.visitor_id, sum(CASE WHEN q.key = ");
     inner.bind(Param::Text("engagement_ms".into()));
     inner.push(" THEN TRY_CAST(q.value AS BIGINT) END) AS ms, max(CASE WHEN q.key = ");
     inner.bind(Param::Text("scroll_depth".into()));
@@ -623,11 +689,18 @@ fn engagement_cte(query: &Query) -> Result<Sql> {
     }
     inner.push(" GROUP BY ALL");
     let mut sql = Sql::default();
+    sql.push("SELECT ");
+    for index in 0..query.dimensions.len() {
+        let _ = write!(sql.text, "d{index}, ");
+    }
     sql.push(
-        "SELECT d0, sum(ms) AS n_ms, count(DISTINCT visitor_id) FILTER (WHERE ms IS NOT NULL) AS n_visitors, \
+        "sum(ms) AS n_ms, count(DISTINCT visitor_id) FILTER (WHERE ms IS NOT NULL) AS n_visitors, \
          avg(scroll) AS n_scroll FROM (",
     );
-    sql.append(inner).push(") GROUP BY d0");
+    sql.append(inner).push(")");
+    if !query.dimensions.is_empty() {
+        sql.push(" GROUP BY ALL");
+    }
     Ok(sql)
 }
 

@@ -452,8 +452,20 @@ fn revenue_in_several_currencies_is_refused() {
     store.add_goal(1, None, &GoalKind::Event { name: "Tip".into(), props: BTreeMap::new() }, T0).unwrap();
     let mut query = day_query(vec![Metric::TotalRevenue]);
     query.filter = Some(Filter::is(Dimension::Goal, "Tip"));
-    let Err(Error::Invalid { reason, .. }) = store.query_stats(&query) else { panic!("mixed currencies") };
+    let Err(Error::Invalid { field: "currency", reason }) = store.query_stats(&query) else {
+        panic!("mixed currencies")
+    };
     assert!(reason.contains("EUR, USD"), "{reason}");
+    // By goal, found in the breakdown's own scan: the same refusal, and without revenue
+    // metrics no check at all.
+    query.filter = None;
+    query.dimensions = vec![Dimension::Goal];
+    let Err(Error::Invalid { field: "currency", reason }) = store.query_stats(&query) else {
+        panic!("mixed currencies by goal")
+    };
+    assert!(reason.contains("EUR, USD"), "{reason}");
+    query.metrics = vec![Metric::Events];
+    assert_eq!(store.query_stats(&query).unwrap().rows[0].metrics, [Some(2.0)]);
 }
 
 #[test]
@@ -546,7 +558,33 @@ fn time_on_page_and_scroll_depth_come_from_engagement_reports() {
     assert_eq!(row("/blog/duckdb"), [Some(1.0), None, Some(100.0)]);
     // A page with no report has neither.
     assert_eq!(row("/Blog/Rust"), [Some(1.0), None, None]);
-    // Only by page.
+    // Over the pages a filter chooses: /pricing's 80 s over its one visitor and /'s 30 s
+    // over its one: 110 s over the one visitor (10) who reported on either.
+    let mut query = day_query(vec![Metric::Visitors, Metric::TimeOnPage, Metric::ScrollDepth]);
+    query.filter = Some(Filter::is(Dimension::Page, "/pricing"));
+    assert_eq!(
+        values(&store.query_stats(&query).unwrap()),
+        [(vec![], vec![Some(1.0), Some(80.0), Some(50.0)])]
+    );
+    query.filter = Some(Filter::Condition {
+        dimension: Dimension::Page,
+        operator: Operator::Is,
+        values: vec!["/pricing".into(), "/".into()],
+        case_sensitive: true,
+    });
+    let totals = store.query_stats(&query).unwrap();
+    assert_eq!(totals.rows[0].metrics[1], Some(110.0));
+    // Per hour: every report of the page is in the first hour but visit 2's.
+    query.filter = Some(Filter::is(Dimension::Page, "/pricing"));
+    query.dimensions = vec![Dimension::Time(super::Interval::Hour)];
+    let hours: Vec<Vec<Option<f64>>> =
+        store.query_stats(&query).unwrap().rows.into_iter().map(|row| row.metrics).collect();
+    assert_eq!(hours, [vec![Some(1.0), Some(70.0), Some(90.0)], vec![Some(1.0), Some(10.0), Some(10.0)]]);
+    // Only of pages: by page, or with a page filter.
     let query = day_query(vec![Metric::TimeOnPage]);
+    assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "metrics", .. })));
+    let mut query = day_query(vec![Metric::TimeOnPage]);
+    query.dimensions = vec![Dimension::Source];
+    query.filter = Some(Filter::is(Dimension::Page, "/pricing"));
     assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "metrics", .. })));
 }

@@ -403,6 +403,29 @@ async fn goals_are_managed_by_managers_and_counted_by_the_stats_api() {
         answer["error"],
         "Metric `conversion_rate` can only be queried with event:goal filters or dimensions."
     );
+    // Of each source's own visitors (all 7 direct visitors signed up), beside the share of
+    // all 35.
+    let (status, answer) = ask(
+        &app,
+        &token,
+        query(
+            json!({"metrics": ["visitors", "group_conversion_rate", "conversion_rate"], "date_range": "7d",
+                     "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["Signup"]]]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["results"], json!([{"metrics": [7, 100.0, 20.0], "dimensions": ["Direct / None"]}]));
+    let (status, answer) = ask(
+        &app,
+        &token,
+        query(json!({"metrics": ["group_conversion_rate"], "date_range": "7d", "filters": [["is", "event:goal", ["Signup"]]]})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"].as_str().unwrap().starts_with("Metric `group_conversion_rate` can only be queried")
+    );
 
     // Revenue, as Plausible shows money: the seven signups paid 20 EUR each.
     let (status, answer) = ask(
@@ -495,5 +518,59 @@ async fn time_on_page_needs_the_page_dimension() {
     let (status, answer) =
         ask(&app, &token, query(json!({"metrics": ["time_on_page"], "date_range": "7d"}))).await;
     assert_eq!(status, 400);
-    assert_eq!(answer["error"], "Metric `time_on_page` can only be queried with the event:page dimension.");
+    assert_eq!(
+        answer["error"],
+        "Metric `time_on_page` can only be queried with the event:page dimension, or with event:page filters \
+         (and at most a time dimension)."
+    );
+    let (status, answer) = ask(
+        &app,
+        &token,
+        query(json!({"metrics": ["visitors", "time_on_page"], "date_range": "7d", "filters": [["is", "event:page", ["/docs"]]]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["results"], json!([{"metrics": [7, null], "dimensions": []}]));
+}
+
+#[tokio::test]
+async fn event_and_visit_dimensions_combine() {
+    let app = app();
+    let token = app.token("read-a", None, TokenScope::Read, &["a.example"], None);
+    // Each pageview under its visit's source and country; a page's bounce rate is that of
+    // the visits that entered on it from there (every Google visit bounced on /; none
+    // entered on /docs, shown as 0 as Plausible does).
+    let (status, answer) = ask(
+        &app,
+        &token,
+        query(json!({"metrics": ["visitors", "pageviews", "bounce_rate"], "date_range": "7d",
+                     "dimensions": ["event:page", "visit:source", "visit:country"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["results"],
+        json!([
+            {"metrics": [28, 28, 100], "dimensions": ["/", "Google", "DE"]},
+            {"metrics": [7, 7, 0], "dimensions": ["/docs", "Direct / None", "FR"]},
+            {"metrics": [7, 7, 0], "dimensions": ["/pricing", "Direct / None", "FR"]},
+        ])
+    );
+    let (status, answer) = ask(
+        &app,
+        &token,
+        query(
+            json!({"metrics": ["events"], "date_range": "7d", "dimensions": ["event:name", "visit:channel"],
+                     "filters": [["is", "visit:country", ["FR"]]]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["results"],
+        json!([
+            {"metrics": [14], "dimensions": ["pageview", "Direct"]},
+            {"metrics": [7], "dimensions": ["Signup", "Direct"]},
+        ])
+    );
 }

@@ -12,7 +12,7 @@ import { Tooltip } from "../../../components/tooltip";
 import { ErrorMessage } from "../../../components/status";
 import type { DashboardProps } from "../context";
 import { isRowFiltered, reportQuery, rowFilter, toggleRowFilter, type ReportDef } from "./catalogue";
-import { externalUrl, hasMoney, mergeRevenue, moreRows, rowsOf } from "./rows";
+import { externalUrl, hasMoney, moreRows, rowsOf } from "./rows";
 import { rowFlag, rowLabel } from "./labels";
 import { ExternalIcon, Favicon } from "./icons";
 import "./panels.css";
@@ -44,8 +44,9 @@ function refuseRevenue(domain: string): void {
 
 /**
  * The answer of a report's query (the view's range and filters) and the metrics it holds.
- * Revenue is asked beside the rows, not with them: the rows never wait for it, and a site
- * whose goals earn in several currencies (which the API refuses to add up) just has none.
+ * Revenue is asked with the rows: the goal breakdown counts it in the same scan. A site whose
+ * goals earn in several currencies (which the API refuses to add up) is asked for the rows
+ * alone from then on, in this tab.
  */
 export function useReport(
   report: ReportDef,
@@ -56,21 +57,19 @@ export function useReport(
   const domain = view.site.domain;
   const plain = metrics.filter((metric) => !REVENUE.includes(metric));
   const money = metrics.filter((metric) => REVENUE.includes(metric));
-  const rows = useStats(domain, reportQuery(report, view.state, view.today, { ...options, metrics: plain }), view.refresh);
   const [refused, setRefused] = useState(() => revenueRefused(domain));
-  // Asked once the rows are there, so it never slows them down.
-  const moneyQuery =
-    money.length > 0 && !refused && rows.data ? reportQuery(report, view.state, view.today, { ...options, metrics: [plain[0], ...money] }) : null;
-  if (moneyQuery && !options.orderBy) moneyQuery.order_by = [[plain[0], "desc"]];
-  const revenue = useStats(domain, moneyQuery, view.refresh);
+  const asked = money.length > 0 && !refused ? [...plain, ...money] : plain;
+  const answer = useStats(domain, reportQuery(report, view.state, view.today, { ...options, metrics: asked }), view.refresh);
+  const mixed = asked !== plain && answer.error instanceof ApiError && answer.error.code === "mixed_currencies";
   useEffect(() => {
-    if (revenue.error instanceof ApiError && revenue.error.status === 400) {
+    if (mixed) {
       refuseRevenue(domain);
       setRefused(true);
     }
-  }, [revenue.error, domain]);
-  const merged = mergeRevenue(rows.data, moneyQuery ? revenue.data : null, money.length);
-  return { answer: { ...rows, data: merged.answer }, metrics: merged.withMoney ? [...plain, ...money] : plain };
+  }, [mixed, domain]);
+  // Until the rows are asked again without revenue, they are loading, not failed.
+  if (mixed) return { answer: { data: null, error: null, loading: true }, metrics: plain };
+  return { answer, metrics: asked };
 }
 
 /** A metric's short name with its definition (docs/metrics.md) on hover and focus. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { StatsAnswer } from "../../../lib/stats";
-import { barWidth, externalUrl, hasMoney, mergeRevenue, moreRows, rowsOf, shadeOf, shareOf } from "./rows";
+import { barWidth, externalUrl, hasMoney, moreRows, rowsOf, shadeOf, shareOf } from "./rows";
 import { rowFlag, rowLabel } from "./labels";
 
 const answer = (results: [string | null, ...unknown[]][], total?: number): StatsAnswer => ({
@@ -39,27 +39,6 @@ describe("bars", () => {
   it("knows when a column has money", () => {
     expect(hasMoney(answer([["a", 1, null], ["b", 2, { value: 3, currency: "USD" }]]), 1)).toBe(true);
     expect(hasMoney(answer([["a", 1, null]]), 1)).toBe(false);
-  });
-});
-
-describe("revenue beside the rows", () => {
-  const eur = (value: number) => ({ value, currency: "EUR" });
-  it("appends each row's revenue, by its value, whatever the order", () => {
-    const rows = answer([["Signup", 30, 40], ["Purchase", 10, 12]], 2);
-    const revenue = answer([["Purchase", 10, eur(99), eur(9)], ["Signup", 30, null, null]]);
-    const merged = mergeRevenue(rows, revenue, 2);
-    expect(merged.withMoney).toBe(true);
-    expect(merged.answer?.results.map((r) => r.metrics)).toEqual([
-      [30, 40, null, null],
-      [10, 12, eur(99), eur(9)],
-    ]);
-    expect(merged.answer?.meta.total_rows).toBe(2);
-  });
-  it("fills rows the revenue answer lacks, and leaves rows alone without one", () => {
-    const rows = answer([["Signup", 30]]);
-    expect(mergeRevenue(rows, answer([]), 1).answer?.results[0].metrics).toEqual([30, null]);
-    expect(mergeRevenue(rows, null, 1)).toEqual({ answer: rows, withMoney: false });
-    expect(mergeRevenue(null, answer([]), 1)).toEqual({ answer: null, withMoney: false });
   });
 });
 

@@ -72,14 +72,3 @@ export function shadeOf(visitors: number, max: number): number {
   if (!(visitors > 0) || !(max > 0)) return 0;
   return 0.18 + 0.82 * Math.sqrt(Math.min(1, visitors / max));
 }
-
-/** The rows with the revenue of the same rows (by their value) appended to their metrics. */
-export function mergeRevenue(rows: StatsAnswer | null, revenue: StatsAnswer | null, count: number): { answer: StatsAnswer | null; withMoney: boolean } {
-  if (!rows || !revenue || count === 0) return { answer: rows, withMoney: false };
-  const byValue = new Map(revenue.results.map((result) => [String(result.dimensions[0]), result.metrics.slice(1)]));
-  const results = rows.results.map((result) => ({
-    ...result,
-    metrics: [...result.metrics, ...(byValue.get(String(result.dimensions[0])) ?? new Array(count).fill(null))],
-  }));
-  return { answer: { ...rows, results }, withMoney: true };
-}
