@@ -20,16 +20,16 @@ export function Layout({ children }: { children: ComponentChildren }) {
           <Logo />
           <span>Hitkeep</span>
         </Link>
-        <nav class="topbar-nav" aria-label={t("common.main_navigation")}>
-          {session.account ? (
-            <>
-              <Link href="/">{t("common.sites")}</Link>
-              <Link href="/account">{t("common.account")}</Link>
-            </>
-          ) : null}
+        {session.account ? (
+          <nav class="topbar-nav" aria-label={t("common.main_navigation")}>
+            <Link href="/">{t("common.sites")}</Link>
+            <Link href="/account">{t("common.account")}</Link>
+          </nav>
+        ) : null}
+        <div class="topbar-preferences">
           <Preferences />
-          {session.account ? <SignOut /> : null}
-        </nav>
+        </div>
+        {session.account ? <SignOut /> : null}
       </header>
       <div id="main" tabIndex={-1}>
         {children}
@@ -80,7 +80,7 @@ function SignOut() {
   return (
     <button
       type="button"
-      class="button ghost"
+      class="button ghost topbar-sign-out"
       onClick={async () => {
         try {
           await post("/api/auth/logout");
