@@ -107,6 +107,14 @@ test("setup, password, authenticator app, passkeys, tokens and sessions in the a
   await section(page, "Sessions").getByText("this one").waitFor();
   await assertAccessible(page, "the account page");
   await screenshot(page, "account");
+  // Their own name, changed in place.
+  const profile = section(page, "Profile");
+  await profile.getByRole("button", { name: "Change" }).click();
+  await profile.getByLabel("New name").fill("Grace H.");
+  await assertAccessible(page, "the name form");
+  await screenshot(page, "account-name-form");
+  await profile.getByRole("button", { name: "Save" }).click();
+  await profile.getByText("Grace H.").waitFor();
   const app = section(page, "Authenticator app");
   await app.getByRole("button", { name: "Set up an authenticator app" }).click();
   await app.getByLabel("Your password").fill(PASSWORD);

@@ -122,6 +122,7 @@ impl From<hitkeep_store::Error> for AppError {
             E::Invalid { field: "domain", .. } => (StatusCode::BAD_REQUEST, "invalid_domain"),
             E::Invalid { field: "timezone", .. } => (StatusCode::BAD_REQUEST, "invalid_timezone"),
             E::Invalid { field: "email", .. } => (StatusCode::BAD_REQUEST, "invalid_email"),
+            E::Invalid { field: "name", .. } => (StatusCode::BAD_REQUEST, "invalid_name"),
             E::Invalid { field: "token_name", .. } => (StatusCode::BAD_REQUEST, "invalid_token_name"),
             E::Invalid { field: "role" | "site_role", .. } => (StatusCode::BAD_REQUEST, "invalid_role"),
             E::Invalid { field: "scope", .. } => (StatusCode::BAD_REQUEST, "invalid_scope"),

@@ -246,6 +246,17 @@ impl Store {
         Ok(())
     }
 
+    /// Changes the name an account is shown by (empty: none); the e-mail address stays.
+    pub fn set_user_name(&self, user_id: u32, name: &str) -> Result<User> {
+        let name = check_name(name)?;
+        let changed =
+            self.conn().execute("UPDATE users SET name = ? WHERE id = ?", params![name, user_id])?;
+        if changed == 0 {
+            return Err(Error::UserNotFound);
+        }
+        self.user(user_id)
+    }
+
     /// Changes an account's instance role. The last owner cannot stop being one.
     pub fn set_user_role(&self, user_id: u32, role: InstanceRole) -> Result<User> {
         let user = self.user(user_id)?;

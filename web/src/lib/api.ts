@@ -79,6 +79,7 @@ function errorOf(status: number, body: unknown): ApiError {
 export const get = <T>(path: string, signal?: AbortSignal) => api<T>("GET", path, undefined, { signal });
 export const post = <T>(path: string, body?: unknown, signal?: AbortSignal) => api<T>("POST", path, body ?? {}, { signal });
 export const put = <T>(path: string, body?: unknown) => api<T>("PUT", path, body ?? {});
+export const patch = <T>(path: string, body?: unknown) => api<T>("PATCH", path, body ?? {});
 export const del = <T>(path: string, body?: unknown) => api<T>("DELETE", path, body);
 
 /** The path of a site's route: `/api/sites/{domain}{rest}`. */

@@ -37,7 +37,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/login/demo", get(demo));
     let account = Router::new()
         .route("/api/auth/logout", post(logout))
-        .route("/api/account", get(me))
+        .route("/api/account", get(me).patch(change_profile))
         .route("/api/account/password", put(change_password))
         .route("/api/account/sessions", get(sessions).delete(end_all_sessions))
         .route("/api/account/sessions/others", delete(end_other_sessions))
@@ -475,6 +475,34 @@ async fn me(State(state): State<AppState>, signed_in: AnyPerson) -> Result<Json<
     let user = signed_in.user().clone();
     let required = state.auth.require_second_factor();
     Ok(Json(state.with_store(move |store| me_of(store, &user, required)).await?))
+}
+
+/// Body of `PATCH /api/account`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileBody {
+    /// The name to be shown by (empty: none).
+    name: String,
+}
+
+/// `PATCH /api/account`: the person's own name (the e-mail address and roles are an
+/// administrator's to change).
+async fn change_profile(
+    State(state): State<AppState>,
+    signed_in: crate::auth::SignedIn,
+    Json(body): Json<ProfileBody>,
+) -> Result<Json<Me>, AppError> {
+    let user_id = signed_in.user().id;
+    let required = state.auth.require_second_factor();
+    let me = state
+        .with_store(move |store| {
+            let user = store.set_user_name(user_id, &body.name)?;
+            me_of(store, &user, required)
+        })
+        .await?;
+    // The cached account carries the name.
+    state.auth.forget();
+    Ok(Json(me))
 }
 
 /// Body of a password change.

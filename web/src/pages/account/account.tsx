@@ -2,7 +2,10 @@
 // (authenticator app, passkeys), sessions and API tokens. While the instance requires a
 // second factor they do not have yet, this is the only page they can use.
 import { useState } from "preact/hooks";
+import { patch, type Account } from "../../lib/api";
 import { t } from "../../lib/i18n";
+import { FormAlert, TextField } from "../../components/fields";
+import { useSubmit } from "../auth/submit";
 import { useSession } from "../../lib/session";
 import { AuthenticatorCard } from "./totp";
 import { PasskeysCard } from "./passkeys";
@@ -45,10 +48,7 @@ export function AccountPage() {
         <section class="card account-profile" aria-labelledby="profile-title">
           <h2 id="profile-title">{t("account.profile")}</h2>
           <dl class="facts">
-            <div>
-              <dt>{t("account.name")}</dt>
-              <dd>{account.name || <span class="muted">{t("account.no_name")}</span>}</dd>
-            </div>
+            <NameFact initial={account.name} />
             <div>
               <dt>{t("account.email")}</dt>
               <dd>{account.email}</dd>
@@ -90,5 +90,48 @@ export function AccountPage() {
         <a href="/basic/account">{t("account.basic_page")}</a>
       </p>
     </main>
+  );
+}
+
+/** The person's name, and the form that changes it. */
+function NameFact({ initial }: { initial: string }) {
+  const [name, setName] = useState(initial);
+  const [draft, setDraft] = useState<string | null>(null);
+  const { busy, error, run } = useSubmit();
+  const save = (event: Event) => {
+    event.preventDefault();
+    void run(async () => {
+      const me = await patch<Account>("/api/account", { name: draft ?? "" });
+      setName(me.name);
+      setDraft(null);
+    });
+  };
+  return (
+    <div>
+      <dt>{t("account.name")}</dt>
+      <dd>
+        {draft === null ? (
+          <span class="name-fact">
+            {name || <span class="muted">{t("account.no_name")}</span>}
+            <button type="button" class="button ghost small" onClick={() => setDraft(name)}>
+              {t("account.change_name")}
+            </button>
+          </span>
+        ) : (
+          <form class="name-form" onSubmit={save}>
+            <TextField id="profile-name" label={t("account.new_name")} value={draft} onValue={setDraft} maxLength={100} autocomplete="name" />
+            <FormAlert error={error} />
+            <div class="form-actions">
+              <button type="submit" class="button" disabled={busy}>
+                {busy ? t("auth.saving") : t("common.save")}
+              </button>
+              <button type="button" class="button ghost" onClick={() => setDraft(null)}>
+                {t("common.cancel")}
+              </button>
+            </div>
+          </form>
+        )}
+      </dd>
+    </div>
   );
 }

@@ -200,6 +200,53 @@ async fn people_list_and_end_their_sessions() {
 }
 
 #[tokio::test]
+async fn people_change_their_own_name_and_nothing_else() {
+    let app = with_ada();
+    let session = app.session(ADA);
+    let renamed = app
+        .request(Method::PATCH, "/api/account")
+        .cookie(&session)
+        .json(json!({"name": "  Ada L.  "}))
+        .send()
+        .await;
+    assert_eq!(renamed.status.as_u16(), 200);
+    assert_eq!(
+        (renamed.json()["name"].clone(), renamed.json()["email"].clone()),
+        (json!("Ada L."), json!(ADA))
+    );
+    // The next request sees it (the cached account is dropped).
+    assert_eq!(
+        app.request(Method::GET, "/api/account").cookie(&session).send().await.json()["name"],
+        "Ada L."
+    );
+    let long = "x".repeat(101);
+    let refused =
+        app.request(Method::PATCH, "/api/account").cookie(&session).json(json!({"name": long})).send().await;
+    assert_eq!(refused.status_code(), (400, "invalid_name".into()));
+    let control = app
+        .request(Method::PATCH, "/api/account")
+        .cookie(&session)
+        .json(json!({"name": "a\u{7}b"}))
+        .send()
+        .await;
+    assert_eq!(control.status_code(), (400, "invalid_name".into()));
+    // Not the address, nor anyone else's name; not without a session.
+    let email = app
+        .request(Method::PATCH, "/api/account")
+        .cookie(&session)
+        .json(json!({"name": "Ada", "email": "eve@example.com"}))
+        .send()
+        .await;
+    assert_eq!(email.status.as_u16(), 422);
+    let anonymous = app.request(Method::PATCH, "/api/account").json(json!({"name": "Eve"})).send().await;
+    assert_eq!(anonymous.status.as_u16(), 401);
+    // Empty: no name.
+    let cleared =
+        app.request(Method::PATCH, "/api/account").cookie(&session).json(json!({"name": ""})).send().await;
+    assert_eq!(cleared.json()["name"], "");
+}
+
+#[tokio::test]
 async fn a_password_change_needs_the_current_one_and_ends_other_sessions() {
     let app = with_ada();
     let (here, elsewhere) = (app.session(ADA), app.session(ADA));
