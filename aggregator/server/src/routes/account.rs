@@ -485,8 +485,8 @@ struct ProfileBody {
     name: String,
 }
 
-/// `PATCH /api/account`: the person's own name (the e-mail address and roles are an
-/// administrator's to change).
+/// `PATCH /api/account`: the person's own name (the e-mail address they sign in with stays;
+/// roles are an administrator's to change).
 async fn change_profile(
     State(state): State<AppState>,
     signed_in: crate::auth::SignedIn,
