@@ -6,7 +6,10 @@
 //
 //   hitkeep demo --hits 10000000 --days 90 --seed 1 --data-dir /tmp/hk10m
 //   node web/bench/first-view.mjs --bin ~/.cache/hitkeep-target/release/hitkeep --data /tmp/hk10m \
-//     [--runs 15] [--site demo.hitkeep.dev] [--query "compare=previous_period"]
+//     [--runs 15] [--site demo.hitkeep.dev] [--query "compare=previous_period"] [--each]
+//
+// --each also prints, for the last warm navigation, every API request's start and end after
+// the navigation (ms) and its body, slowest last: where the time goes.
 //
 // "Complete" is read from the page's own Resource Timing: the latest `responseEnd` of the
 // dashboard's API requests after the navigation (the live stream and the sources' icons
@@ -24,10 +27,11 @@ const { values } = parseArgs({
     site: { type: "string", default: "demo.hitkeep.dev" },
     query: { type: "string", default: "" },
     chromium: { type: "string", default: "/usr/bin/chromium" },
+    each: { type: "boolean", default: false },
   },
 });
 if (!values.bin || !values.data) {
-  console.error("usage: first-view.mjs --bin HITKEEP --data DATA_DIR [--runs N] [--site DOMAIN] [--query QUERY]");
+  console.error("usage: first-view.mjs --bin HITKEEP --data DATA_DIR [--runs N] [--site DOMAIN] [--query QUERY] [--each]");
   process.exit(2);
 }
 
@@ -59,6 +63,16 @@ let lastChange = Date.now();
 const isData = (url) => url.includes("/api/") && !url.includes("/realtime/stream") && !url.includes("/favicons/");
 const counted = (request) => isData(request.url());
 let statsSeen = 0;
+// With --each: every data request of the current navigation, what it asked and when.
+let navigationStart = 0;
+let each = [];
+const describe = (request) => {
+  const body = request.postDataJSON?.() ?? null;
+  const path = new URL(request.url()).pathname;
+  if (!body) return path;
+  const parts = [body.dimensions?.join("+") || "totals", body.metrics?.join(","), body.comparisons ? "compared" : ""];
+  return `${path.split("/").pop()} ${parts.filter(Boolean).join("  ")}`;
+};
 page.on("request", (request) => {
   if (counted(request)) (inFlight += 1), (lastChange = Date.now());
 });
@@ -68,12 +82,18 @@ for (const done of ["requestfinished", "requestfailed"]) {
     inFlight -= 1;
     lastChange = Date.now();
     if (request.url().endsWith("/stats")) statsSeen += 1;
+    if (values.each) {
+      const timing = request.timing();
+      each.push({ what: describe(request), start: timing.startTime - navigationStart, end: timing.startTime + timing.responseEnd - navigationStart });
+    }
   });
 }
 
 async function once() {
   inFlight = 0;
   statsSeen = 0;
+  each = [];
+  navigationStart = Date.now();
   await page.goto(target);
   while (statsSeen === 0 || inFlight > 0 || Date.now() - lastChange < 1000) {
     await new Promise((resolve) => setTimeout(resolve, 25));
@@ -88,7 +108,7 @@ async function once() {
           resolve({ complete: Math.max(...api.map((entry) => entry.responseEnd)), requests: api.length });
         }),
       ),
-  );
+  ).then((result) => ({ ...result, each }));
 }
 
 const cold = await once();
@@ -108,5 +128,10 @@ console.log(
     runs: times.length,
   }),
 );
+if (values.each) {
+  for (const request of warm[warm.length - 1].each.sort((a, b) => a.end - b.end)) {
+    console.log(`${String(Math.round(request.start)).padStart(5)} -> ${String(Math.round(request.end)).padStart(5)} ms  ${request.what}`);
+  }
+}
 await browser.close();
 server.kill("SIGTERM");
