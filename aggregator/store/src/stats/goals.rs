@@ -200,13 +200,17 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
     // tested every condition five times and kept five distinct-sets per goal: 2 s on the
     // 10 M demo site's 30 days, against 0.3 s this way.)
     let mut sql = Sql::default();
+    let revenue = query.metrics.iter().any(|m| m.is_revenue());
     sql.push("SELECT m.goal, count(DISTINCT ")
         .append(super::sql::visitor_key("m", "m.ts", query))
-        .push(
-            "), count(*), count(DISTINCT m.session_id), sum(m.revenue_micros), avg(m.revenue_micros), \
-             min(m.revenue_currency) FILTER (WHERE m.revenue_micros IS NOT NULL), \
-             max(m.revenue_currency) FILTER (WHERE m.revenue_micros IS NOT NULL) FROM (",
-        )
+        .push("), count(*), count(DISTINCT m.session_id), sum(m.revenue_micros), avg(m.revenue_micros), ")
+        // The currencies only when revenue is shown (the lowest and highest of each goal).
+        .push(if revenue {
+            "min(m.revenue_currency) FILTER (WHERE m.revenue_micros IS NOT NULL), \
+             max(m.revenue_currency) FILTER (WHERE m.revenue_micros IS NOT NULL) FROM ("
+        } else {
+            "CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR) FROM ("
+        })
         .push("SELECT e.visitor_id, e.ts, e.session_id, e.revenue_micros, e.revenue_currency, unnest(list_filter([");
     for (index, goal) in query.goals.iter().enumerate() {
         if index > 0 {
@@ -229,8 +233,7 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
     // Per goal: visitors, events, visits, revenue and average revenue (micros); goals no
     // event completed have no row and stay `None`.
     let mut numbers: Vec<Option<f64>> = vec![None; query.goals.len() * PER_GOAL];
-    // The currencies of the revenue counted, in the same scan (the lowest and highest of
-    // each goal).
+    // The currencies of the revenue counted, found in the same scan.
     let mut currencies: Vec<String> = Vec::new();
     let mut answers = statement.query(params.as_slice())?;
     while let Some(row) = answers.next()? {
@@ -250,8 +253,7 @@ pub(super) fn breakdown(query: &Query, conn: &Connection) -> Result<QueryResult>
         }
     }
     currencies.sort();
-    let currency =
-        if query.metrics.iter().any(|m| m.is_revenue()) { one_currency(currencies)? } else { None };
+    let currency = if revenue { one_currency(currencies)? } else { None };
     let needs_population =
         query.metrics.iter().any(|m| *m == Metric::Percentage || (m.needs_goals() && !m.is_revenue()));
     let all = if needs_population { population(query, conn, super::Tables::Any)? } else { 0.0 };

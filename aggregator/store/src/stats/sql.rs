@@ -412,32 +412,19 @@ impl Plan {
         }
         sql.push("count(*) OVER () AS total_rows FROM ");
         match (uses_ev, uses_vi) {
-            (true, true) if dimensions == 0 => sql.push("ev CROSS JOIN vi"),
-            (true, true) => {
-                // A page's breakdown lists the pages viewed; the visits' side only adds
-                // the bounce rate and duration of those that entered on them.
-                sql.push(if has_event_dimension { "ev LEFT JOIN vi ON " } else { "ev FULL JOIN vi ON " });
-                for index in 0..dimensions {
-                    if index > 0 {
-                        sql.push(" AND ");
-                    }
-                    let _ = write!(sql.text, "ev.d{index} IS NOT DISTINCT FROM vi.d{index}");
-                }
-                &mut sql
+            // A page's breakdown lists the pages viewed; the visits' side only adds the
+            // bounce rate and duration of those that entered on them.
+            (true, true) if has_event_dimension => join(&mut sql, "ev", "LEFT", "vi", dimensions),
+            (true, true) => join(&mut sql, "ev", "FULL", "vi", dimensions),
+            (true, false) => {
+                sql.push("ev");
             }
-            (true, false) => sql.push("ev"),
-            (false, _) => sql.push("vi"),
-        };
-        if uses_en && dimensions == 0 {
-            sql.push(" CROSS JOIN en");
-        } else if uses_en {
-            sql.push(" LEFT JOIN en ON ");
-            for index in 0..dimensions {
-                if index > 0 {
-                    sql.push(" AND ");
-                }
-                let _ = write!(sql.text, "ev.d{index} IS NOT DISTINCT FROM en.d{index}");
+            (false, _) => {
+                sql.push("vi");
             }
+        }
+        if uses_en {
+            join(&mut sql, "", "LEFT", "en", dimensions);
         }
         order_by(&mut sql, query);
         sql.push(" LIMIT ").bind(Param::Int(query.limit as i64));
@@ -539,6 +526,21 @@ fn order_by(sql: &mut Sql, query: &Query) {
         }
         let _ =
             write!(sql.text, "{column} {}", if *descending { "DESC NULLS LAST" } else { "ASC NULLS FIRST" });
+    }
+}
+
+/// `[{left} ]{kind} JOIN {right}` on every dimension column (a cross join without any).
+fn join(sql: &mut Sql, left: &str, kind: &str, right: &str, dimensions: usize) {
+    if dimensions == 0 {
+        let _ = write!(sql.text, "{left} CROSS JOIN {right}");
+        return;
+    }
+    let _ = write!(sql.text, "{left} {kind} JOIN {right} ON ");
+    for index in 0..dimensions {
+        if index > 0 {
+            sql.push(" AND ");
+        }
+        let _ = write!(sql.text, "ev.d{index} IS NOT DISTINCT FROM {right}.d{index}");
     }
 }
 
