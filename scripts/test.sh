@@ -50,9 +50,10 @@ if ! python3 -c 'import nats' 2>/dev/null; then
   fi
 fi
 
-# pyotp (an independent TOTP implementation, the phone of the accounts' tests) and aiosmtpd
-# (a real SMTP server that receives the password reset and invitation mail).
-for module in pyotp aiosmtpd; do
+# pyotp (an independent TOTP implementation, the phone of the accounts' tests), aiosmtpd
+# (a real SMTP server that receives the password reset and invitation mail) and duckdb
+# (DuckDB's own Parquet reader, which reads the takeout back).
+for module in pyotp aiosmtpd duckdb; do
   if ! python3 -c "import $module" 2>/dev/null; then
     echo "installing $module with pip" >&2
     python3 -m pip install --quiet --disable-pip-version-check "$module" || missing+=("$module (pip install $module)")

@@ -15,3 +15,4 @@ mod harness;
 mod ingest;
 mod serve;
 mod stats;
+mod takeout;

@@ -124,3 +124,43 @@ test("a new site: its snippet, and the first event turns the check green", async
     await page.waitForFunction(() => document.querySelector(".top-stats[aria-busy='false'] .stat .stat-number")?.textContent === "1");
   });
 });
+
+test("the site's events download from the settings, and its retention saves", async () => {
+  await withPage(async (page) => {
+    await page.goto(`${hitkeep.base}/sites/${SITE}/settings/general`);
+    const card = page.locator(".settings-card").filter({ has: page.getByRole("heading", { name: "Export events" }) });
+    await card.waitFor();
+    await card.getByLabel("Format").selectOption("ndjson");
+    // A start after the end is refused before anything is asked.
+    await card.getByLabel("From").fill("2030-01-02");
+    await card.getByLabel("To").fill("2030-01-01");
+    await card.getByText("The first day is after the last.").waitFor();
+    assert.equal(await card.getByRole("button", { name: "Download" }).isDisabled(), true);
+    // Yesterday and today (UTC; the demo site's zone is within a day of it).
+    const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    await card.getByLabel("From").fill(day(-1));
+    await card.getByLabel("To").fill(day(0));
+    await assertAccessible(page, "the general settings with the export");
+    await screenshot(page, "settings-export");
+    const [download] = await Promise.all([page.waitForEvent("download"), card.getByRole("link", { name: "Download" }).click()]);
+    assert.equal(download.suggestedFilename(), `${SITE}-events.ndjson`);
+    const text = await (await download.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString("utf8"));
+    const rows = text.trim().split("\n").map((line) => JSON.parse(line));
+    assert.ok(rows.length > 100, `the demo's last two days hold events: ${rows.length}`);
+    for (const row of rows.slice(0, 50)) {
+      assert.equal(row.site, SITE);
+      assert.equal(row.schema_version, 1);
+      assert.match(row.visitor_id, /^[0-9a-f]{16}$/);
+      assert.ok(Date.parse(row.time) >= Date.parse(`${day(-2)}T00:00:00Z`), row.time);
+    }
+
+    // The retention: a choice, saved, and there after a reload.
+    await page.getByLabel("Keep events").selectOption("730");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Saved").waitFor();
+    await page.reload();
+    assert.equal(await page.getByLabel("Keep events").inputValue(), "730");
+    const site = await page.evaluate(async (domain) => (await fetch(`/api/sites/${domain}`)).json(), SITE);
+    assert.equal(site.retention_days, 730);
+  });
+});

@@ -37,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::audit::router())
         .merge(routes::stats::router())
         .merge(routes::backfill::router())
+        .merge(routes::export::router())
         .merge(routes::realtime::router())
         .merge(routes::openapi::router())
         .merge(routes::goals::router())
@@ -64,6 +65,8 @@ pub fn control_app(state: AppState) -> Router {
         .merge(routes::shares::control_router())
         .merge(routes::audit::control_router())
         .merge(routes::backup::control_router())
+        .merge(routes::export::control_router())
+        .merge(routes::import::control_router())
         .fallback(|| async { AppError::not_found("no such control route") })
         .with_state(state)
 }

@@ -1,5 +1,5 @@
 //! The command line: `hitkeep serve`, `site`, `user`, `token`, `edge-token`, `audit`,
-//! `events`, `stats`, `goal`, `funnel`, `share`, `backup`, `restore`, `demo`, `plugin`.
+//! `events`, `stats`, `goal`, `funnel`, `share`, `export`, `import`, `backup`, `restore`, `demo`, `plugin`.
 //!
 //! `--data-dir`, `--config` and `--log-level` are global: they may stand anywhere on the
 //! line, before or after the subcommand, for every command.
@@ -111,12 +111,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the raw events of a site, or of every site, to a file (Parquet, CSV, JSON or
+    /// NDJSON; takeout schema in `docs/takeout.md`), whether `serve` runs or not.
+    ///
+    /// `hitkeep export --site example.com --format parquet --from 2026-01-01 --to 2026-06-30 --output events.parquet`
+    Export(ExportArgs),
+    /// Import a Hitkeep takeout (a file written by `hitkeep export`, from this or another
+    /// instance): events the site has already are skipped, so importing twice stores once.
+    Import(ImportArgs),
     /// Write a consistent copy of the data directory into DIR (new or empty), while `serve`
     /// runs and ingests or not: every event acknowledged before it began is in it.
     Backup {
         /// Where to write it.
         dir: PathBuf,
     },
+    /// Rewrite the database without the space deletions freed (retention, removed sites),
+    /// so that the file shrinks. `serve` must not run on the data directory (it compacts at
+    /// start by itself when a quarter of the file is free).
+    Compact,
     /// Bring a backup written by `hitkeep backup` back into `--data-dir`, which must be
     /// empty or not exist (no `serve` may run on it).
     Restore {
@@ -321,6 +333,14 @@ pub enum SiteCommand {
         /// The IANA time zone (`Europe/Berlin`).
         timezone: String,
     },
+    /// Keep a site's events for DAYS days (0: for ever; `default`: the instance's
+    /// `retention_days`); older days are deleted by `serve` within the hour.
+    SetRetention {
+        /// The domain.
+        domain: String,
+        /// Days, 0, or `default`.
+        days: String,
+    },
     /// Show or change a site's privacy rules, applied by every edge before a hit counts.
     /// Without options, prints them. A list option replaces that whole list; give it once
     /// with an empty value (`--exclude-ip ''`) to empty it.
@@ -442,6 +462,49 @@ pub struct StatsArgs {
     /// The Stats API's JSON answer instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `hitkeep export`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    /// The site's domain; every site when absent.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// parquet, csv, json or ndjson [default: the output's extension, else parquet].
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The first day (YYYY-MM-DD, in the site's time zone); from the first event when absent.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The last day, inclusive; to the last event when absent.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only the events that match: the Stats API's filters as JSON, e.g.
+    /// '[["is","visit:country",["DE"]]]' (a visit filter keeps whole visits).
+    #[arg(long)]
+    pub filters: Option<String>,
+    /// The file to write (replaced only when the export is complete).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `hitkeep import`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// The takeout file.
+    pub file: PathBuf,
+    /// Every event into this site [default: each into the site it names, which must exist].
+    #[arg(long)]
+    pub site: Option<String>,
+    /// parquet, csv, json or ndjson [default: the file's extension].
+    #[arg(long)]
+    pub format: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `hitkeep goal` subcommands.

@@ -94,6 +94,14 @@ pub struct Config {
     pub memory_limit_mib: u32,
     /// Seconds between two passes of the daily rollups' builder (it also runs at start).
     pub rollup_interval_secs: u64,
+    /// Days a site's events are kept when the site sets none (0: for ever).
+    pub retention_days: u32,
+    /// Write the events retention deletes into Parquet files under `archive/` in the data
+    /// directory first (the takeout's schema).
+    pub retention_archive: bool,
+    /// Rewrite the database at start when a quarter of it (and at least 64 MiB) is free
+    /// space left by deletions, so that the file shrinks.
+    pub compact_at_start: bool,
     /// SMTP server for password resets and invitations by e-mail (none: no e-mail).
     pub smtp_host: Option<String>,
     /// Its port.
@@ -159,6 +167,9 @@ impl Default for Config {
             http_header_read_timeout_secs: 10,
             memory_limit_mib: 768,
             rollup_interval_secs: 60,
+            retention_days: 0,
+            retention_archive: false,
+            compact_at_start: true,
             smtp_host: None,
             smtp_port: 587,
             smtp_tls: crate::mail::SmtpTls::Starttls,
@@ -209,6 +220,9 @@ impl std::fmt::Debug for Config {
             .field("http_header_read_timeout_secs", &self.http_header_read_timeout_secs)
             .field("memory_limit_mib", &self.memory_limit_mib)
             .field("rollup_interval_secs", &self.rollup_interval_secs)
+            .field("retention_days", &self.retention_days)
+            .field("retention_archive", &self.retention_archive)
+            .field("compact_at_start", &self.compact_at_start)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
             .field("smtp_tls", &self.smtp_tls)
@@ -348,6 +362,12 @@ impl Config {
             return Err(ConfigError::Conflict(
                 "http_max_connections and http_header_read_timeout_secs must be at least 1".into(),
             ));
+        }
+        if self.retention_days > hitkeep_store::MAX_RETENTION_DAYS {
+            return Err(ConfigError::Conflict(format!(
+                "retention_days must be at most {} (0 keeps events for ever)",
+                hitkeep_store::MAX_RETENTION_DAYS
+            )));
         }
         if self.rollup_interval_secs == 0 {
             return Err(ConfigError::Conflict("rollup_interval_secs must be at least 1".into()));

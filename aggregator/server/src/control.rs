@@ -28,6 +28,11 @@ use crate::state::AppState;
 /// The socket's file name in the data directory.
 pub const SOCKET_FILE: &str = "hitkeep.sock";
 
+/// DuckDB's memory limit when a command opens the database itself: what a command needs
+/// (an export streams; a report's hash tables spill to disk beyond it), so that a command
+/// run beside other work stays small.
+pub const IN_PROCESS_MEMORY_MIB: u32 = 192;
+
 /// The socket path for a data directory.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SOCKET_FILE)
@@ -96,7 +101,12 @@ impl ControlClient {
             return Ok(Self::Socket(path));
         }
         let dir = data_dir.to_path_buf();
-        let store = tokio::task::spawn_blocking(move || hitkeep_store::Store::open_dir(&dir)).await??;
+        let store = tokio::task::spawn_blocking(move || -> anyhow::Result<hitkeep_store::Store> {
+            let store = hitkeep_store::Store::open_dir(&dir)?;
+            store.set_memory_limit(IN_PROCESS_MEMORY_MIB)?;
+            Ok(store)
+        })
+        .await??;
         let state = AppState::offline_now(Arc::new(store), data_dir)?;
         Ok(Self::InProcess(control_app(state)))
     }
@@ -113,13 +123,52 @@ impl ControlClient {
         uri: &str,
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<T> {
+        let (status, body) = self.send(method, uri, body).await?;
+        let bytes = body.collect().await?.to_bytes();
+        check_status(status, &bytes)?;
+        serde_json::from_slice(&bytes).context("decoding the server's answer")
+    }
+
+    /// Sends a request whose answer is one JSON object per line, and hands each line to
+    /// `line` as it arrives (a long task's progress).
+    pub async fn call_lines<T: DeserializeOwned>(
+        &self,
+        method: hyper::Method,
+        uri: &str,
+        body: Option<serde_json::Value>,
+        mut line: impl FnMut(T) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let (status, mut body) = self.send(method, uri, body).await?;
+        if !status.is_success() {
+            let bytes = body.collect().await?.to_bytes();
+            check_status(status, &bytes)?;
+            bail!("server answered {status}");
+        }
+        let mut pending = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else { continue };
+            pending.extend_from_slice(&data);
+            while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                let text: Vec<u8> = pending.drain(..=end).collect();
+                line(serde_json::from_slice(&text).context("decoding the server's answer")?)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        method: hyper::Method,
+        uri: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<(hyper::StatusCode, AnyBody)> {
         let body = body.map(|json| json.to_string()).unwrap_or_default();
         let request = Request::builder()
             .method(method)
             .uri(uri)
             .header(hyper::header::HOST, "hitkeep")
             .header(hyper::header::CONTENT_TYPE, "application/json");
-        let (status, bytes) = match self {
+        Ok(match self {
             Self::Socket(path) => {
                 let stream = UnixStream::connect(path).await.context("connecting to the control socket")?;
                 let (mut sender, connection) =
@@ -127,20 +176,29 @@ impl ControlClient {
                 tokio::spawn(connection);
                 let response =
                     sender.send_request(request.body(Full::new(bytes::Bytes::from(body)))?).await?;
-                (response.status(), response.into_body().collect().await?.to_bytes())
+                let status = response.status();
+                (status, response.into_body().map_err(anyhow::Error::from).boxed_unsync())
             }
             Self::InProcess(router) => {
                 let response = router.clone().oneshot(request.body(axum::body::Body::from(body))?).await?;
-                (response.status(), response.into_body().collect().await?.to_bytes())
+                let status = response.status();
+                (status, response.into_body().map_err(anyhow::Error::from).boxed_unsync())
             }
-        };
-        if !status.is_success() {
-            match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(error) => bail!("{} ({})", error.error.message, error.error.code),
-                Err(_) => bail!("server answered {status}"),
-            }
-        }
-        serde_json::from_slice(&bytes).context("decoding the server's answer")
+        })
+    }
+}
+
+/// A response body from either side.
+type AnyBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, anyhow::Error>;
+
+/// An error answer as an error.
+fn check_status(status: hyper::StatusCode, bytes: &[u8]) -> anyhow::Result<()> {
+    if status.is_success() {
+        return Ok(());
+    }
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(error) => bail!("{} ({})", error.error.message, error.error.code),
+        Err(_) => bail!("server answered {status}"),
     }
 }
 

@@ -121,6 +121,8 @@ impl From<hitkeep_store::Error> for AppError {
             E::Invalid { field: "funnel", .. } => (StatusCode::BAD_REQUEST, "invalid_funnel"),
             E::Invalid { field: "domain", .. } => (StatusCode::BAD_REQUEST, "invalid_domain"),
             E::Invalid { field: "timezone", .. } => (StatusCode::BAD_REQUEST, "invalid_timezone"),
+            E::Invalid { field: "retention_days", .. } => (StatusCode::BAD_REQUEST, "invalid_retention"),
+            E::Invalid { field: "takeout", .. } => (StatusCode::BAD_REQUEST, "invalid_takeout"),
             E::Invalid { field: "email", .. } => (StatusCode::BAD_REQUEST, "invalid_email"),
             E::Invalid { field: "name", .. } => (StatusCode::BAD_REQUEST, "invalid_name"),
             E::Invalid { field: "token_name", .. } => (StatusCode::BAD_REQUEST, "invalid_token_name"),

@@ -17,6 +17,7 @@ pub mod favicons;
 pub mod listener;
 pub mod mail;
 pub mod oidc;
+pub mod retention;
 pub mod routes;
 pub mod salts;
 pub mod serve;
@@ -81,6 +82,13 @@ pub fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Compact => {
+            init_logging(global.log_level.as_deref().unwrap_or("warn"), LogFormat::Text)?;
+            let data_dir = data_dir(&global, &env)?;
+            let (before, after) = hitkeep_store::Store::compact_file(&data_dir.join(hitkeep_store::DB_FILE))?;
+            println!("compacted {}: {:.1} MB, was {:.1} MB", data_dir.display(), after as f64 / 1e6, before as f64 / 1e6);
+            Ok(())
+        }
         Command::Restore { dir } => {
             init_logging(global.log_level.as_deref().unwrap_or("warn"), LogFormat::Text)?;
             let data_dir = data_dir(&global, &env)?;
@@ -113,9 +121,12 @@ pub fn main() -> anyhow::Result<()> {
                     Command::Goal { command } => commands::goals::run(&client, command).await,
                     Command::Funnel { command } => commands::funnels::run(&client, command).await,
                     Command::Backup { dir } => commands::backup::run(&client, dir).await,
+                    Command::Export(args) => commands::export::run(&client, args).await,
+                    Command::Import(args) => commands::import::run(&client, args).await,
                     Command::Serve(_)
                     | Command::Plugin { .. }
                     | Command::Demo(_)
+                    | Command::Compact
                     | Command::Restore { .. } => {
                         unreachable!("dispatched above")
                     }

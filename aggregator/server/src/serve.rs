@@ -57,7 +57,11 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let store = {
         let data_dir = data_dir.clone();
         let memory_limit_mib = config.memory_limit_mib;
+        let compact = config.compact_at_start;
         tokio::task::spawn_blocking(move || {
+            if compact && let Err(error) = crate::retention::compact_if_worth_it(&data_dir) {
+                tracing::warn!(error = format!("{error:#}"), "the database was not compacted");
+            }
             let store = Store::open_dir(&data_dir)?;
             store.set_memory_limit(memory_limit_mib)?;
             Ok::<_, hitkeep_store::Error>(store)
@@ -214,6 +218,13 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     };
     let rollup_interval = Duration::from_secs(config.rollup_interval_secs);
     let rollups = tokio::spawn(build_rollups(state.clone(), rollup_interval, cancel.clone()));
+    let retention = tokio::spawn(crate::retention::run(
+        state.clone(),
+        data_dir.clone(),
+        config.retention_days,
+        config.retention_archive,
+        cancel.clone(),
+    ));
     let app = crate::app::app(state);
     let limits = crate::listener::Limits {
         max_connections: config.http_max_connections,
@@ -223,6 +234,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let _ = sweeper.await;
     cancel.cancel();
     let _ = rollups.await;
+    let _ = retention.await;
     if let Some(live_demo) = live_demo {
         let _ = live_demo.await;
     }

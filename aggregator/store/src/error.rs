@@ -100,6 +100,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// Writing an export's output failed (the disk, or a client that went away).
+    #[error("writing the export failed: {0}")]
+    Output(#[source] std::io::Error),
+    /// Encoding an export's rows failed.
+    #[error("encoding the export failed: {0}")]
+    Encode(String),
     /// DuckDB reported an error.
     #[error("database error: {0}")]
     Db(#[from] duckdb::Error),

@@ -322,11 +322,13 @@ impl EventWriter {
         }
     }
 
-    /// The highest session id in use (0 when there is none).
+    /// The highest session id the ingest path gave (0 when there is none); imported visits'
+    /// ids are above the counter's range (see [`crate::IMPORTED_SESSIONS`]).
     pub fn max_session_id(&self) -> Result<u64> {
         let max: Option<u64> = self.conn.query_row(
-            "SELECT greatest((SELECT max(session_id) FROM events), (SELECT max(session_id) FROM visits))",
-            [],
+            "SELECT greatest((SELECT max(session_id) FROM events WHERE session_id < ?),
+                             (SELECT max(session_id) FROM visits WHERE session_id < ?))",
+            [crate::IMPORTED_SESSIONS, crate::IMPORTED_SESSIONS],
             |row| row.get(0),
         )?;
         Ok(max.unwrap_or(0))

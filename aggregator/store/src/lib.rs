@@ -14,15 +14,19 @@ mod credentials;
 mod edge_tokens;
 mod error;
 mod events;
+mod export;
 mod factors;
 mod funnels;
 mod goals;
+mod import;
 mod passkeys;
 mod password_resets;
 mod recent;
+mod retention;
 pub mod schema;
 mod share_links;
 mod sites;
+mod takeout;
 pub mod stats;
 mod users;
 mod visits;
@@ -43,14 +47,21 @@ pub use events::{
     BatchWrite, DeadLetter, EventRows, EventRowsBuilder, EventWriter, KnownBatches, NewEvent, RowRanges,
     StoreCounts,
 };
+pub use export::{
+    ExportFormat, ExportProgress, ExportSite, ExportSummary, PARQUET_VERSION_KEY, SLICE_ROWS, TAKEOUT_COLUMNS,
+    TAKEOUT_SCHEMA_VERSION, device_name, kind_label,
+};
+pub use import::{IMPORT_CHUNK, IMPORTED_SESSIONS, ImportReport, ImportedEvent, imported_session_id};
 pub use factors::{REQUIRE_SECOND_FACTOR, SignInChallenge, TotpFactor};
 pub use funnels::{Funnel, MAX_FUNNEL_STEPS, MAX_FUNNEL_WINDOW_MS, MIN_FUNNEL_STEPS};
 pub use goals::{Goal, GoalKind, MAX_GOAL_NAME_LEN, MAX_GOALS};
 pub use passkeys::{MAX_PASSKEY_NAME_LEN, StoredPasskey, validate_passkey_name};
 pub use password_resets::PasswordReset;
 pub use recent::{MAX_RECENT_EVENTS, StoredEvent};
+pub use retention::{FileSpace, MAX_RETENTION_DAYS, RetentionReport, validate_retention};
 pub use share_links::{MAX_SHARE_NAME_LEN, NewShareLink, ShareLink, validate_share_name};
 pub use sites::{Site, SiteRules, normalize_domain, validate_timezone};
+pub use takeout::{ImportProgress, ImportTarget};
 pub use users::{InstanceRole, MAX_EMAIL_LEN, MAX_NAME_LEN, Membership, SiteRole, User, normalize_email};
 pub use visits::{VisitOrigin, VisitRow};
 

@@ -415,6 +415,14 @@ pub const MIGRATIONS: &[&str] = &[
         marked_at    TIMESTAMP NOT NULL
     );
     "#,
+    // 8: per-site retention: the days a site's events are kept (0: for ever); a site
+    // without a row keeps the instance's default (the `retention_days` setting).
+    r#"
+    CREATE TABLE site_retention (
+        site_id  UINTEGER PRIMARY KEY,
+        days     UINTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The version a fully migrated database has.

@@ -17,6 +17,8 @@ pub struct Site {
     pub created_at_ms: i64,
     /// The privacy rules edges apply to its hits.
     pub rules: SiteRules,
+    /// Days its events are kept (0: for ever); `None`: the instance's default.
+    pub retention_days: Option<u32>,
 }
 
 /// Privacy rules of a site, applied at the edge before a hit is counted.
@@ -68,7 +70,10 @@ fn split_rules(joined: String) -> Vec<String> {
     joined.lines().filter(|line| !line.is_empty()).map(str::to_string).collect()
 }
 
-const SITE_COLUMNS: &str = "id, domain, timezone, epoch_ms(created_at), honor_dnt, honor_gpc, excluded_ip_ranges, excluded_paths, allowed_hostnames";
+const SITE_COLUMNS: &str = "id, domain, timezone, epoch_ms(created_at), honor_dnt, honor_gpc, excluded_ip_ranges, excluded_paths, allowed_hostnames, (SELECT r.days FROM site_retention r WHERE r.site_id = sites.id)";
+
+/// [`SITE_COLUMNS`] of a site being added (it has no retention of its own yet).
+const NEW_SITE_COLUMNS: &str = "id, domain, timezone, epoch_ms(created_at), honor_dnt, honor_gpc, excluded_ip_ranges, excluded_paths, allowed_hostnames, NULL::UINTEGER";
 
 /// Lower-cases a domain and checks that it is a host name (no scheme, path or port).
 pub fn normalize_domain(domain: &str) -> Result<String> {
@@ -118,7 +123,7 @@ impl Store {
             &format!(
                 "INSERT INTO sites (id, domain, timezone, created_at)
                  VALUES (nextval('site_id_seq'), ?, ?, current_timestamp::TIMESTAMP)
-                 RETURNING {SITE_COLUMNS}"
+                 RETURNING {NEW_SITE_COLUMNS}"
             ),
             params![domain, timezone],
             site_from_row,
@@ -204,6 +209,7 @@ impl Store {
             conn.execute("DELETE FROM rollup_days WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM rollup_dirty WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM goals WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM site_retention WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM funnels WHERE site_id = ?", [site.id])?;
             // Nobody keeps a role on, a token for, an invitation to or a share link of a site
             // that is gone.
@@ -243,6 +249,7 @@ fn site_from_row(row: &duckdb::Row<'_>) -> duckdb::Result<Site> {
             excluded_paths: split_rules(row.get(7)?),
             allowed_hostnames: split_rules(row.get(8)?),
         },
+        retention_days: row.get(9)?,
     })
 }
 

@@ -93,6 +93,8 @@ export interface Site {
   timezone: string;
   created_at_ms: number;
   rules: Record<string, unknown>;
+  /** Days its events are kept (0: for ever); null or absent: the instance's default. */
+  retention_days?: number | null;
   /** What the asker may do there: `view`, `read`, `write`, `manage`, `own`. */
   access?: string;
 }

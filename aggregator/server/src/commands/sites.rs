@@ -27,6 +27,20 @@ pub async fn run(client: &ControlClient, command: SiteCommand) -> anyhow::Result
                 client.call(Method::PUT, &uri, Some(serde_json::json!({ "timezone": timezone }))).await?;
             format!("{} now reports in {}\n", site.domain, site.timezone)
         }
+        SiteCommand::SetRetention { domain, days } => {
+            let uri = format!("/control/sites/{}", encode_segment(&domain));
+            let days: Option<u32> = match days.as_str() {
+                "default" => None,
+                text => Some(text.parse().map_err(|_| anyhow::anyhow!("DAYS is a number of days, 0, or `default`"))?),
+            };
+            let site: SiteView =
+                client.call(Method::PUT, &uri, Some(serde_json::json!({ "retention_days": days }))).await?;
+            match site.retention_days {
+                None => format!("{} keeps its events as long as the instance's default says\n", site.domain),
+                Some(0) => format!("{} keeps its events for ever\n", site.domain),
+                Some(days) => format!("{} keeps its events for {days} days\n", site.domain),
+            }
+        }
         SiteCommand::Rules {
             domain,
             honor_dnt,

@@ -47,6 +47,9 @@ pub struct SiteView {
     pub created_at_ms: i64,
     /// Its privacy rules.
     pub rules: RulesView,
+    /// Days its events are kept (0: for ever); null: the instance's default.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
     /// What the asker may do there (absent on the control socket).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<String>,
@@ -59,6 +62,7 @@ impl From<Site> for SiteView {
             timezone: site.timezone,
             created_at_ms: site.created_at_ms,
             rules: site.rules.into(),
+            retention_days: site.retention_days,
             access: None,
         }
     }
@@ -146,6 +150,15 @@ pub struct SiteUpdate {
     /// A new IANA time zone for its reports.
     #[serde(default)]
     pub timezone: Option<String>,
+    /// Days its events are kept (0: for ever), or null for the instance's default; absent:
+    /// unchanged.
+    #[serde(default, deserialize_with = "present")]
+    pub retention_days: Option<Option<u32>>,
+}
+
+/// A field that may be null: `Some(None)` when null, `None` (by default) when absent.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(deserializer).map(Some)
 }
 
 /// Query of the events routes.
@@ -206,15 +219,21 @@ async fn replace_rules(state: &AppState, domain: String, rules: RulesView) -> Re
 /// Changes a site (its time zone: the store drops the rollups cut in the old one), then tells
 /// the pipeline, the edges and the access cache.
 async fn change_site(state: &AppState, domain: String, update: SiteUpdate) -> Result<Site, AppError> {
-    let Some(timezone) = update.timezone else {
+    if update.timezone.is_none() && update.retention_days.is_none() {
         return Err(AppError::bad_request(
             "invalid_input",
-            "nothing to change: send {\"timezone\": \"Europe/Berlin\"}",
+            "nothing to change: send {\"timezone\": \"Europe/Berlin\"} or {\"retention_days\": 400}",
         ));
-    };
+    }
     let (site, all) = state
         .with_store(move |store| {
-            let site = store.set_site_timezone(&domain, timezone.trim())?;
+            let mut site = store.site(&domain)?;
+            if let Some(timezone) = update.timezone {
+                site = store.set_site_timezone(&site.domain, timezone.trim())?;
+            }
+            if let Some(days) = update.retention_days {
+                site = store.set_site_retention(&site.domain, days)?;
+            }
             Ok::<_, hitkeep_store::Error>((site, store.sites()?))
         })
         .await?;

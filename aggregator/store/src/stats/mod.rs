@@ -16,7 +16,7 @@ mod goals;
 mod places;
 pub mod rollup;
 mod sources;
-mod sql;
+pub(crate) mod sql;
 #[cfg(test)]
 mod tests;
 mod zone;

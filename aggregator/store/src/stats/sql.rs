@@ -33,7 +33,7 @@ pub(super) const VISIT_SPAN_MS: i64 = 24 * 3_600_000;
 
 /// A bound value.
 #[derive(Debug, Clone)]
-pub(super) enum Param {
+pub(crate) enum Param {
     Int(i64),
     Text(String),
     /// A timestamp, ms since the epoch.
@@ -52,24 +52,24 @@ impl ToSql for Param {
 
 /// SQL text and its parameters, in the order of their placeholders.
 #[derive(Debug, Default)]
-pub(super) struct Sql {
-    pub(super) text: String,
-    pub(super) params: Vec<Param>,
+pub(crate) struct Sql {
+    pub(crate) text: String,
+    pub(crate) params: Vec<Param>,
 }
 
 impl Sql {
-    pub(super) fn push(&mut self, fragment: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, fragment: &str) -> &mut Self {
         self.text.push_str(fragment);
         self
     }
 
-    pub(super) fn bind(&mut self, param: Param) -> &mut Self {
+    pub(crate) fn bind(&mut self, param: Param) -> &mut Self {
         self.text.push('?');
         self.params.push(param);
         self
     }
 
-    pub(super) fn append(&mut self, other: Sql) -> &mut Self {
+    pub(crate) fn append(&mut self, other: Sql) -> &mut Self {
         self.text.push_str(&other.text);
         self.params.extend(other.params);
         self
@@ -78,7 +78,7 @@ impl Sql {
 
 /// The tables a source reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Source {
+pub(crate) enum Source {
     /// `events e`.
     Events,
     /// `event_props p` (a property dimension).
@@ -545,7 +545,7 @@ fn join(sql: &mut Sql, left: &str, kind: &str, right: &str, dimensions: usize) {
 }
 
 /// The time range on `ts` (`[start, end)`), bound.
-pub(super) fn range(sql: &mut Sql, ts: &str, start_ms: i64, end_ms: i64) {
+pub(crate) fn range(sql: &mut Sql, ts: &str, start_ms: i64, end_ms: i64) {
     let _ = write!(sql.text, "{ts} >= ");
     sql.bind(Param::Time(start_ms));
     let _ = write!(sql.text, " AND {ts} < ");
@@ -765,7 +765,7 @@ fn visits_cte(query: &Query, visitors: bool) -> Result<Sql> {
 }
 
 /// A filter as a condition on `source`'s rows.
-pub(super) fn filter_sql(filter: &Filter, source: Source, query: &Query) -> Result<Sql> {
+pub(crate) fn filter_sql(filter: &Filter, source: Source, query: &Query) -> Result<Sql> {
     let mut sql = Sql::default();
     match filter {
         Filter::And(filters) | Filter::Or(filters) => {

@@ -1,0 +1,70 @@
+//! `hitkeep import`: imports a Hitkeep takeout through whoever holds the database (the
+//! running `serve`, or this process), with a progress bar.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::cli::ImportArgs;
+use crate::control::ControlClient;
+use crate::routes::import::ImportLine;
+
+/// Runs `hitkeep import`.
+pub async fn run(client: &ControlClient, args: ImportArgs) -> anyhow::Result<String> {
+    let file: PathBuf = if args.file.is_absolute() {
+        args.file.clone()
+    } else {
+        std::env::current_dir().context("reading the working directory")?.join(&args.file)
+    };
+    let format = match &args.format {
+        Some(format) => format.clone(),
+        None => match file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some(name @ ("parquet" | "csv" | "json" | "ndjson")) => name.to_owned(),
+            Some("jsonl") => "ndjson".to_owned(),
+            _ => bail!("say the file's format with --format (parquet, csv, json or ndjson)"),
+        },
+    };
+    let site = args.site.as_deref().map(hitkeep_store::normalize_domain).transpose()?;
+    let body = json!({ "file": file, "format": format, "site": site });
+    let started = Instant::now();
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {bar:40} {binary_bytes}/{binary_total_bytes}  {msg}  eta {eta}")
+            .expect("the template is valid"),
+    );
+    let mut done = None;
+    let mut failure = None;
+    client
+        .call_lines(hyper::Method::POST, "/control/import", Some(body), |line: ImportLine| {
+            match line {
+                ImportLine::Size { bytes } => bar.set_length(bytes),
+                ImportLine::Step { bytes, report } => {
+                    bar.set_position(bytes);
+                    bar.set_message(format!("{} stored, {} skipped", report.stored, report.skipped));
+                }
+                ImportLine::Done(report) => done = Some(report),
+                ImportLine::Error { code, message, report } => failure = Some((code, message, report)),
+            }
+            Ok(())
+        })
+        .await?;
+    bar.finish_and_clear();
+    if let Some((code, message, report)) = failure {
+        bail!(
+            "the import failed: {message} ({code}); {} events were stored before it, and running it again skips them",
+            report.stored
+        );
+    }
+    let Some(report) = done else { bail!("the import ended without an answer") };
+    Ok(format!(
+        "imported {} events from {}: {} stored, {} already there, in {:.1} s\n",
+        report.read,
+        file.display(),
+        report.stored,
+        report.skipped,
+        started.elapsed().as_secs_f64()
+    ))
+}
