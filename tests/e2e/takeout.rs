@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-const SITE: &str = "takeout.example";
+/// A shop (the traffic generator gives it purchases with revenue).
+const SITE: &str = "takeout-shop.example";
 
 fn cli(data_dir: &Path, args: &[&str]) -> String {
     let mut all = args.to_vec();
@@ -100,7 +101,7 @@ fn a_takeout_reads_back_row_by_row_in_every_format_and_imports_once() {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
     let mut server = Server::start(&data, &[]);
-    let batches = traffic_batches(SITE, 11, 4_000, 250, "edge-takeout");
+    let batches = traffic_batches(SITE, 11, 6_000, 250, "edge-takeout");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let client = nats(&server.nats_url).await;

@@ -95,7 +95,11 @@ fn export_site(
     filters: Option<&Value>,
 ) -> Result<ExportSite, AppError> {
     let all = date_range.is_none_or(|range| *range == "all");
-    let mut body = json!({ "metrics": ["events"], "date_range": date_range.cloned().unwrap_or(json!("all")) });
+    let mut body = json!({
+        "site_id": site.domain,
+        "metrics": ["events"],
+        "date_range": date_range.cloned().unwrap_or(json!("all")),
+    });
     if let Some(filters) = filters {
         body["filters"] = filters.clone();
     }
