@@ -207,10 +207,21 @@ fn a_takeout_reads_back_row_by_row_in_every_format_and_imports_once() {
         serde_json::from_str::<Value>(&out).unwrap()["results"][0]["metrics"].clone()
     };
     assert_eq!(totals(&other, "copy.example"), totals(&data, SITE));
+    // Retention on the command line: days, for ever, the instance's default; bad input refused.
+    let set = |days: &str| cli(&other, &["site", "set-retention", "copy.example", days]);
+    assert_eq!(set("400"), "copy.example keeps its events for 400 days\n");
+    assert_eq!(set("0"), "copy.example keeps its events for ever\n");
+    assert!(set("default").contains("instance's default"));
+    let refused = run_cli(&["site", "set-retention", "copy.example", "99999", "--data-dir", other.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("invalid_retention"));
     // A site the takeout names that the instance lacks is refused, with nothing stored.
     let third = dir.path().join("third");
     cli(&third, &["site", "add", "unrelated.example"]);
     let output = run_cli(&["import", parquet.to_str().unwrap(), "--data-dir", third.to_str().unwrap(), "--quiet"]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist here"));
+    // Compacting keeps every event.
+    let out = cli(&other, &["compact"]);
+    assert!(out.starts_with("compacted "), "{out}");
+    assert_eq!(open_store(&other).counts().unwrap().events, hits.len() as u64);
 }

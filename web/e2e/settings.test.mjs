@@ -164,3 +164,19 @@ test("the site's events download from the settings, and its retention saves", as
     assert.equal(site.retention_days, 730);
   });
 });
+
+test("an invitation waits on the members page until it is withdrawn", async () => {
+  await withPage(async (page) => {
+    await page.goto(`${hitkeep.base}/sites/${SITE}/settings/members`);
+    await page.getByLabel("E-mail address").fill("invitee@example.com");
+    await page.getByRole("button", { name: "Add" }).click();
+    const pending = page.locator(".settings-card").filter({ has: page.getByRole("heading", { name: "Pending invitations" }) });
+    const row = pending.locator("li").filter({ hasText: "invitee@example.com" });
+    await row.waitFor();
+    await assertAccessible(page, "the members page with a pending invitation");
+    await screenshot(page, "settings-invitations");
+    await row.getByRole("button", { name: "Withdraw" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Withdraw" }).click();
+    await pending.getByText("No invitation to this site is waiting to be used.").waitFor();
+  });
+});

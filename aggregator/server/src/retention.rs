@@ -149,6 +149,58 @@ pub fn compact_if_worth_it(data_dir: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hitkeep_store::{ImportTarget, ImportedEvent};
+
+    const DAY_MS: i64 = 86_400_000;
+
+    #[test]
+    fn a_pass_archives_then_deletes_the_days_past_each_sites_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_dir(dir.path()).unwrap();
+        let kept_for_ever = store.add_site("forever.example", "UTC").unwrap();
+        let limited = store.add_site("limited.example", "Europe/Berlin").unwrap();
+        store.set_site_retention("limited.example", Some(30)).unwrap();
+        // 2026-03-01T12:00Z, and one pageview a day for the 60 days before.
+        let now = 1_772_366_400_000;
+        let events: Vec<ImportedEvent> = (1..=60)
+            .map(|day| ImportedEvent {
+                ts_us: (now - day * DAY_MS) * 1000,
+                name: "pageview".into(),
+                hostname: "x".into(),
+                path: format!("/{day}"),
+                interactive: true,
+                visitor_id: day as u64,
+                session_id: day as u64,
+                ..Default::default()
+            })
+            .collect();
+        for site in [&kept_for_ever, &limited] {
+            store.import_events(site.id, &events, now).unwrap();
+        }
+        let passes = run_pass(&store, dir.path(), 0, true, now).unwrap();
+        assert_eq!(passes.len(), 1, "only the site with a retention");
+        assert_eq!(passes[0].domain, "limited.example");
+        // Kept: today and the 30 days before it, from Berlin's midnight of the 30th day before.
+        let (cutoff_ms, _) = cutoff(chrono_tz::Europe::Berlin, 30, now);
+        let old = events.iter().filter(|e| e.ts_us / 1000 < cutoff_ms).count() as u64;
+        assert_eq!(passes[0].deleted.events, old);
+        assert!(old > 0 && old < 60);
+        assert_eq!(store.counts().unwrap().events, 120 - old);
+        // The archive holds what was deleted, and imports back as such.
+        let archive = passes[0].archive.clone().unwrap();
+        assert!(archive.starts_with(dir.path().join(ARCHIVE_DIR).join("limited.example")));
+        let restored = store.add_site("restored.example", "UTC").unwrap();
+        let report = store
+            .import_takeout(&archive, ExportFormat::Parquet, &ImportTarget::Site(restored.id), now, &mut |_| {})
+            .unwrap();
+        assert_eq!(report.stored, old);
+        // Nothing more to do in the same hour; a default for the others applies to them.
+        assert!(run_pass(&store, dir.path(), 0, true, now).unwrap().iter().all(|p| p.domain != "limited.example"));
+        let passes = run_pass(&store, dir.path(), 7, false, now).unwrap();
+        let domains: Vec<&str> = passes.iter().map(|p| p.domain.as_str()).collect();
+        assert_eq!(domains, ["forever.example", "restored.example"]);
+        assert!(passes.iter().all(|p| p.archive.is_none()));
+    }
 
     #[test]
     fn the_cut_keeps_whole_days_in_the_sites_zone() {

@@ -37,6 +37,8 @@ pub enum AuditKind {
     InvitationCreated,
     /// An invitation was accepted.
     InvitationAccepted,
+    /// An invitation was withdrawn before it was used.
+    InvitationRevoked,
     /// An API token was made.
     TokenCreated,
     /// An API token was revoked.
@@ -65,7 +67,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, for parsing and listing.
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 26] = [
         Self::SetupCompleted,
         Self::SignIn,
         Self::SignInFailed,
@@ -79,6 +81,7 @@ impl AuditKind {
         Self::SiteRoleChanged,
         Self::InvitationCreated,
         Self::InvitationAccepted,
+        Self::InvitationRevoked,
         Self::TokenCreated,
         Self::TokenRevoked,
         Self::FactorAdded,
@@ -109,6 +112,7 @@ impl AuditKind {
             Self::SiteRoleChanged => "site_role_changed",
             Self::InvitationCreated => "invitation_created",
             Self::InvitationAccepted => "invitation_accepted",
+            Self::InvitationRevoked => "invitation_revoked",
             Self::TokenCreated => "token_created",
             Self::TokenRevoked => "token_revoked",
             Self::FactorAdded => "factor_added",

@@ -460,6 +460,34 @@ impl Store {
         Ok(Invitation { id, email, role, site, invited_by, created_at_ms: now_ms, expires_at_ms })
     }
 
+    /// The invitations neither used nor expired at `now_ms`, newest first.
+    pub fn pending_invitations(&self, now_ms: i64) -> Result<Vec<Invitation>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT id, email, role, site_id, site_role, invited_by, created_at_ms, expires_at_ms
+             FROM invitations WHERE expires_at_ms > ? ORDER BY created_at_ms DESC, id DESC",
+        )?;
+        let invitations = statement.query_map([now_ms], invitation_from_row)?.collect::<duckdb::Result<Vec<_>>>()?;
+        Ok(invitations)
+    }
+
+    /// Withdraws an invitation, so that its link no longer works (and drops the expired
+    /// ones on the way); `InvitationInvalid` when there is no such invitation.
+    pub fn revoke_invitation(&self, id: u32, now_ms: i64) -> Result<Invitation> {
+        let conn = self.conn();
+        let invitation = conn
+            .query_row(
+                "SELECT id, email, role, site_id, site_role, invited_by, created_at_ms, expires_at_ms
+                 FROM invitations WHERE id = ? AND expires_at_ms > ?",
+                params![id, now_ms],
+                invitation_from_row,
+            )
+            .optional()?
+            .ok_or(Error::InvitationInvalid)?;
+        conn.execute("DELETE FROM invitations WHERE id = ? OR expires_at_ms <= ?", params![id, now_ms])?;
+        Ok(invitation)
+    }
+
     /// The invitation with this code, whatever its expiry (the caller checks).
     pub fn invitation_by_digest(&self, digest: &[u8; 32]) -> Result<Option<Invitation>> {
         Ok(self
@@ -468,20 +496,7 @@ impl Store {
                 "SELECT id, email, role, site_id, site_role, invited_by, created_at_ms, expires_at_ms
                  FROM invitations WHERE code_sha256 = ?",
                 [&digest[..]],
-                |row| {
-                    let role: u8 = row.get(2)?;
-                    let site_id: Option<u32> = row.get(3)?;
-                    let site_role: Option<u8> = row.get(4)?;
-                    Ok(Invitation {
-                        id: row.get(0)?,
-                        email: row.get(1)?,
-                        role: InstanceRole::from_code(role).unwrap_or(InstanceRole::Member),
-                        site: site_id.zip(site_role.and_then(SiteRole::from_code)),
-                        invited_by: row.get(5)?,
-                        created_at_ms: row.get(6)?,
-                        expires_at_ms: row.get(7)?,
-                    })
-                },
+                invitation_from_row,
             )
             .optional()?)
     }
@@ -523,6 +538,23 @@ impl Store {
         drop(conn);
         self.user(user_id.ok_or(Error::InvitationInvalid)?)
     }
+}
+
+/// An invitation from `id, email, role, site_id, site_role, invited_by, created_at_ms,
+/// expires_at_ms`.
+fn invitation_from_row(row: &duckdb::Row<'_>) -> duckdb::Result<Invitation> {
+    let role: u8 = row.get(2)?;
+    let site_id: Option<u32> = row.get(3)?;
+    let site_role: Option<u8> = row.get(4)?;
+    Ok(Invitation {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        role: InstanceRole::from_code(role).unwrap_or(InstanceRole::Member),
+        site: site_id.zip(site_role.and_then(SiteRole::from_code)),
+        invited_by: row.get(5)?,
+        created_at_ms: row.get(6)?,
+        expires_at_ms: row.get(7)?,
+    })
 }
 
 #[cfg(test)]
@@ -643,5 +675,24 @@ mod tests {
         assert_eq!(user.email, "new@example.com");
         assert_eq!(store.site_role(site.id, user.id).unwrap(), Some(SiteRole::Viewer));
         assert!(store.invitation_by_digest(&[9; 32]).unwrap().is_none());
+    }
+
+    #[test]
+    fn pending_invitations_list_newest_first_and_a_revoked_one_is_gone() {
+        let (_dir, store) = store();
+        let add = |digest: u8, email: &str, at: i64, until: i64| {
+            store.add_invitation(&[digest; 32], email, InstanceRole::Member, None, None, at, until).unwrap()
+        };
+        let old = add(1, "old@example.com", 1, 50);
+        let first = add(2, "first@example.com", 10, 1_000);
+        let second = add(3, "second@example.com", 20, 1_000);
+        let pending = store.pending_invitations(100).unwrap();
+        assert_eq!(pending, vec![second.clone(), first.clone()], "the expired one is not pending");
+        assert_eq!(store.revoke_invitation(first.id, 100).unwrap(), first);
+        assert!(store.invitation_by_digest(&[2; 32]).unwrap().is_none(), "its link no longer works");
+        assert!(store.invitation_by_digest(&[1; 32]).unwrap().is_none(), "expired ones go on the way");
+        assert!(matches!(store.revoke_invitation(first.id, 100), Err(Error::InvitationInvalid)));
+        assert!(matches!(store.revoke_invitation(old.id, 100), Err(Error::InvitationInvalid)));
+        assert_eq!(store.pending_invitations(100).unwrap(), vec![second]);
     }
 }

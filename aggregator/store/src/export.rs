@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 use duckdb::arrow::array::{
     Array, ArrayRef, AsArray, Decimal128Array, RecordBatch, StringBuilder, TimestampMicrosecondArray,
 };
-use duckdb::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use duckdb::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit, UInt64Type};
 use hitkeep_protocol::{Channel, Device, EventKind};
 
 use crate::stats::sql::{Param, Sql, filter_sql, range};
@@ -68,7 +68,10 @@ pub const TAKEOUT_COLUMNS: [&str; 29] = [
 
 /// Events per slice: what one query joins and sorts at a time. An hour is never split, so
 /// a slice is larger when one hour holds more.
-pub const SLICE_ROWS: u64 = 200_000;
+pub const SLICE_ROWS: u64 = 100_000;
+
+/// Batches (of DuckDB's 2,048 rows) read ahead of the encoder.
+const QUEUED_BATCHES: usize = 16;
 
 /// Rows per Parquet row group (the encoder holds one in memory).
 const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -168,37 +171,70 @@ impl Store {
         progress: &mut dyn FnMut(ExportProgress),
     ) -> Result<ExportSummary> {
         let conn = self.reader()?;
-        // One snapshot for the plan and every slice: a transaction that only reads.
+        // One snapshot for the plan and every slice: a transaction that only reads (nothing
+        // is written, so it ends with a rollback, which only releases the snapshot).
         conn.execute_batch("BEGIN TRANSACTION")?;
-        let result = (|| {
-            let mut plans = Vec::with_capacity(sites.len());
-            for site in sites {
-                plans.push(self.plan_site(&conn, site)?);
+        let planned = sites.iter().map(|site| self.plan_site(&conn, site)).collect::<Result<Vec<_>>>();
+        let plans = match planned {
+            Ok(plans) => plans,
+            Err(error) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(error);
             }
-            let slices = plans.iter().map(|plan| plan.slices.len() as u64).sum();
-            let rows = plans.iter().map(|plan| plan.rows).sum();
-            progress(ExportProgress::Planned { rows, slices });
-            let mut writer = Encoder::new(format, Counting::new(out))?;
-            let mut written = 0u64;
-            for plan in &plans {
-                for slice in &plan.slices {
-                    let sql = slice_sql(plan, *slice)?;
-                    let mut statement = conn.prepare(&sql.text)?;
-                    let stream = statement.stream_arrow(duckdb::params_from_iter(sql.params.iter()))?;
-                    for batch in stream {
-                        let batch = takeout_batch(&batch?)?;
-                        written += batch.num_rows() as u64;
-                        writer.write(&batch)?;
-                        progress(ExportProgress::Wrote { rows: written });
+        };
+        let slices = plans.iter().map(|plan| plan.slices.len() as u64).sum();
+        let rows = plans.iter().map(|plan| plan.rows).sum();
+        progress(ExportProgress::Planned { rows, slices });
+        // Two threads: this one encodes and writes while the other runs the slices' queries
+        // (in the transaction, on its connection), a few batches ahead.
+        let (batches, received) = std::sync::mpsc::sync_channel::<Result<RecordBatch>>(QUEUED_BATCHES);
+        std::thread::scope(|scope| {
+            let plans = &plans;
+            let reader = scope.spawn(move || {
+                'slices: for plan in plans {
+                    for slice in &plan.slices {
+                        let read = (|| -> Result<bool> {
+                            let sql = slice_sql(plan, *slice)?;
+                            let mut statement = conn.prepare(&sql.text)?;
+                            let stream = statement.stream_arrow(duckdb::params_from_iter(sql.params.iter()))?;
+                            for batch in stream {
+                                let batch = takeout_batch(&batch?)?;
+                                if batches.send(Ok(batch)).is_err() {
+                                    // The writer stopped: its error says why.
+                                    return Ok(false);
+                                }
+                            }
+                            Ok(true)
+                        })();
+                        match read {
+                            Ok(true) => {}
+                            Ok(false) => break 'slices,
+                            Err(error) => {
+                                let _ = batches.send(Err(error));
+                                break 'slices;
+                            }
+                        }
                     }
                 }
-            }
-            let bytes = writer.finish()?;
-            Ok(ExportSummary { rows: written, bytes })
-        })();
-        // Nothing was written: ending the transaction either way only releases the snapshot.
-        let _ = conn.execute_batch("ROLLBACK");
-        result
+                let _ = conn.execute_batch("ROLLBACK");
+            });
+            let written = (|| {
+                let mut writer = Encoder::new(format, Counting::new(out))?;
+                let mut written = 0u64;
+                for batch in &received {
+                    let batch = batch?;
+                    written += batch.num_rows() as u64;
+                    writer.write(&batch)?;
+                    progress(ExportProgress::Wrote { rows: written });
+                }
+                let bytes = writer.finish()?;
+                Ok(ExportSummary { rows: written, bytes })
+            })();
+            // The reader stops at its next batch when this side has stopped early.
+            drop(received);
+            let _ = reader.join();
+            written
+        })
     }
 
     /// One site's slices: consecutive hours with events, cut at [`SLICE_ROWS`].
@@ -339,8 +375,7 @@ fn slice_sql(plan: &SitePlan, slice: Slice) -> Result<Sql> {
          {channels} AS channel, e.utm_source, e.utm_medium, e.utm_campaign, e.utm_content, e.utm_term, \
          e.country, e.region, e.city, e.browser, e.browser_version, e.os, e.os_version, \
          {devices} AS device, e.revenue_micros AS revenue, e.revenue_currency, e.interactive, p.props, \
-         lpad(lower(hex(e.visitor_id)), 16, '0') AS visitor_id, \
-         lpad(lower(hex(e.session_id)), 16, '0') AS session_id, \
+         e.visitor_id, e.session_id, \
          {TAKEOUT_SCHEMA_VERSION}::UTINYINT AS schema_version \
          FROM events e LEFT JOIN (\
            SELECT ts, session_id, name, map(list(key ORDER BY key), list(value ORDER BY key)) AS props \
@@ -379,6 +414,13 @@ fn takeout_batch(batch: &RecordBatch) -> Result<RecordBatch> {
                 fields.push(Field::new("time", utc.data_type().clone(), false));
                 columns.push(Arc::new(utc));
             }
+            "visitor_id" | "session_id" => {
+                let ids = column.as_primitive_opt::<UInt64Type>().ok_or_else(|| {
+                    Error::Encode(format!("{} is {}", field.name(), column.data_type()))
+                })?;
+                fields.push(Field::new(field.name(), DataType::Utf8, false));
+                columns.push(Arc::new(hex_ids(ids)));
+            }
             "revenue" => {
                 let micros = column.as_primitive_opt::<Int64Type>().ok_or_else(|| {
                     Error::Encode(format!("revenue is {}", column.data_type()))
@@ -397,6 +439,25 @@ fn takeout_batch(batch: &RecordBatch) -> Result<RecordBatch> {
         }
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::Encode(e.to_string()))
+}
+
+/// Ids as 16 lower-case hex digits (DuckDB's `hex` and `lpad` take several times longer).
+fn hex_ids(ids: &duckdb::arrow::array::UInt64Array) -> duckdb::arrow::array::StringArray {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = StringBuilder::with_capacity(ids.len(), ids.len() * 16);
+    let mut digits = [0u8; 16];
+    for id in ids.iter() {
+        match id {
+            Some(id) => {
+                for (index, digit) in digits.iter_mut().enumerate() {
+                    *digit = DIGITS[((id >> ((15 - index) * 4)) & 0xf) as usize];
+                }
+                text.append_value(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
+            }
+            None => text.append_null(),
+        }
+    }
+    text.finish()
 }
 
 /// Revenue in the takeout: up to 10^12 in the currency's unit, to a millionth.
@@ -528,9 +589,13 @@ fn parquet_writer<W: Write + Send>(out: W, schema: SchemaRef) -> Result<parquet:
     use parquet::basic::Compression;
     use parquet::file::metadata::KeyValue;
     use parquet::file::properties::WriterProperties;
+    use parquet::schema::types::ColumnPath;
     let properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        // Ids are all but unique: a dictionary would cost time and save nothing.
+        .set_column_dictionary_enabled(ColumnPath::from("visitor_id"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("session_id"), false)
         .set_created_by(format!("hitkeep {}", env!("CARGO_PKG_VERSION")))
         .set_key_value_metadata(Some(vec![KeyValue::new(
             PARQUET_VERSION_KEY.to_owned(),
@@ -612,6 +677,16 @@ mod tests {
         let bounds: Vec<(i64, i64)> = slices.iter().map(|s| (s.start_ms, s.end_ms)).collect();
         assert_eq!(bounds, vec![(123, 2 * hour), (2 * hour, 5 * hour), (5 * hour, 6 * hour), (6 * hour, 7 * hour)]);
         assert!(cut_slices(&[], 0, hour).is_empty());
+    }
+
+    #[test]
+    fn ids_are_sixteen_hex_digits() {
+        let ids = duckdb::arrow::array::UInt64Array::from(vec![Some(0), Some(0xdead_beef), Some(u64::MAX), None]);
+        let text = hex_ids(&ids);
+        assert_eq!(text.value(0), "0000000000000000");
+        assert_eq!(text.value(1), "00000000deadbeef");
+        assert_eq!(text.value(2), "ffffffffffffffff");
+        assert!(text.is_null(3));
     }
 
     #[test]

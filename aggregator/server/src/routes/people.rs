@@ -24,7 +24,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/users", get(list_users).post(create_user_api))
         .route("/api/users/{id}", put(change_role).delete(remove_user_api))
-        .route("/api/invitations", axum::routing::post(invite))
+        .route("/api/invitations", get(pending_invitations).post(invite))
+        .route("/api/invitations/{id}", delete(revoke_invitation))
         .route("/api/sites/{domain}/members", get(members).post(invite_member))
         .route("/api/sites/{domain}/members/{user_id}", put(set_member).delete(remove_member))
 }
@@ -241,6 +242,8 @@ struct InvitationBody {
 /// An invitation as its maker gets it: the link to pass on (shown once).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InvitationLink {
+    /// The invitation's id (to withdraw it: `DELETE /api/invitations/{id}`).
+    pub id: u32,
     /// The path of the page that accepts it (`/invite?code=hki_...`).
     pub path: String,
     /// The code alone.
@@ -266,7 +269,7 @@ async fn make_invitation(
     let expires = now + INVITATION_DAYS * 86_400_000;
     let email = email.to_owned();
     let address = email.clone();
-    let inviter = state
+    let (inviter, id) = state
         .with_store(move |store| {
             if store.user_by_email(&email).is_ok() {
                 return Err(hitkeep_store::Error::UserExists);
@@ -280,7 +283,7 @@ async fn make_invitation(
                 &format!("invitation={}", invitation.id),
                 now,
             )?;
-            store.user(invited_by)
+            Ok((store.user(invited_by)?, invitation.id))
         })
         .await?;
     let path = format!("/invite?code={code}");
@@ -294,7 +297,89 @@ async fn make_invitation(
         );
         mailer.send_later(address, "You are invited to Hitkeep", body);
     }
-    Ok(InvitationLink { path, code, expires_at_ms: expires, emailed: state.mailer.is_some() })
+    Ok(InvitationLink { id, path, code, expires_at_ms: expires, emailed: state.mailer.is_some() })
+}
+
+/// An invitation not used yet, as listed (never its code: only a digest is kept).
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingInvitation {
+    /// Its id.
+    pub id: u32,
+    /// Who is invited.
+    pub email: String,
+    /// The instance role the account will have.
+    pub role: String,
+    /// The site the account will have a role on, if any.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// That role.
+    #[serde(default)]
+    pub site_role: Option<String>,
+    /// The account that invited, if a person did.
+    #[serde(default)]
+    pub invited_by: Option<u32>,
+    /// Made at, ms since the epoch.
+    pub created_at_ms: i64,
+    /// Unusable from then on.
+    pub expires_at_ms: i64,
+}
+
+/// `GET /api/invitations`: the invitations neither used nor expired, newest first (instance
+/// admins).
+async fn pending_invitations(
+    State(state): State<AppState>,
+    _admin: InstanceAdmin,
+) -> Result<Json<Vec<PendingInvitation>>, AppError> {
+    let now = state.now_ms();
+    let (invitations, sites) =
+        state.with_store(move |store| Ok::<_, hitkeep_store::Error>((store.pending_invitations(now)?, store.sites()?))).await?;
+    let domain = |id: u32| sites.iter().find(|site| site.id == id).map(|site| site.domain.clone());
+    Ok(Json(
+        invitations
+            .into_iter()
+            .map(|invitation| PendingInvitation {
+                id: invitation.id,
+                email: invitation.email,
+                role: invitation.role.as_str().to_owned(),
+                site: invitation.site.and_then(|(id, _)| domain(id)),
+                site_role: invitation.site.map(|(_, role)| role.as_str().to_owned()),
+                invited_by: invitation.invited_by,
+                created_at_ms: invitation.created_at_ms,
+                expires_at_ms: invitation.expires_at_ms,
+            })
+            .collect(),
+    ))
+}
+
+/// `DELETE /api/invitations/{id}`: withdraws an invitation; its link stops working (instance
+/// admins). `404 invitation_not_found` when it was used, expired or never was.
+async fn revoke_invitation(
+    State(state): State<AppState>,
+    InstanceAdmin(admin): InstanceAdmin,
+    Path(id): Path<u32>,
+) -> Result<StatusCode, AppError> {
+    let now = state.now_ms();
+    let by = admin.user().id;
+    state
+        .with_store(move |store| {
+            let invitation = store.revoke_invitation(id, now).map_err(|error| match error {
+                hitkeep_store::Error::InvitationInvalid => None,
+                error => Some(error),
+            });
+            match invitation {
+                Ok(invitation) => {
+                    store.audit(AuditKind::InvitationRevoked, None, Some(by), &format!("invitation={}", invitation.id), now)?;
+                    Ok(true)
+                }
+                Err(None) => Ok(false),
+                Err(Some(error)) => Err(error),
+            }
+        })
+        .await?
+        .then_some(StatusCode::NO_CONTENT)
+        .ok_or_else(|| {
+            AppError::new(StatusCode::NOT_FOUND, "invitation_not_found", format!("no pending invitation {id}"))
+        })
 }
 
 /// `POST /api/invitations`: an instance admin invites someone, optionally onto a site.

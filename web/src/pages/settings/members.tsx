@@ -1,12 +1,14 @@
 // Members: who may see or change the site, and with what role; adding an address without
 // an account makes an invitation (a link to pass on, also e-mailed when the instance sends
-// mail).
+// mail), which instance admins see pending here and may withdraw.
 import { useState } from "preact/hooks";
 import { TextField } from "../../components/fields";
 import { ErrorMessage } from "../../components/status";
 import { get, post, put, sitePath } from "../../lib/api";
+import { useLoad } from "../../lib/stats";
 import { currentLanguage, t } from "../../lib/i18n";
-import { CardForm, apiFieldError, CopyBlock, FormError, formatWhen, ListSection, Result, Saved, Submit, useAction } from "./forms";
+import { CardForm, apiFieldError, CopyBlock, FormError, formatWhen, ListCard, ListSection, RemoveDialog, Result, Saved, Submit, useAction } from "./forms";
+import { isInstanceAdmin } from "./sections";
 import type { SectionProps } from "./types";
 import { isEmail } from "./validate";
 
@@ -19,13 +21,24 @@ interface Member {
 }
 
 interface Invitation {
+  id: number;
   path: string;
   code: string;
   expires_at_ms: number;
   emailed: boolean;
 }
 
+/** An invitation not used yet (`GET /api/invitations`). */
+interface PendingInvitation {
+  id: number;
+  email: string;
+  site: string | null;
+  site_role: string | null;
+  expires_at_ms: number;
+}
+
 export function MembersSection({ site, account }: SectionProps) {
+  const [invited, setInvited] = useState(0);
   return (
     <ListSection<Member>
       title={t("settings.section_members")}
@@ -38,7 +51,18 @@ export function MembersSection({ site, account }: SectionProps) {
         <MemberRow key={member.user_id} domain={site.domain} member={member} self={member.user_id === account?.id} onChanged={reload} onRemove={remove} />
       )}
       footer={<p class="hint">{t("settings.members_admins_note")}</p>}
-      form={(reload) => <AddMember domain={site.domain} onAdded={reload} />}
+      form={(reload) => (
+        <>
+          <AddMember
+            domain={site.domain}
+            onAdded={() => {
+              reload();
+              setInvited((n) => n + 1);
+            }}
+          />
+          {isInstanceAdmin(account?.role) ? <PendingInvitations domain={site.domain} refresh={invited} /> : null}
+        </>
+      )}
       remove={{
         title: t("settings.member_remove_title"),
         confirmLabel: t("settings.member_remove"),
@@ -166,5 +190,47 @@ function AddMember({ domain, onAdded }: { domain: string; onAdded: () => void })
         </Result>
       ) : null}
     </CardForm>
+  );
+}
+
+/** The site's invitations not used yet, each with a way to withdraw it (instance admins). */
+function PendingInvitations({ domain, refresh }: { domain: string; refresh: number }) {
+  const [withdrawn, setWithdrawn] = useState(0);
+  const [removing, setRemoving] = useState<PendingInvitation | null>(null);
+  const loaded = useLoad(`invitations\n${domain}`, (signal) => get<PendingInvitation[]>("/api/invitations", signal), refresh + withdrawn);
+  const items = (loaded.data ?? []).filter((invitation) => invitation.site === domain);
+  return (
+    <>
+      <ListCard<PendingInvitation>
+        title={t("settings.invitations_title")}
+        load={loaded}
+        items={items}
+        none={t("settings.invitations_none")}
+        row={(invitation) => (
+          <li key={invitation.id}>
+            <div class="item-main">
+              <strong>{invitation.email}</strong>{" "}
+              <span class="muted">
+                {invitation.site_role ? t(`settings.role_${invitation.site_role}`) : null} · {t("settings.member_invite_expires", { when: formatWhen(invitation.expires_at_ms, currentLanguage()) })}
+              </span>
+            </div>
+            <div class="item-actions">
+              <button type="button" class="button danger small" onClick={() => setRemoving(invitation)}>
+                {t("settings.invitation_withdraw")}
+              </button>
+            </div>
+          </li>
+        )}
+      />
+      <RemoveDialog<PendingInvitation>
+        item={removing}
+        title={t("settings.invitation_withdraw_title")}
+        confirmLabel={t("settings.invitation_withdraw")}
+        path={(invitation) => `/api/invitations/${invitation.id}`}
+        text={(invitation) => t("settings.invitation_withdraw_text", { email: invitation.email })}
+        onClose={() => setRemoving(null)}
+        onRemoved={() => setWithdrawn((n) => n + 1)}
+      />
+    </>
   );
 }

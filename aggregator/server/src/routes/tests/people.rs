@@ -217,3 +217,42 @@ async fn invitations_make_accounts_once_until_they_expire() {
     assert!(app.store().user_by_email("late@example.com").is_err());
     let _ = (SecretKind::Invitation, digest, password_of);
 }
+
+#[tokio::test]
+async fn pending_invitations_are_listed_and_withdrawn_by_admins() {
+    let app = app();
+    let admin = app.session(ADMIN);
+    let invite = |email: &'static str| {
+        app.request(Method::POST, "/api/invitations")
+            .cookie(&admin)
+            .json(json!({ "email": email, "site": "b.example", "site_role": "admin" }))
+            .send()
+    };
+    let first = invite("first@example.com").await.json();
+    let second = invite("second@example.com").await.json();
+    let listed = app.request(Method::GET, "/api/invitations").cookie(&admin).send().await;
+    assert_eq!(listed.status.as_u16(), 200);
+    let listed = listed.json();
+    let emails: Vec<&str> = listed.as_array().unwrap().iter().map(|i| i["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["second@example.com", "first@example.com"], "newest first");
+    assert_eq!(listed[0]["id"], second["id"]);
+    assert_eq!((listed[0]["site"].as_str(), listed[0]["site_role"].as_str()), (Some("b.example"), Some("admin")));
+    assert!(listed[0].get("code").is_none(), "codes are never shown again");
+
+    // Members may not see or withdraw them.
+    let member = app.session(VIEWER);
+    assert_eq!(app.request(Method::GET, "/api/invitations").cookie(&member).send().await.status.as_u16(), 403);
+    let path = format!("/api/invitations/{}", first["id"]);
+    assert_eq!(app.request(Method::DELETE, &path).cookie(&member).send().await.status.as_u16(), 403);
+
+    // Withdrawn: gone from the list, its link refused, recorded; a second time is 404.
+    assert_eq!(app.request(Method::DELETE, &path).cookie(&admin).send().await.status.as_u16(), 204);
+    let left = app.request(Method::GET, "/api/invitations").cookie(&admin).send().await.json();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    let accept = json!({ "code": first["code"], "password": "guest password here" });
+    let refused = app.request(Method::POST, "/api/auth/invitations/accept").json(accept).send().await;
+    assert_eq!(refused.status_code(), (403, "invalid_invitation".into()));
+    assert_eq!(app.request(Method::DELETE, &path).cookie(&admin).send().await.status_code(), (404, "invitation_not_found".into()));
+    let audit = app.store().audit_log(10, None).unwrap();
+    assert!(audit.iter().any(|entry| entry.event == "invitation_revoked"));
+}
