@@ -33,7 +33,11 @@ fn read_back(format: &str, source: &[&str]) -> Vec<Value> {
         .output()
         .expect("python3 runs (scripts/test.sh installs duckdb)");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
 }
 
 /// A sent hit as a takeout row reads back (visitor and visit ids are the server's own).
@@ -140,10 +144,8 @@ fn a_takeout_reads_back_row_by_row_in_every_format_and_imports_once() {
     let start = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap();
     let start_ms = start.and_utc().timestamp_millis();
     // Whole visits on a mobile device: the visit's first hit says (the sent hits carry it).
-    let mobile_sessions: std::collections::HashSet<String> = rows
-        .iter()
-        .map(|row| row["session_id"].as_str().unwrap().to_owned())
-        .collect();
+    let mobile_sessions: std::collections::HashSet<String> =
+        rows.iter().map(|row| row["session_id"].as_str().unwrap().to_owned()).collect();
     let in_day = hits.iter().filter(|hit| hit.ts >= start_ms && hit.ts < start_ms + 86_400_000);
     let mobile_in_day = in_day.filter(|hit| hit.device == hitkeep_protocol::Device::Mobile).count();
     assert!(!rows.is_empty() && !mobile_sessions.is_empty());
@@ -202,7 +204,16 @@ fn a_takeout_reads_back_row_by_row_in_every_format_and_imports_once() {
     let totals = |data: &Path, site: &str| -> Value {
         let out = cli(
             data,
-            &["stats", "--site", site, "--range", "all", "--metrics", "visitors,visits,pageviews,bounce_rate", "--json"],
+            &[
+                "stats",
+                "--site",
+                site,
+                "--range",
+                "all",
+                "--metrics",
+                "visitors,visits,pageviews,bounce_rate",
+                "--json",
+            ],
         );
         serde_json::from_str::<Value>(&out).unwrap()["results"][0]["metrics"].clone()
     };
@@ -212,12 +223,14 @@ fn a_takeout_reads_back_row_by_row_in_every_format_and_imports_once() {
     assert_eq!(set("400"), "copy.example keeps its events for 400 days\n");
     assert_eq!(set("0"), "copy.example keeps its events for ever\n");
     assert!(set("default").contains("instance's default"));
-    let refused = run_cli(&["site", "set-retention", "copy.example", "99999", "--data-dir", other.to_str().unwrap()]);
+    let refused =
+        run_cli(&["site", "set-retention", "copy.example", "99999", "--data-dir", other.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("invalid_retention"));
     // A site the takeout names that the instance lacks is refused, with nothing stored.
     let third = dir.path().join("third");
     cli(&third, &["site", "add", "unrelated.example"]);
-    let output = run_cli(&["import", parquet.to_str().unwrap(), "--data-dir", third.to_str().unwrap(), "--quiet"]);
+    let output =
+        run_cli(&["import", parquet.to_str().unwrap(), "--data-dir", third.to_str().unwrap(), "--quiet"]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist here"));
     // Compacting keeps every event.

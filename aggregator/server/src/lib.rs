@@ -86,7 +86,12 @@ pub fn main() -> anyhow::Result<()> {
             init_logging(global.log_level.as_deref().unwrap_or("warn"), LogFormat::Text)?;
             let data_dir = data_dir(&global, &env)?;
             let (before, after) = hitkeep_store::Store::compact_file(&data_dir.join(hitkeep_store::DB_FILE))?;
-            println!("compacted {}: {:.1} MB, was {:.1} MB", data_dir.display(), after as f64 / 1e6, before as f64 / 1e6);
+            println!(
+                "compacted {}: {:.1} MB, was {:.1} MB",
+                data_dir.display(),
+                after as f64 / 1e6,
+                before as f64 / 1e6
+            );
             Ok(())
         }
         Command::Restore { dir } => {

@@ -44,7 +44,13 @@ pub struct Pass {
 }
 
 /// One pass over every site; `default_days` for sites without their own (0: for ever).
-pub fn run_pass(store: &Store, data_dir: &Path, default_days: u32, archive: bool, now_ms: i64) -> anyhow::Result<Vec<Pass>> {
+pub fn run_pass(
+    store: &Store,
+    data_dir: &Path,
+    default_days: u32,
+    archive: bool,
+    now_ms: i64,
+) -> anyhow::Result<Vec<Pass>> {
     let mut passes = Vec::new();
     for site in store.sites()? {
         let days = site.retention_days.unwrap_or(default_days);
@@ -73,13 +79,21 @@ pub fn run_pass(store: &Store, data_dir: &Path, default_days: u32, archive: bool
 
 /// Writes a site's events before `cutoff_ms` into `archive/<domain>/`, named by the last
 /// day it holds and when it was written; the file appears once complete.
-fn write_archive(store: &Store, data_dir: &Path, site: &Site, zone: Tz, cutoff_ms: i64, now_ms: i64) -> anyhow::Result<PathBuf> {
+fn write_archive(
+    store: &Store,
+    data_dir: &Path,
+    site: &Site,
+    zone: Tz,
+    cutoff_ms: i64,
+    now_ms: i64,
+) -> anyhow::Result<PathBuf> {
     let dir = data_dir.join(ARCHIVE_DIR).join(&site.domain);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let last_day = utc_to_local(zone, cutoff_ms - 1).date();
     let written = utc_to_local(Tz::UTC, now_ms).format("%Y%m%dT%H%M%SZ");
     let path = dir.join(format!("{}-until-{last_day}-{written}.parquet", site.domain));
-    let partial = dir.join(format!(".{}.partial", path.file_name().and_then(|n| n.to_str()).unwrap_or("archive")));
+    let partial =
+        dir.join(format!(".{}.partial", path.file_name().and_then(|n| n.to_str()).unwrap_or("archive")));
     let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
     let export = ExportSite { site: site.clone(), start_ms: None, end_ms: Some(cutoff_ms), filter: None };
     let result = store
@@ -98,7 +112,13 @@ fn write_archive(store: &Store, data_dir: &Path, site: &Site, zone: Tz, cutoff_m
 }
 
 /// The hourly pass, until `cancel` fires.
-pub async fn run(state: AppState, data_dir: PathBuf, default_days: u32, archive: bool, cancel: CancellationToken) {
+pub async fn run(
+    state: AppState,
+    data_dir: PathBuf,
+    default_days: u32,
+    archive: bool,
+    cancel: CancellationToken,
+) {
     // Not at once: start-up has enough to do.
     tokio::select! {
         () = tokio::time::sleep(Duration::from_secs(60)) => {}
@@ -111,7 +131,8 @@ pub async fn run(state: AppState, data_dir: PathBuf, default_days: u32, archive:
             () = cancel.cancelled() => return,
         }
         let (store, dir, now_ms) = (state.store.clone(), data_dir.clone(), state.now_ms());
-        let pass = tokio::task::spawn_blocking(move || run_pass(&store, &dir, default_days, archive, now_ms)).await;
+        let pass =
+            tokio::task::spawn_blocking(move || run_pass(&store, &dir, default_days, archive, now_ms)).await;
         match pass {
             Ok(Ok(passes)) => {
                 for pass in passes {
@@ -191,11 +212,19 @@ mod tests {
         assert!(archive.starts_with(dir.path().join(ARCHIVE_DIR).join("limited.example")));
         let restored = store.add_site("restored.example", "UTC").unwrap();
         let report = store
-            .import_takeout(&archive, ExportFormat::Parquet, &ImportTarget::Site(restored.id), now, &mut |_| {})
+            .import_takeout(
+                &archive,
+                ExportFormat::Parquet,
+                &ImportTarget::Site(restored.id),
+                now,
+                &mut |_| {},
+            )
             .unwrap();
         assert_eq!(report.stored, old);
         // Nothing more to do in the same hour; a default for the others applies to them.
-        assert!(run_pass(&store, dir.path(), 0, true, now).unwrap().iter().all(|p| p.domain != "limited.example"));
+        assert!(
+            run_pass(&store, dir.path(), 0, true, now).unwrap().iter().all(|p| p.domain != "limited.example")
+        );
         let passes = run_pass(&store, dir.path(), 7, false, now).unwrap();
         let domains: Vec<&str> = passes.iter().map(|p| p.domain.as_str()).collect();
         assert_eq!(domains, ["forever.example", "restored.example"]);
@@ -208,9 +237,19 @@ mod tests {
         let now = chrono::DateTime::parse_from_rfc3339("2026-03-10T15:00:00Z").unwrap().timestamp_millis();
         let (ms, day) = cutoff(chrono_tz::Europe::Berlin, 30, now);
         // Kept: 2026-02-08 (30 days before the 10th of March) and after, from Berlin's midnight.
-        assert_eq!(ms, chrono::DateTime::parse_from_rfc3339("2026-02-07T23:00:00Z").unwrap().timestamp_millis());
-        assert_eq!(day, (NaiveDate::from_ymd_opt(2026, 2, 8).unwrap() - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days());
+        assert_eq!(
+            ms,
+            chrono::DateTime::parse_from_rfc3339("2026-02-07T23:00:00Z").unwrap().timestamp_millis()
+        );
+        assert_eq!(
+            day,
+            (NaiveDate::from_ymd_opt(2026, 2, 8).unwrap() - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
+                .num_days()
+        );
         let (utc, _) = cutoff(Tz::UTC, 1, now);
-        assert_eq!(utc, chrono::DateTime::parse_from_rfc3339("2026-03-09T00:00:00Z").unwrap().timestamp_millis());
+        assert_eq!(
+            utc,
+            chrono::DateTime::parse_from_rfc3339("2026-03-09T00:00:00Z").unwrap().timestamp_millis()
+        );
     }
 }

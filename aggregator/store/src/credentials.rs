@@ -467,7 +467,8 @@ impl Store {
             "SELECT id, email, role, site_id, site_role, invited_by, created_at_ms, expires_at_ms
              FROM invitations WHERE expires_at_ms > ? ORDER BY created_at_ms DESC, id DESC",
         )?;
-        let invitations = statement.query_map([now_ms], invitation_from_row)?.collect::<duckdb::Result<Vec<_>>>()?;
+        let invitations =
+            statement.query_map([now_ms], invitation_from_row)?.collect::<duckdb::Result<Vec<_>>>()?;
         Ok(invitations)
     }
 

@@ -196,7 +196,8 @@ impl Store {
                         let read = (|| -> Result<bool> {
                             let sql = slice_sql(plan, *slice)?;
                             let mut statement = conn.prepare(&sql.text)?;
-                            let stream = statement.stream_arrow(duckdb::params_from_iter(sql.params.iter()))?;
+                            let stream =
+                                statement.stream_arrow(duckdb::params_from_iter(sql.params.iter()))?;
                             for batch in stream {
                                 let batch = takeout_batch(&batch?)?;
                                 if batches.send(Ok(batch)).is_err() {
@@ -256,7 +257,8 @@ impl Store {
         };
         let start_ms = site.start_ms.unwrap_or(first).max(first);
         let end_ms = site.end_ms.unwrap_or(last + 1).min(last + 1);
-        let mut query = Query::new(site.site.id, start_ms, end_ms.max(start_ms + 1), zone, vec![Metric::Events]);
+        let mut query =
+            Query::new(site.site.id, start_ms, end_ms.max(start_ms + 1), zone, vec![Metric::Events]);
         query.filter = site.filter.clone();
         if query.needs_goals() {
             query.goals = self.goals(site.site.id)?;
@@ -266,9 +268,11 @@ impl Store {
             return Ok(plan);
         }
         let mut sql = Sql::default();
-        sql.push("SELECT epoch_ms(date_trunc('hour', e.ts)) AS hour, count(*) FROM events e WHERE e.site_id = ")
-            .bind(Param::Int(i64::from(site.site.id)))
-            .push(" AND ");
+        sql.push(
+            "SELECT epoch_ms(date_trunc('hour', e.ts)) AS hour, count(*) FROM events e WHERE e.site_id = ",
+        )
+        .bind(Param::Int(i64::from(site.site.id)))
+        .push(" AND ");
         range(&mut sql, "e.ts", plan.query.start_ms, plan.query.end_ms);
         if let Some(filter) = &plan.query.filter {
             sql.push(" AND ").append(filter_sql(filter, crate::stats::sql::Source::Events, &plan.query)?);
@@ -385,7 +389,9 @@ fn slice_sql(plan: &SitePlan, slice: Slice) -> Result<Sql> {
     // three (the same click twice in one millisecond) share theirs, one value per key.
     sql.bind(site_id.clone()).push(" AND ");
     range(&mut sql, "ts", slice.start_ms, slice.end_ms);
-    sql.push(" GROUP BY ALL) GROUP BY ALL) p ON p.ts = e.ts AND p.session_id = e.session_id AND p.name = e.name");
+    sql.push(
+        " GROUP BY ALL) GROUP BY ALL) p ON p.ts = e.ts AND p.session_id = e.session_id AND p.name = e.name",
+    );
     sql.push(" WHERE e.site_id = ").bind(site_id).push(" AND ");
     range(&mut sql, "e.ts", slice.start_ms, slice.end_ms);
     if let Some(filter) = &plan.query.filter {
@@ -415,16 +421,16 @@ fn takeout_batch(batch: &RecordBatch) -> Result<RecordBatch> {
                 columns.push(Arc::new(utc));
             }
             "visitor_id" | "session_id" => {
-                let ids = column.as_primitive_opt::<UInt64Type>().ok_or_else(|| {
-                    Error::Encode(format!("{} is {}", field.name(), column.data_type()))
-                })?;
+                let ids = column
+                    .as_primitive_opt::<UInt64Type>()
+                    .ok_or_else(|| Error::Encode(format!("{} is {}", field.name(), column.data_type())))?;
                 fields.push(Field::new(field.name(), DataType::Utf8, false));
                 columns.push(Arc::new(hex_ids(ids)));
             }
             "revenue" => {
-                let micros = column.as_primitive_opt::<Int64Type>().ok_or_else(|| {
-                    Error::Encode(format!("revenue is {}", column.data_type()))
-                })?;
+                let micros = column
+                    .as_primitive_opt::<Int64Type>()
+                    .ok_or_else(|| Error::Encode(format!("revenue is {}", column.data_type())))?;
                 let amounts: Decimal128Array = micros.unary(i128::from);
                 let amounts = amounts
                     .with_precision_and_scale(REVENUE_PRECISION, REVENUE_SCALE)
@@ -614,7 +620,9 @@ pub fn empty_schema() -> SchemaRef {
             "site" | "kind" | "name" | "hostname" | "path" | "channel" | "visitor_id" | "session_id" => {
                 text(name, false)
             }
-            "time" => Field::new(name, DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())), false),
+            "time" => {
+                Field::new(name, DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())), false)
+            }
             "revenue" => Field::new(name, DataType::Decimal128(REVENUE_PRECISION, REVENUE_SCALE), true),
             "interactive" => Field::new(name, DataType::Boolean, false),
             "schema_version" => Field::new(name, DataType::UInt8, false),
@@ -642,7 +650,8 @@ fn props_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
     let Some(maps) = column.as_map_opt() else {
         return Ok(batch.clone());
     };
-    let keys = maps.keys().as_string_opt::<i32>().ok_or_else(|| encode_error("property keys are not text"))?;
+    let keys =
+        maps.keys().as_string_opt::<i32>().ok_or_else(|| encode_error("property keys are not text"))?;
     let values =
         maps.values().as_string_opt::<i32>().ok_or_else(|| encode_error("property values are not text"))?;
     let mut text = StringBuilder::with_capacity(maps.len(), maps.len() * 16);
@@ -653,9 +662,8 @@ fn props_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
             continue;
         }
         let (from, to) = (offsets[row] as usize, offsets[row + 1] as usize);
-        let object: BTreeMap<&str, Option<&str>> = (from..to)
-            .map(|i| (keys.value(i), (!values.is_null(i)).then(|| values.value(i))))
-            .collect();
+        let object: BTreeMap<&str, Option<&str>> =
+            (from..to).map(|i| (keys.value(i), (!values.is_null(i)).then(|| values.value(i)))).collect();
         text.append_value(serde_json::to_string(&object).map_err(encode_error)?);
     }
     let mut fields: Vec<Field> = schema.fields().iter().map(|field| field.as_ref().clone()).collect();
@@ -672,16 +680,21 @@ mod tests {
     #[test]
     fn slices_cut_at_the_row_limit_and_never_split_an_hour() {
         let hour = 3_600_000;
-        let hours = [(0, SLICE_ROWS - 10), (hour, 5), (2 * hour, 20), (5 * hour, SLICE_ROWS * 3), (6 * hour, 1)];
+        let hours =
+            [(0, SLICE_ROWS - 10), (hour, 5), (2 * hour, 20), (5 * hour, SLICE_ROWS * 3), (6 * hour, 1)];
         let slices = cut_slices(&hours, 123, 7 * hour);
         let bounds: Vec<(i64, i64)> = slices.iter().map(|s| (s.start_ms, s.end_ms)).collect();
-        assert_eq!(bounds, vec![(123, 2 * hour), (2 * hour, 5 * hour), (5 * hour, 6 * hour), (6 * hour, 7 * hour)]);
+        assert_eq!(
+            bounds,
+            vec![(123, 2 * hour), (2 * hour, 5 * hour), (5 * hour, 6 * hour), (6 * hour, 7 * hour)]
+        );
         assert!(cut_slices(&[], 0, hour).is_empty());
     }
 
     #[test]
     fn ids_are_sixteen_hex_digits() {
-        let ids = duckdb::arrow::array::UInt64Array::from(vec![Some(0), Some(0xdead_beef), Some(u64::MAX), None]);
+        let ids =
+            duckdb::arrow::array::UInt64Array::from(vec![Some(0), Some(0xdead_beef), Some(u64::MAX), None]);
         let text = hex_ids(&ids);
         assert_eq!(text.value(0), "0000000000000000");
         assert_eq!(text.value(1), "00000000deadbeef");

@@ -188,7 +188,14 @@ impl Store {
                     event.interactive,
                 ])?;
                 for (key, value) in &event.props {
-                    props.append_row(params![ts.clone(), event.visitor_id, session, event.name, key, value])?;
+                    props.append_row(params![
+                        ts.clone(),
+                        event.visitor_id,
+                        session,
+                        event.name,
+                        key,
+                        value
+                    ])?;
                 }
             }
             staged.flush()?;
@@ -269,10 +276,8 @@ impl Store {
             )?;
             // Days the rollups may have built already are read from the events again until
             // they are rebuilt (see `stats::rollup`).
-            let settled = duckdb::types::Value::Timestamp(
-                duckdb::types::TimeUnit::Millisecond,
-                now_ms - DIRTY_AGE_MS,
-            );
+            let settled =
+                duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Millisecond, now_ms - DIRTY_AGE_MS);
             conn.execute(
                 "INSERT INTO rollup_dirty
                  SELECT DISTINCT ?, day, current_timestamp::TIMESTAMP FROM (

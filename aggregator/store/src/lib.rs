@@ -26,8 +26,8 @@ mod retention;
 pub mod schema;
 mod share_links;
 mod sites;
-mod takeout;
 pub mod stats;
+mod takeout;
 mod users;
 mod visits;
 
@@ -48,13 +48,13 @@ pub use events::{
     StoreCounts,
 };
 pub use export::{
-    ExportFormat, ExportProgress, ExportSite, ExportSummary, PARQUET_VERSION_KEY, SLICE_ROWS, TAKEOUT_COLUMNS,
-    TAKEOUT_SCHEMA_VERSION, device_name, kind_label,
+    ExportFormat, ExportProgress, ExportSite, ExportSummary, PARQUET_VERSION_KEY, SLICE_ROWS,
+    TAKEOUT_COLUMNS, TAKEOUT_SCHEMA_VERSION, device_name, kind_label,
 };
-pub use import::{IMPORT_CHUNK, IMPORTED_SESSIONS, ImportReport, ImportedEvent, imported_session_id};
 pub use factors::{REQUIRE_SECOND_FACTOR, SignInChallenge, TotpFactor};
 pub use funnels::{Funnel, MAX_FUNNEL_STEPS, MAX_FUNNEL_WINDOW_MS, MIN_FUNNEL_STEPS};
 pub use goals::{Goal, GoalKind, MAX_GOAL_NAME_LEN, MAX_GOALS};
+pub use import::{IMPORT_CHUNK, IMPORTED_SESSIONS, ImportReport, ImportedEvent, imported_session_id};
 pub use passkeys::{MAX_PASSKEY_NAME_LEN, StoredPasskey, validate_passkey_name};
 pub use password_resets::PasswordReset;
 pub use recent::{MAX_RECENT_EVENTS, StoredEvent};

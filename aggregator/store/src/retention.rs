@@ -81,7 +81,9 @@ impl Store {
     /// The time of a site's oldest event, ms since the epoch.
     pub fn oldest_event_ms(&self, site_id: u32) -> Result<Option<i64>> {
         let reader = self.reader()?;
-        Ok(reader.query_row("SELECT epoch_ms(min(ts)) FROM events WHERE site_id = ?", [site_id], |row| row.get(0))?)
+        Ok(reader.query_row("SELECT epoch_ms(min(ts)) FROM events WHERE site_id = ?", [site_id], |row| {
+            row.get(0)
+        })?)
     }
 
     /// Deletes what a site recorded before `cutoff_ms` (events, their properties, the visits
@@ -95,12 +97,17 @@ impl Store {
                 "DELETE FROM event_props WHERE site_id = ? AND ts < ?",
                 params![site_id, cutoff.clone()],
             )?;
-            let events =
-                conn.execute("DELETE FROM events WHERE site_id = ? AND ts < ?", params![site_id, cutoff.clone()])?;
-            let visits =
-                conn.execute("DELETE FROM visits WHERE site_id = ? AND end_ts < ?", params![site_id, cutoff])?;
+            let events = conn.execute(
+                "DELETE FROM events WHERE site_id = ? AND ts < ?",
+                params![site_id, cutoff.clone()],
+            )?;
+            let visits = conn
+                .execute("DELETE FROM visits WHERE site_id = ? AND end_ts < ?", params![site_id, cutoff])?;
             let day = "DATE '1970-01-01' + CAST(? AS INTEGER)";
-            conn.execute(&format!("DELETE FROM rollups WHERE site_id = ? AND day < {day}"), params![site_id, cutoff_day])?;
+            conn.execute(
+                &format!("DELETE FROM rollups WHERE site_id = ? AND day < {day}"),
+                params![site_id, cutoff_day],
+            )?;
             conn.execute(
                 &format!("DELETE FROM rollup_days WHERE site_id = ? AND day < {day}"),
                 params![site_id, cutoff_day],

@@ -14,7 +14,9 @@ use hitkeep_protocol::{Channel, Device, EventKind};
 use serde::Deserialize;
 
 use crate::export::{device_name, kind_label};
-use crate::{Error, ExportFormat, IMPORT_CHUNK, ImportReport, ImportedEvent, Result, Store, TAKEOUT_SCHEMA_VERSION};
+use crate::{
+    Error, ExportFormat, IMPORT_CHUNK, ImportReport, ImportedEvent, Result, Store, TAKEOUT_SCHEMA_VERSION,
+};
 
 /// Where the rows of a takeout go.
 #[derive(Debug, Clone)]
@@ -252,7 +254,10 @@ impl Steps<'_> {
         let site_id = match self.target {
             ImportTarget::Site(id) => *id,
             ImportTarget::BySite(sites) => *sites.get(site).ok_or_else(|| {
-                invalid(self.rows, format!("site {site:?} does not exist here: add it, or import with --site"))
+                invalid(
+                    self.rows,
+                    format!("site {site:?} does not exist here: add it, or import with --site"),
+                )
             })?,
         };
         let pending = self.pending.entry(site_id).or_default();
@@ -388,9 +393,30 @@ fn parquet_rows(batch: &RecordBatch, before: u64) -> Result<Vec<(String, Importe
     };
     let text = |name: &str| column(name, &DataType::Utf8);
     let names = [
-        "site", "kind", "name", "hostname", "path", "referrer", "source", "channel", "utm_source", "utm_medium",
-        "utm_campaign", "utm_content", "utm_term", "country", "region", "city", "browser", "browser_version",
-        "os", "os_version", "device", "revenue_currency", "visitor_id", "session_id",
+        "site",
+        "kind",
+        "name",
+        "hostname",
+        "path",
+        "referrer",
+        "source",
+        "channel",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+        "country",
+        "region",
+        "city",
+        "browser",
+        "browser_version",
+        "os",
+        "os_version",
+        "device",
+        "revenue_currency",
+        "visitor_id",
+        "session_id",
     ];
     let mut columns = HashMap::new();
     for name in names {

@@ -76,8 +76,14 @@ fn whole(site: &hitkeep_store::Site) -> ExportSite {
 }
 
 fn totals(store: &Store, site_id: u32, days: i64) -> Vec<f64> {
-    let metrics =
-        vec![Metric::Visitors, Metric::Visits, Metric::Pageviews, Metric::BounceRate, Metric::VisitDuration, Metric::Events];
+    let metrics = vec![
+        Metric::Visitors,
+        Metric::Visits,
+        Metric::Pageviews,
+        Metric::BounceRate,
+        Metric::VisitDuration,
+        Metric::Events,
+    ];
     let query = Query::new(site_id, START_MS, START_MS + days * DAY_MS, chrono_tz::Tz::UTC, metrics);
     let result = store.query_stats_raw(&query).unwrap();
     result.rows[0].metrics.iter().map(|value| value.unwrap_or(f64::NAN)).collect()
@@ -104,10 +110,14 @@ fn a_takeout_imports_once_with_its_visits_and_retention_gives_the_space_back() {
         let file = dir.path().join(format!("takeout.{}", format.name()));
         let out = std::fs::File::create(&file).unwrap();
         store.export_events(&[whole(&original)], format, out, &mut |_| {}).unwrap();
-        let report = store.import_takeout(&file, format, &target, START_MS + 60 * DAY_MS, &mut |_| {}).unwrap();
+        let report =
+            store.import_takeout(&file, format, &target, START_MS + 60 * DAY_MS, &mut |_| {}).unwrap();
         assert_eq!(report.read, sent.len() as u64, "{format:?}");
         let expected_stored = if format == ExportFormat::Parquet { sent.len() as u64 } else { 0 };
-        assert_eq!(report.stored, expected_stored, "{format:?}: the first import stores all, the others none");
+        assert_eq!(
+            report.stored, expected_stored,
+            "{format:?}: the first import stores all, the others none"
+        );
     }
     // The copy's visits and numbers are the original's.
     assert_eq!(totals(&store, copy.id, 40), totals(&store, original.id, 40));

@@ -46,8 +46,10 @@ pub async fn run(client: &ControlClient, args: ExportArgs) -> anyhow::Result<Str
     let started = Instant::now();
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {bar:40} {human_pos}/{human_len} events  {per_sec}  eta {eta}")
-            .expect("the template is valid"),
+        ProgressStyle::with_template(
+            "{spinner} {bar:40} {human_pos}/{human_len} events  {per_sec}  eta {eta}",
+        )
+        .expect("the template is valid"),
     );
     let mut summary = None;
     let mut failure = None;

@@ -32,8 +32,10 @@ pub async fn run(client: &ControlClient, args: ImportArgs) -> anyhow::Result<Str
     let started = Instant::now();
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {bar:40} {binary_bytes}/{binary_total_bytes}  {msg}  eta {eta}")
-            .expect("the template is valid"),
+        ProgressStyle::with_template(
+            "{spinner} {bar:40} {binary_bytes}/{binary_total_bytes}  {msg}  eta {eta}",
+        )
+        .expect("the template is valid"),
     );
     let mut done = None;
     let mut failure = None;

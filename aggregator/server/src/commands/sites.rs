@@ -31,7 +31,9 @@ pub async fn run(client: &ControlClient, command: SiteCommand) -> anyhow::Result
             let uri = format!("/control/sites/{}", encode_segment(&domain));
             let days: Option<u32> = match days.as_str() {
                 "default" => None,
-                text => Some(text.parse().map_err(|_| anyhow::anyhow!("DAYS is a number of days, 0, or `default`"))?),
+                text => Some(
+                    text.parse().map_err(|_| anyhow::anyhow!("DAYS is a number of days, 0, or `default`"))?,
+                ),
             };
             let site: SiteView =
                 client.call(Method::PUT, &uri, Some(serde_json::json!({ "retention_days": days }))).await?;

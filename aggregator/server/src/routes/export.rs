@@ -113,7 +113,9 @@ fn export_site(
 
 fn filters_json(filters: Option<&str>) -> Result<Option<Value>, AppError> {
     filters
-        .map(|text| serde_json::from_str(text).map_err(|error| invalid(format!("filters are not JSON: {error}"))))
+        .map(|text| {
+            serde_json::from_str(text).map_err(|error| invalid(format!("filters are not JSON: {error}")))
+        })
         .transpose()
 }
 
@@ -164,7 +166,12 @@ fn too_many() -> AppError {
 }
 
 /// Runs the export on a blocking thread into the response body.
-async fn stream(state: &AppState, sites: Vec<ExportSite>, format: ExportFormat, file: &str) -> Result<Response, AppError> {
+async fn stream(
+    state: &AppState,
+    sites: Vec<ExportSite>,
+    format: ExportFormat,
+    file: &str,
+) -> Result<Response, AppError> {
     let permit = EXPORTS.try_acquire().map_err(|_| too_many())?;
     let (chunks, receiver) = mpsc::channel::<std::io::Result<Bytes>>(CHANNEL_CHUNKS);
     let (planned, planned_rows) = oneshot::channel::<Result<u64, AppError>>();
@@ -369,8 +376,11 @@ fn write_file(
     let partial = output.with_file_name(partial_name);
     let file = std::fs::File::create(&partial).map_err(io)?;
     let mut last_line = Instant::now();
-    let result = store.export_events(sites, format, std::io::BufWriter::with_capacity(CHUNK_BYTES, file), &mut |progress| {
-        match progress {
+    let result = store.export_events(
+        sites,
+        format,
+        std::io::BufWriter::with_capacity(CHUNK_BYTES, file),
+        &mut |progress| match progress {
             ExportProgress::Planned { rows, .. } => {
                 let _ = lines.send(ExportLine::Planned { rows });
             }
@@ -379,8 +389,8 @@ fn write_file(
                 let _ = lines.send(ExportLine::Wrote { rows });
             }
             ExportProgress::Wrote { .. } => {}
-        }
-    });
+        },
+    );
     let finished = result.and_then(|summary| {
         std::fs::File::open(&partial).and_then(|file| file.sync_all()).map_err(io)?;
         std::fs::rename(&partial, output).map_err(io)?;

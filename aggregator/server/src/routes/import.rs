@@ -71,15 +71,21 @@ async fn control_import(
     State(state): State<AppState>,
     Json(request): Json<ImportRequest>,
 ) -> Result<Response, AppError> {
-    let format = ExportFormat::parse(&request.format)
-        .ok_or_else(|| AppError::bad_request("invalid_import", format!("unknown format {:?}", request.format)))?;
+    let format = ExportFormat::parse(&request.format).ok_or_else(|| {
+        AppError::bad_request("invalid_import", format!("unknown format {:?}", request.format))
+    })?;
     if !request.file.is_absolute() {
         return Err(AppError::bad_request("invalid_import", "the file's path must be absolute"));
     }
     let target = match &request.site {
         Some(domain) => ImportTarget::Site(crate::routes::control_site(&state, domain.clone()).await?.id),
         None => ImportTarget::BySite(
-            state.with_store(|store| store.sites()).await?.into_iter().map(|site| (site.domain, site.id)).collect(),
+            state
+                .with_store(|store| store.sites())
+                .await?
+                .into_iter()
+                .map(|site| (site.domain, site.id))
+                .collect(),
         ),
     };
     let (lines, mut receiver) = mpsc::unbounded_channel::<ImportLine>();
@@ -88,18 +94,19 @@ async fn control_import(
     tokio::task::spawn_blocking(move || {
         let mut last_line = Instant::now();
         let mut report = ImportReport::default();
-        let result = store.import_takeout(&request.file, format, &target, now_ms, &mut |progress| match progress {
-            ImportProgress::Size(bytes) => {
-                let _ = lines.send(ImportLine::Size { bytes });
-            }
-            ImportProgress::Step { bytes, report: so_far } => {
-                report = so_far;
-                if last_line.elapsed() >= PROGRESS_EVERY {
-                    last_line = Instant::now();
-                    let _ = lines.send(ImportLine::Step { bytes, report: so_far });
+        let result =
+            store.import_takeout(&request.file, format, &target, now_ms, &mut |progress| match progress {
+                ImportProgress::Size(bytes) => {
+                    let _ = lines.send(ImportLine::Size { bytes });
                 }
-            }
-        });
+                ImportProgress::Step { bytes, report: so_far } => {
+                    report = so_far;
+                    if last_line.elapsed() >= PROGRESS_EVERY {
+                        last_line = Instant::now();
+                        let _ = lines.send(ImportLine::Step { bytes, report: so_far });
+                    }
+                }
+            });
         let last = match result {
             Ok(report) => {
                 tracing::info!(read = report.read, stored = report.stored, "takeout imported");

@@ -331,8 +331,11 @@ async fn pending_invitations(
     _admin: InstanceAdmin,
 ) -> Result<Json<Vec<PendingInvitation>>, AppError> {
     let now = state.now_ms();
-    let (invitations, sites) =
-        state.with_store(move |store| Ok::<_, hitkeep_store::Error>((store.pending_invitations(now)?, store.sites()?))).await?;
+    let (invitations, sites) = state
+        .with_store(move |store| {
+            Ok::<_, hitkeep_store::Error>((store.pending_invitations(now)?, store.sites()?))
+        })
+        .await?;
     let domain = |id: u32| sites.iter().find(|site| site.id == id).map(|site| site.domain.clone());
     Ok(Json(
         invitations
@@ -368,7 +371,13 @@ async fn revoke_invitation(
             });
             match invitation {
                 Ok(invitation) => {
-                    store.audit(AuditKind::InvitationRevoked, None, Some(by), &format!("invitation={}", invitation.id), now)?;
+                    store.audit(
+                        AuditKind::InvitationRevoked,
+                        None,
+                        Some(by),
+                        &format!("invitation={}", invitation.id),
+                        now,
+                    )?;
                     Ok(true)
                 }
                 Err(None) => Ok(false),
@@ -378,7 +387,11 @@ async fn revoke_invitation(
         .await?
         .then_some(StatusCode::NO_CONTENT)
         .ok_or_else(|| {
-            AppError::new(StatusCode::NOT_FOUND, "invitation_not_found", format!("no pending invitation {id}"))
+            AppError::new(
+                StatusCode::NOT_FOUND,
+                "invitation_not_found",
+                format!("no pending invitation {id}"),
+            )
         })
 }
 

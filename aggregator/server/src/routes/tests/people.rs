@@ -236,12 +236,18 @@ async fn pending_invitations_are_listed_and_withdrawn_by_admins() {
     let emails: Vec<&str> = listed.as_array().unwrap().iter().map(|i| i["email"].as_str().unwrap()).collect();
     assert_eq!(emails, ["second@example.com", "first@example.com"], "newest first");
     assert_eq!(listed[0]["id"], second["id"]);
-    assert_eq!((listed[0]["site"].as_str(), listed[0]["site_role"].as_str()), (Some("b.example"), Some("admin")));
+    assert_eq!(
+        (listed[0]["site"].as_str(), listed[0]["site_role"].as_str()),
+        (Some("b.example"), Some("admin"))
+    );
     assert!(listed[0].get("code").is_none(), "codes are never shown again");
 
     // Members may not see or withdraw them.
     let member = app.session(VIEWER);
-    assert_eq!(app.request(Method::GET, "/api/invitations").cookie(&member).send().await.status.as_u16(), 403);
+    assert_eq!(
+        app.request(Method::GET, "/api/invitations").cookie(&member).send().await.status.as_u16(),
+        403
+    );
     let path = format!("/api/invitations/{}", first["id"]);
     assert_eq!(app.request(Method::DELETE, &path).cookie(&member).send().await.status.as_u16(), 403);
 
@@ -252,7 +258,10 @@ async fn pending_invitations_are_listed_and_withdrawn_by_admins() {
     let accept = json!({ "code": first["code"], "password": "guest password here" });
     let refused = app.request(Method::POST, "/api/auth/invitations/accept").json(accept).send().await;
     assert_eq!(refused.status_code(), (403, "invalid_invitation".into()));
-    assert_eq!(app.request(Method::DELETE, &path).cookie(&admin).send().await.status_code(), (404, "invitation_not_found".into()));
+    assert_eq!(
+        app.request(Method::DELETE, &path).cookie(&admin).send().await.status_code(),
+        (404, "invitation_not_found".into())
+    );
     let audit = app.store().audit_log(10, None).unwrap();
     assert!(audit.iter().any(|entry| entry.event == "invitation_revoked"));
 }
