@@ -26,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/{id}", put(change_role).delete(remove_user_api))
         .route("/api/invitations", get(pending_invitations).post(invite))
         .route("/api/invitations/{id}", delete(revoke_invitation))
+        .route("/api/sites/{domain}/invitations", get(site_invitations))
+        .route("/api/sites/{domain}/invitations/{id}", delete(revoke_site_invitation))
         .route("/api/sites/{domain}/members", get(members).post(invite_member))
         .route("/api/sites/{domain}/members/{user_id}", put(set_member).delete(remove_member))
 }
@@ -324,12 +326,8 @@ pub struct PendingInvitation {
     pub expires_at_ms: i64,
 }
 
-/// `GET /api/invitations`: the invitations neither used nor expired, newest first (instance
-/// admins).
-async fn pending_invitations(
-    State(state): State<AppState>,
-    _admin: InstanceAdmin,
-) -> Result<Json<Vec<PendingInvitation>>, AppError> {
+/// The pending invitations (to `site` only, when given), as listed.
+async fn list_pending(state: &AppState, site: Option<u32>) -> Result<Vec<PendingInvitation>, AppError> {
     let now = state.now_ms();
     let (invitations, sites) = state
         .with_store(move |store| {
@@ -337,21 +335,66 @@ async fn pending_invitations(
         })
         .await?;
     let domain = |id: u32| sites.iter().find(|site| site.id == id).map(|site| site.domain.clone());
-    Ok(Json(
-        invitations
-            .into_iter()
-            .map(|invitation| PendingInvitation {
-                id: invitation.id,
-                email: invitation.email,
-                role: invitation.role.as_str().to_owned(),
-                site: invitation.site.and_then(|(id, _)| domain(id)),
-                site_role: invitation.site.map(|(_, role)| role.as_str().to_owned()),
-                invited_by: invitation.invited_by,
-                created_at_ms: invitation.created_at_ms,
-                expires_at_ms: invitation.expires_at_ms,
-            })
-            .collect(),
-    ))
+    Ok(invitations
+        .into_iter()
+        .filter(|invitation| site.is_none() || invitation.site.map(|(id, _)| id) == site)
+        .map(|invitation| PendingInvitation {
+            id: invitation.id,
+            email: invitation.email,
+            role: invitation.role.as_str().to_owned(),
+            site: invitation.site.and_then(|(id, _)| domain(id)),
+            site_role: invitation.site.map(|(_, role)| role.as_str().to_owned()),
+            invited_by: invitation.invited_by,
+            created_at_ms: invitation.created_at_ms,
+            expires_at_ms: invitation.expires_at_ms,
+        })
+        .collect())
+}
+
+/// Withdraws a pending invitation (to `site` only, when given), recorded as done by `by`;
+/// `404 invitation_not_found` when there is no such invitation (there).
+async fn withdraw(
+    state: &AppState,
+    id: u32,
+    site: Option<u32>,
+    by: Option<u32>,
+) -> Result<StatusCode, AppError> {
+    let now = state.now_ms();
+    let not_found = || {
+        AppError::new(StatusCode::NOT_FOUND, "invitation_not_found", format!("no pending invitation {id}"))
+    };
+    if let Some(site) = site {
+        let pending = list_pending(state, Some(site)).await?;
+        if !pending.iter().any(|invitation| invitation.id == id) {
+            return Err(not_found());
+        }
+    }
+    let withdrawn = state
+        .with_store(move |store| match store.revoke_invitation(id, now) {
+            Ok(invitation) => {
+                store.audit(
+                    AuditKind::InvitationRevoked,
+                    None,
+                    by,
+                    &format!("invitation={}", invitation.id),
+                    now,
+                )?;
+                Ok(true)
+            }
+            Err(hitkeep_store::Error::InvitationInvalid) => Ok(false),
+            Err(error) => Err(error),
+        })
+        .await?;
+    withdrawn.then_some(StatusCode::NO_CONTENT).ok_or_else(not_found)
+}
+
+/// `GET /api/invitations`: the invitations neither used nor expired, newest first (instance
+/// admins).
+async fn pending_invitations(
+    State(state): State<AppState>,
+    _admin: InstanceAdmin,
+) -> Result<Json<Vec<PendingInvitation>>, AppError> {
+    Ok(Json(list_pending(&state, None).await?))
 }
 
 /// `DELETE /api/invitations/{id}`: withdraws an invitation; its link stops working (instance
@@ -361,38 +404,25 @@ async fn revoke_invitation(
     InstanceAdmin(admin): InstanceAdmin,
     Path(id): Path<u32>,
 ) -> Result<StatusCode, AppError> {
-    let now = state.now_ms();
-    let by = admin.user().id;
-    state
-        .with_store(move |store| {
-            let invitation = store.revoke_invitation(id, now).map_err(|error| match error {
-                hitkeep_store::Error::InvitationInvalid => None,
-                error => Some(error),
-            });
-            match invitation {
-                Ok(invitation) => {
-                    store.audit(
-                        AuditKind::InvitationRevoked,
-                        None,
-                        Some(by),
-                        &format!("invitation={}", invitation.id),
-                        now,
-                    )?;
-                    Ok(true)
-                }
-                Err(None) => Ok(false),
-                Err(Some(error)) => Err(error),
-            }
-        })
-        .await?
-        .then_some(StatusCode::NO_CONTENT)
-        .ok_or_else(|| {
-            AppError::new(
-                StatusCode::NOT_FOUND,
-                "invitation_not_found",
-                format!("no pending invitation {id}"),
-            )
-        })
+    withdraw(&state, id, None, Some(admin.user().id)).await
+}
+
+/// `GET /api/sites/{domain}/invitations`: the pending invitations onto the site (its owners).
+async fn site_invitations(
+    State(state): State<AppState>,
+    access: SiteAccess<NeedsOwn>,
+) -> Result<Json<Vec<PendingInvitation>>, AppError> {
+    Ok(Json(list_pending(&state, Some(access.site.id)).await?))
+}
+
+/// `DELETE /api/sites/{domain}/invitations/{id}`: withdraws an invitation onto the site (its
+/// owners); one onto another site, or none, is `404 invitation_not_found`.
+async fn revoke_site_invitation(
+    State(state): State<AppState>,
+    access: SiteAccess<NeedsOwn>,
+    Path((_, id)): Path<(String, u32)>,
+) -> Result<StatusCode, AppError> {
+    withdraw(&state, id, Some(access.site.id), access.principal.user_id()).await
 }
 
 /// `POST /api/invitations`: an instance admin invites someone, optionally onto a site.

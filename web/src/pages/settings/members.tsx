@@ -1,6 +1,6 @@
 // Members: who may see or change the site, and with what role; adding an address without
 // an account makes an invitation (a link to pass on, also e-mailed when the instance sends
-// mail), which instance admins see pending here and may withdraw.
+// mail), which waits here, pending, until it is used or withdrawn.
 import { useState } from "preact/hooks";
 import { TextField } from "../../components/fields";
 import { ErrorMessage } from "../../components/status";
@@ -8,7 +8,6 @@ import { get, post, put, sitePath } from "../../lib/api";
 import { useLoad } from "../../lib/stats";
 import { currentLanguage, t } from "../../lib/i18n";
 import { CardForm, apiFieldError, CopyBlock, FormError, formatWhen, ListCard, ListSection, RemoveDialog, Result, Saved, Submit, useAction } from "./forms";
-import { isInstanceAdmin } from "./sections";
 import type { SectionProps } from "./types";
 import { isEmail } from "./validate";
 
@@ -28,7 +27,7 @@ interface Invitation {
   emailed: boolean;
 }
 
-/** An invitation not used yet (`GET /api/invitations`). */
+/** An invitation not used yet (`GET /api/sites/<domain>/invitations`). */
 interface PendingInvitation {
   id: number;
   email: string;
@@ -60,7 +59,7 @@ export function MembersSection({ site, account }: SectionProps) {
               setInvited((n) => n + 1);
             }}
           />
-          {isInstanceAdmin(account?.role) ? <PendingInvitations domain={site.domain} refresh={invited} /> : null}
+          <PendingInvitations domain={site.domain} refresh={invited} />
         </>
       )}
       remove={{
@@ -193,18 +192,16 @@ function AddMember({ domain, onAdded }: { domain: string; onAdded: () => void })
   );
 }
 
-/** The site's invitations not used yet, each with a way to withdraw it (instance admins). */
+/** The site's invitations not used yet, each with a way to withdraw it. */
 function PendingInvitations({ domain, refresh }: { domain: string; refresh: number }) {
   const [withdrawn, setWithdrawn] = useState(0);
   const [removing, setRemoving] = useState<PendingInvitation | null>(null);
-  const loaded = useLoad(`invitations\n${domain}`, (signal) => get<PendingInvitation[]>("/api/invitations", signal), refresh + withdrawn);
-  const items = (loaded.data ?? []).filter((invitation) => invitation.site === domain);
+  const loaded = useLoad(`invitations\n${domain}`, (signal) => get<PendingInvitation[]>(sitePath(domain, "/invitations"), signal), refresh + withdrawn);
   return (
     <>
       <ListCard<PendingInvitation>
         title={t("settings.invitations_title")}
         load={loaded}
-        items={items}
         none={t("settings.invitations_none")}
         row={(invitation) => (
           <li key={invitation.id}>
@@ -226,7 +223,7 @@ function PendingInvitations({ domain, refresh }: { domain: string; refresh: numb
         item={removing}
         title={t("settings.invitation_withdraw_title")}
         confirmLabel={t("settings.invitation_withdraw")}
-        path={(invitation) => `/api/invitations/${invitation.id}`}
+        path={(invitation) => sitePath(domain, `/invitations/${invitation.id}`)}
         text={(invitation) => t("settings.invitation_withdraw_text", { email: invitation.email })}
         onClose={() => setRemoving(null)}
         onRemoved={() => setWithdrawn((n) => n + 1)}

@@ -265,3 +265,45 @@ async fn pending_invitations_are_listed_and_withdrawn_by_admins() {
     let audit = app.store().audit_log(10, None).unwrap();
     assert!(audit.iter().any(|entry| entry.event == "invitation_revoked"));
 }
+
+#[tokio::test]
+async fn a_site_owner_sees_and_withdraws_the_invitations_onto_their_site_only() {
+    let app = app();
+    let admin = app.session(ADMIN);
+    let onto_b = app
+        .request(Method::POST, "/api/invitations")
+        .cookie(&admin)
+        .json(json!({ "email": "a-guest@example.com", "site": "a.example", "site_role": "viewer" }))
+        .send()
+        .await
+        .json();
+    let elsewhere = app
+        .request(Method::POST, "/api/invitations")
+        .cookie(&admin)
+        .json(json!({ "email": "other@example.com" }))
+        .send()
+        .await
+        .json();
+    let owner = app.session(SITE_OWNER);
+    // Another site's list is not theirs to see.
+    let b = app.request(Method::GET, "/api/sites/b.example/invitations").cookie(&owner).send().await;
+    assert_eq!(b.status_code(), (404, "site_not_found".into()));
+    let listed = app.request(Method::GET, "/api/sites/a.example/invitations").cookie(&owner).send().await;
+    assert_eq!(listed.status.as_u16(), 200);
+    let emails: Vec<String> =
+        listed.json().as_array().unwrap().iter().map(|i| i["email"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(emails, ["a-guest@example.com"]);
+    // Not another site's, nor one without a site; not for a viewer.
+    let other = format!("/api/sites/a.example/invitations/{}", elsewhere["id"]);
+    assert_eq!(
+        app.request(Method::DELETE, &other).cookie(&owner).send().await.status_code(),
+        (404, "invitation_not_found".into())
+    );
+    let viewer = app.session(VIEWER);
+    let own = format!("/api/sites/a.example/invitations/{}", onto_b["id"]);
+    assert_eq!(app.request(Method::DELETE, &own).cookie(&viewer).send().await.status.as_u16(), 403);
+    assert_eq!(app.request(Method::DELETE, &own).cookie(&owner).send().await.status.as_u16(), 204);
+    let left =
+        app.request(Method::GET, "/api/sites/a.example/invitations").cookie(&owner).send().await.json();
+    assert_eq!(left, json!([]));
+}
