@@ -327,7 +327,7 @@ async fn control_export(
         export.push(export_site(&state, site, request.date_range.as_ref(), request.filters.as_ref())?);
     }
     let permit = EXPORTS.try_acquire().map_err(|_| too_many())?;
-    let (lines, mut receiver) = mpsc::unbounded_channel::<ExportLine>();
+    let (lines, receiver) = mpsc::unbounded_channel::<ExportLine>();
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -343,18 +343,7 @@ async fn control_export(
         };
         let _ = lines.send(last);
     });
-    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| {
-        receiver.poll_recv(cx).map(|line| {
-            line.map(|line| {
-                let mut text = serde_json::to_vec(&line).unwrap_or_default();
-                text.push(b'\n');
-                Ok::<_, std::convert::Infallible>(Bytes::from(text))
-            })
-        })
-    }));
-    let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
-    Ok(response)
+    Ok(super::ndjson_lines(receiver))
 }
 
 /// Writes the export into a file beside `output`, renamed to it once complete.

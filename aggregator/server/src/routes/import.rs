@@ -5,13 +5,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
-use bytes::Bytes;
 use hitkeep_store::{ExportFormat, ImportProgress, ImportReport, ImportTarget};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -88,7 +85,7 @@ async fn control_import(
                 .collect(),
         ),
     };
-    let (lines, mut receiver) = mpsc::unbounded_channel::<ImportLine>();
+    let (lines, receiver) = mpsc::unbounded_channel::<ImportLine>();
     let store = state.store.clone();
     let now_ms = state.now_ms();
     tokio::task::spawn_blocking(move || {
@@ -119,16 +116,5 @@ async fn control_import(
         };
         let _ = lines.send(last);
     });
-    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| {
-        receiver.poll_recv(cx).map(|line| {
-            line.map(|line| {
-                let mut text = serde_json::to_vec(&line).unwrap_or_default();
-                text.push(b'\n');
-                Ok::<_, std::convert::Infallible>(Bytes::from(text))
-            })
-        })
-    }));
-    let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
-    Ok(response)
+    Ok(super::ndjson_lines(receiver))
 }

@@ -38,3 +38,26 @@ pub(crate) async fn control_site(
 ) -> Result<hitkeep_store::Site, crate::error::AppError> {
     state.with_store(move |store| store.site(&domain)).await
 }
+
+/// A response of one JSON object per line, each sent as it comes out of `lines` (a long
+/// control task's progress, then its outcome).
+pub(crate) fn ndjson_lines<T: serde::Serialize + Send + 'static>(
+    mut lines: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = axum::body::Body::from_stream(futures_util::stream::poll_fn(move |cx| {
+        lines.poll_recv(cx).map(|line| {
+            line.map(|line| {
+                let mut text = serde_json::to_vec(&line).unwrap_or_default();
+                text.push(b'\n');
+                Ok::<_, std::convert::Infallible>(bytes::Bytes::from(text))
+            })
+        })
+    }));
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
+}
