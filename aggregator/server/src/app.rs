@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::openapi::router())
         .merge(routes::goals::router())
         .merge(routes::funnels::router())
+        .merge(routes::mailings::router())
         .merge(routes::plugins::router())
         .merge(routes::web::router())
         .fallback(fallback)

@@ -102,6 +102,8 @@ pub struct Config {
     /// Rewrite the database at start when a quarter of it (and at least 64 MiB) is free
     /// space left by deletions, so that the file shrinks.
     pub compact_at_start: bool,
+    /// The hour of the day (0-23, in each site's zone) at which e-mail reports are sent.
+    pub report_hour: u8,
     /// SMTP server for password resets and invitations by e-mail (none: no e-mail).
     pub smtp_host: Option<String>,
     /// Its port.
@@ -170,6 +172,7 @@ impl Default for Config {
             retention_days: 0,
             retention_archive: false,
             compact_at_start: true,
+            report_hour: 7,
             smtp_host: None,
             smtp_port: 587,
             smtp_tls: crate::mail::SmtpTls::Starttls,
@@ -223,6 +226,7 @@ impl std::fmt::Debug for Config {
             .field("retention_days", &self.retention_days)
             .field("retention_archive", &self.retention_archive)
             .field("compact_at_start", &self.compact_at_start)
+            .field("report_hour", &self.report_hour)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
             .field("smtp_tls", &self.smtp_tls)
@@ -368,6 +372,9 @@ impl Config {
                 "retention_days must be at most {} (0 keeps events for ever)",
                 hitkeep_store::MAX_RETENTION_DAYS
             )));
+        }
+        if self.report_hour > 23 {
+            return Err(ConfigError::Conflict("report_hour must be 0 to 23".into()));
         }
         if self.rollup_interval_secs == 0 {
             return Err(ConfigError::Conflict("rollup_interval_secs must be at least 1".into()));

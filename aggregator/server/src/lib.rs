@@ -17,6 +17,7 @@ pub mod favicons;
 pub mod listener;
 pub mod mail;
 pub mod oidc;
+pub mod reports;
 pub mod retention;
 pub mod routes;
 pub mod salts;

@@ -1,6 +1,7 @@
-//! Outgoing e-mail over SMTP: password resets and invitations.
-//!
-//! Messages are plain text, in English, with the one link they are about. Links are built
+//! Outgoing e-mail over SMTP: password resets and invitations (plain text, in English, with
+//! the one link they are about), and reports and alerts (`crate::reports`: plain text and
+//! HTML, in the recipient's language, with an unsubscribe link and its one-click header).
+//! Links are built
 //! from the configured base URL (`public_url`, else the bound address), never from a
 //! request's `Host`, so that nobody can have a reset mail point elsewhere. Sending has a
 //! time limit, happens after the HTTP answer (whose timing must not tell whether an account
@@ -8,8 +9,8 @@
 
 use std::time::Duration;
 
-use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
@@ -124,6 +125,35 @@ impl Mailer {
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(body)?;
+        tokio::time::timeout(SEND_TIMEOUT * 2, self.transport.send(message))
+            .await
+            .map_err(|_| MailError::Timeout)??;
+        Ok(())
+    }
+
+    /// Sends a report or an alert: `multipart/alternative` (plain text first, then HTML),
+    /// with a `Message-ID` made from `id` (the outbox row, so that a client could tell a
+    /// copy) and RFC 8058 one-click unsubscribe headers.
+    pub async fn send_mailing(
+        &self,
+        to: &str,
+        id: &str,
+        message: &crate::reports::render::Rendered,
+        unsubscribe_url: &str,
+    ) -> Result<(), MailError> {
+        let to: Mailbox = to.parse().map_err(|_| MailError::To)?;
+        let domain = self.from.email.domain().to_owned();
+        let header =
+            |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.clone())
+            .message_id(Some(format!("<{id}@{domain}>")))
+            .raw_header(header("List-Unsubscribe", format!("<{unsubscribe_url}>")))
+            .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
+            .raw_header(header("Auto-Submitted", "auto-generated".into()))
+            .multipart(MultiPart::alternative_plain_html(message.text.clone(), message.html.clone()))?;
         tokio::time::timeout(SEND_TIMEOUT * 2, self.transport.send(message))
             .await
             .map_err(|_| MailError::Timeout)??;

@@ -145,7 +145,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     } else {
         None
     };
-    let clock = Arc::new(SystemClock);
+    let clock = crate::state::clock_from_env()?;
     let demo_code = if config.demo { Some(SecretKind::Demo.generate()) } else { None };
     let sealer = crate::auth::sealing::SecretBox::open_dir(&data_dir)?;
     let auth = Arc::new(Auth::new(auth_settings(&config, demo_code.as_deref())?, clock, sealer));
@@ -225,6 +225,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         config.retention_archive,
         cancel.clone(),
     ));
+    let reports = tokio::spawn(crate::reports::run(state.clone(), config.report_hour, cancel.clone()));
     let app = crate::app::app(state);
     let limits = crate::listener::Limits {
         max_connections: config.http_max_connections,
@@ -235,6 +236,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     cancel.cancel();
     let _ = rollups.await;
     let _ = retention.await;
+    let _ = reports.await;
     if let Some(live_demo) = live_demo {
         let _ = live_demo.await;
     }

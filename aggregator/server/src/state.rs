@@ -159,3 +159,42 @@ pub fn format_utc(ms: i64) -> String {
     let minutes = ms_of_day / 60_000;
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", minutes / 60, minutes % 60)
 }
+
+/// The environment variable that starts the server's clock at another instant (RFC 3339,
+/// `2026-03-09T06:59:50-04:00`), from which it runs at the normal pace: for tests of what
+/// happens at a given time (a report falling due, sessions expiring). Hits are still
+/// stamped by the system clock.
+pub const TEST_CLOCK_VAR: &str = "HITKEEP_TEST_CLOCK";
+
+/// A clock that runs at the system's pace from another start.
+#[derive(Debug, Clone, Copy)]
+pub struct ShiftedClock {
+    offset_ms: i64,
+}
+
+impl ShiftedClock {
+    /// A clock that reads `start_ms` now.
+    pub fn starting_at(start_ms: i64) -> Self {
+        Self { offset_ms: start_ms - SystemClock.now_ms() }
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.offset_ms
+    }
+}
+
+/// The server's clock: the system's, or [`ShiftedClock`] when [`TEST_CLOCK_VAR`] is set.
+pub fn clock_from_env() -> anyhow::Result<Arc<dyn Clock>> {
+    match std::env::var(TEST_CLOCK_VAR) {
+        Ok(start) if !start.is_empty() => {
+            let start = chrono::DateTime::parse_from_rfc3339(&start).map_err(|error| {
+                anyhow::anyhow!("{TEST_CLOCK_VAR}={start:?} is not an RFC 3339 time: {error}")
+            })?;
+            tracing::warn!(start = %start, "the server's clock is shifted ({TEST_CLOCK_VAR}); for tests only");
+            Ok(Arc::new(ShiftedClock::starting_at(start.timestamp_millis())))
+        }
+        _ => Ok(Arc::new(SystemClock)),
+    }
+}

@@ -92,6 +92,12 @@ pub enum Error {
     /// No share link with that name on the site.
     #[error("share link {0} does not exist")]
     ShareLinkNotFound(String),
+    /// That recipient has that report or alert on the site already.
+    #[error("that recipient has this report or alert already")]
+    MailingExists,
+    /// No such report recipient or alert on the site.
+    #[error("no such report recipient or alert")]
+    MailingNotFound,
     /// Input that breaks a rule of the store.
     #[error("invalid {field}: {reason}")]
     Invalid {

@@ -19,6 +19,7 @@ mod factors;
 mod funnels;
 mod goals;
 mod import;
+mod mailings;
 mod passkeys;
 mod password_resets;
 mod recent;
@@ -55,6 +56,11 @@ pub use factors::{REQUIRE_SECOND_FACTOR, SignInChallenge, TotpFactor};
 pub use funnels::{Funnel, MAX_FUNNEL_STEPS, MAX_FUNNEL_WINDOW_MS, MIN_FUNNEL_STEPS};
 pub use goals::{Goal, GoalKind, MAX_GOAL_NAME_LEN, MAX_GOALS};
 pub use import::{IMPORT_CHUNK, IMPORTED_SESSIONS, ImportReport, ImportedEvent, imported_session_id};
+pub use mailings::{
+    Alert, AlertFiring, AlertKind, Frequency, MAIL_LANGUAGES, MAX_ALERT_THRESHOLD, MAX_ATTEMPTS,
+    MAX_MAILINGS_PER_SITE, MailKind, MailStatus, NewAlert, OutboxMail, ReportSubscription, Unsubscribed,
+    validate_language,
+};
 pub use passkeys::{MAX_PASSKEY_NAME_LEN, StoredPasskey, validate_passkey_name};
 pub use password_resets::PasswordReset;
 pub use recent::{MAX_RECENT_EVENTS, StoredEvent};

@@ -423,6 +423,57 @@ pub const MIGRATIONS: &[&str] = &[
         days     UINTEGER NOT NULL
     );
     "#,
+    // 9: e-mail reports and alerts, and the outbox they go through (see `mailings.rs`).
+    // Frequencies: 1 daily, 2 weekly, 3 monthly. Alert kinds: 1 current visitors above
+    // `threshold`, 2 a day below `threshold` percent of the usual. Outbox kinds: 1 report,
+    // 2 alert; states: 0 queued, 1 sending, 2 sent, 3 failed, 4 interrupted, 5 cancelled.
+    // A message is unique per (kind, subscription or alert, period or episode start): that is
+    // what keeps a report from being sent twice. Bodies are not stored; the digest of the
+    // unsubscribe secret the sent body held is.
+    r#"
+    CREATE SEQUENCE report_subscription_id_seq START 1;
+    CREATE TABLE report_subscriptions (
+        id             UINTEGER PRIMARY KEY DEFAULT nextval('report_subscription_id_seq'),
+        site_id        UINTEGER NOT NULL,
+        email          VARCHAR NOT NULL,
+        frequency      UTINYINT NOT NULL,
+        language       VARCHAR NOT NULL,
+        created_by     UINTEGER,
+        created_at_ms  BIGINT NOT NULL,
+        UNIQUE (site_id, email, frequency)
+    );
+    CREATE SEQUENCE site_alert_id_seq START 1;
+    CREATE TABLE site_alerts (
+        id                UINTEGER PRIMARY KEY DEFAULT nextval('site_alert_id_seq'),
+        site_id           UINTEGER NOT NULL,
+        email             VARCHAR NOT NULL,
+        language          VARCHAR NOT NULL,
+        kind              UTINYINT NOT NULL,
+        threshold         UINTEGER NOT NULL,
+        episode_start_ms  BIGINT,
+        created_by        UINTEGER,
+        created_at_ms     BIGINT NOT NULL,
+        UNIQUE (site_id, email, kind)
+    );
+    CREATE SEQUENCE mail_outbox_id_seq START 1;
+    CREATE TABLE mail_outbox (
+        id                  UBIGINT PRIMARY KEY DEFAULT nextval('mail_outbox_id_seq'),
+        kind                UTINYINT NOT NULL,
+        ref_id              UINTEGER NOT NULL,
+        period_start_ms     BIGINT NOT NULL,
+        period_end_ms       BIGINT NOT NULL,
+        value               DOUBLE,
+        baseline            DOUBLE,
+        status              UTINYINT NOT NULL,
+        attempts            UINTEGER NOT NULL,
+        next_attempt_ms     BIGINT NOT NULL,
+        created_at_ms       BIGINT NOT NULL,
+        sent_at_ms          BIGINT,
+        last_error          VARCHAR,
+        unsubscribe_sha256  BLOB,
+        UNIQUE (kind, ref_id, period_start_ms)
+    );
+    "#,
 ];
 
 /// The version a fully migrated database has.

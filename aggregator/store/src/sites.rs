@@ -211,6 +211,14 @@ impl Store {
             conn.execute("DELETE FROM goals WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM site_retention WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM funnels WHERE site_id = ?", [site.id])?;
+            conn.execute(
+                "UPDATE mail_outbox SET status = 5 WHERE status = 0 AND ((kind = 1 AND ref_id IN
+                     (SELECT id FROM report_subscriptions WHERE site_id = ?))
+                 OR (kind = 2 AND ref_id IN (SELECT id FROM site_alerts WHERE site_id = ?)))",
+                [site.id, site.id],
+            )?;
+            conn.execute("DELETE FROM report_subscriptions WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM site_alerts WHERE site_id = ?", [site.id])?;
             // Nobody keeps a role on, a token for, an invitation to or a share link of a site
             // that is gone.
             conn.execute("DELETE FROM site_members WHERE site_id = ?", [site.id])?;

@@ -32,6 +32,8 @@ pub enum SecretKind {
     PasswordReset,
     /// A WebAuthn ceremony under way (registering or signing in with a passkey).
     Ceremony,
+    /// The unsubscribe link of one report or alert e-mail.
+    Unsubscribe,
 }
 
 impl SecretKind {
@@ -49,6 +51,7 @@ impl SecretKind {
             Self::ShareUnlock => "hkv_",
             Self::PasswordReset => "hkr_",
             Self::Ceremony => "hkw_",
+            Self::Unsubscribe => "hkx_",
         }
     }
 
@@ -100,6 +103,7 @@ mod tests {
             SecretKind::ShareUnlock,
             SecretKind::PasswordReset,
             SecretKind::Ceremony,
+            SecretKind::Unsubscribe,
         ] {
             let (a, b) = (kind.generate(), kind.generate());
             assert_ne!(a, b);

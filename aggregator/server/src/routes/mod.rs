@@ -14,6 +14,7 @@ pub mod funnels;
 pub mod goals;
 pub mod health;
 pub mod import;
+pub mod mailings;
 pub mod openapi;
 pub mod pages;
 pub mod passkeys;
