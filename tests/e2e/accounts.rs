@@ -278,60 +278,6 @@ fn every_sign_in_method_works_and_no_secret_is_stored_in_clear() {
     assert_absent(&[("the rows of the database".to_owned(), dump)], &text_secrets);
 }
 
-/// `aiosmtpd` on a free port, keeping what it receives in a Maildir.
-struct Smtp {
-    child: std::process::Child,
-    port: u16,
-    maildir: std::path::PathBuf,
-}
-
-impl Smtp {
-    fn start(dir: &Path) -> Self {
-        let port = free_port();
-        let maildir = dir.join("maildir");
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(&maildir)
-            .spawn()
-            .expect("python3 runs (scripts/test.sh installs aiosmtpd)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port, maildir }
-    }
-
-    fn wait_for_message(&self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(mut entries) = std::fs::read_dir(self.maildir.join("new"))
-                && let Some(Ok(entry)) = entries.next()
-            {
-                let text = std::fs::read_to_string(entry.path()).unwrap();
-                return text.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
-            }
-            assert!(Instant::now() < deadline, "no mail arrived");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_forgotten_password_is_reset_by_mail_through_a_real_smtp_server() {
     let dir = tempfile::tempdir().unwrap();

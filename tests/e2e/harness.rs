@@ -39,6 +39,11 @@ pub struct Server {
 impl Server {
     /// Starts `hitkeep serve` on `data_dir` with ephemeral ports and waits until it is up.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    /// [`Server::start`] with environment variables.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let runtime = data_dir.join("hitkeep.runtime.json");
         let _ = std::fs::remove_file(&runtime);
         std::fs::create_dir_all(data_dir).unwrap();
@@ -56,6 +61,7 @@ impl Server {
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env("HITKEEP_LOG_LEVEL", "info")
+            .envs(env.iter().copied())
             .stdout(stdout_file)
             .stderr(log_file);
         if !extra.contains(&"--nats-url") {
@@ -338,5 +344,92 @@ impl Drop for Edge {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// `aiosmtpd` on a free port, keeping what it receives in a Maildir.
+pub struct Smtp {
+    child: std::process::Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Where it keeps messages (`new/` holds them).
+    pub maildir: std::path::PathBuf,
+}
+
+impl Smtp {
+    /// Starts it with its Maildir under `dir`.
+    pub fn start(dir: &Path) -> Self {
+        let port = free_port();
+        let maildir = dir.join("maildir");
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&maildir)
+            .spawn()
+            .expect("python3 runs (scripts/test.sh installs aiosmtpd)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port, maildir }
+    }
+
+    /// The first message, its quoted-printable soft breaks undone.
+    pub fn wait_for_message(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut entries) = std::fs::read_dir(self.maildir.join("new"))
+                && let Some(Ok(entry)) = entries.next()
+            {
+                let text = std::fs::read_to_string(entry.path()).unwrap();
+                return text.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+            }
+            assert!(Instant::now() < deadline, "no mail arrived");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Smtp {
+    /// The messages received so far, oldest first.
+    pub fn messages(&self) -> Vec<PathBuf> {
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(self.maildir.join("new"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| (entry.metadata().and_then(|m| m.modified()).unwrap(), entry.path()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files.into_iter().map(|(_, path)| path).collect()
+    }
+
+    /// Waits until `count` messages are in.
+    pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Vec<PathBuf> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let messages = self.messages();
+            if messages.len() >= count {
+                return messages;
+            }
+            assert!(Instant::now() < deadline, "{} of {count} messages arrived", messages.len());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -303,13 +303,14 @@ pub fn load(
         }
         figment = figment.merge(Toml::file(file));
     }
-    // `HITKEEP_CONFIG` names the file itself and `HITKEEP_LOG` is read by the logger setup.
+    // `HITKEEP_CONFIG` names the file itself, `HITKEEP_LOG` is read by the logger setup and
+    // `HITKEEP_TEST_CLOCK` by the server's clock (`crate::state::clock_from_env`).
     let env_pairs: Vec<(String, String)> = env
         .iter()
         .filter_map(|(key, value)| {
             key.strip_prefix("HITKEEP_").map(|rest| (rest.to_ascii_lowercase(), value.clone()))
         })
-        .filter(|(key, _)| key != "config")
+        .filter(|(key, _)| key != "config" && key != "test_clock")
         .collect();
     for (key, value) in env_pairs {
         figment = figment.merge(Serialized::global(&key, env_value(&value)));
