@@ -24,7 +24,10 @@ fn cli(data_dir: &Path, args: &[&str]) -> String {
 
 fn token(data_dir: &Path) -> String {
     let line = cli(data_dir, &["token", "create", "--name", "reports", "--site", SITE, "--scope", "write"]);
-    line[line.find("hkt_").unwrap()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+    line[line.find("hkt_").unwrap()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
 }
 
 fn config(dir: &Path, smtp: &Smtp) -> PathBuf {
@@ -58,7 +61,11 @@ fn read_mail(files: &[PathBuf]) -> Vec<Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/mail_read.py");
     let output = Command::new("python3").arg(script).args(files).output().expect("python3 runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
 }
 
 fn part<'m>(message: &'m Value, content_type: &str) -> &'m str {
@@ -122,7 +129,8 @@ fn reports_go_out_once_at_their_hour_in_the_sites_zone_and_a_missed_one_is_caugh
     let due = at("2026-03-09T07:00:00-04:00");
     let clock = |offset_secs: i64| (due + chrono::Duration::seconds(offset_secs)).to_rfc3339();
 
-    let mut server = Server::start_with_env(&data, &["--config", config], &[("HITKEEP_TEST_CLOCK", &clock(-40))]);
+    let mut server =
+        Server::start_with_env(&data, &["--config", config], &[("HITKEEP_TEST_CLOCK", &clock(-40))]);
     // Sixteen days of traffic up to Tuesday 10 March, 00:00 in New York.
     let traffic = hitkeep_traffic::TrafficConfig {
         seed: 5,
@@ -137,12 +145,18 @@ fn reports_go_out_once_at_their_hour_in_the_sites_zone_and_a_missed_one_is_caugh
     let hits: Vec<&Hit> = batches.iter().flat_map(|batch| &batch.hits).collect();
     let pageviews_between = |from: &str, to: &str| {
         let (from, to) = (at(from).timestamp_millis(), at(to).timestamp_millis());
-        hits.iter().filter(|hit| hit.kind == EventKind::Pageview && (from..to).contains(&hit.ts)).count() as f64
+        hits.iter().filter(|hit| hit.kind == EventKind::Pageview && (from..to).contains(&hit.ts)).count()
+            as f64
     };
 
     let reports = format!("/api/sites/{SITE}/reports");
-    let (status, weekly) =
-        api(&server, &token, "POST", &reports, json!({"email": "ada@example.com", "frequency": "weekly", "language": "de"}));
+    let (status, weekly) = api(
+        &server,
+        &token,
+        "POST",
+        &reports,
+        json!({"email": "ada@example.com", "frequency": "weekly", "language": "de"}),
+    );
     assert_eq!(status, 201, "{weekly}");
     let (status, daily) =
         api(&server, &token, "POST", &reports, json!({"email": "bob@example.com", "frequency": "daily"}));
@@ -177,11 +191,13 @@ fn reports_go_out_once_at_their_hour_in_the_sites_zone_and_a_missed_one_is_caugh
     stop_quietly_before(&mut server, &smtp);
 
     // Back at 07:00:05: both reports, once, at once.
-    let mut server = Server::start_with_env(&data, &["--config", config], &[("HITKEEP_TEST_CLOCK", &clock(5))]);
+    let mut server =
+        Server::start_with_env(&data, &["--config", config], &[("HITKEEP_TEST_CLOCK", &clock(5))]);
     let files = smtp.wait_for_messages(2, Duration::from_secs(30));
     server.stop();
     // And again at 07:01: nothing new.
-    let mut server = Server::start_with_env(&data, &["--config", config], &[("HITKEEP_TEST_CLOCK", &clock(60))]);
+    let mut server =
+        Server::start_with_env(&data, &["--config", config], &[("HITKEEP_TEST_CLOCK", &clock(60))]);
     std::thread::sleep(Duration::from_secs(3));
     server.stop();
     assert_eq!(smtp.messages(), files, "each report once, across restarts");
@@ -208,7 +224,10 @@ fn reports_go_out_once_at_their_hour_in_the_sites_zone_and_a_missed_one_is_caugh
     assert!(text.contains("Top-Seiten") && text.contains("Abbestellen"), "{text}");
     let html = part(weekly_mail, "text/html");
     assert!(html.contains("lang=\"de\"") && html.contains(&de(pageviews)), "{html}");
-    assert!(html.contains(&format!("/sites/{SITE}?period=custom&amp;from=2026-03-02&amp;to=2026-03-08")), "{html}");
+    assert!(
+        html.contains(&format!("/sites/{SITE}?period=custom&amp;from=2026-03-02&amp;to=2026-03-08")),
+        "{html}"
+    );
     // The daily report is Sunday's, in English.
     let sunday = pageviews_between("2026-03-08T00:00:00-05:00", "2026-03-09T00:00:00-04:00");
     assert!(daily_mail["subject"].as_str().unwrap().starts_with(&format!("Daily report for {SITE}: ")));
@@ -250,7 +269,10 @@ fn reports_go_out_once_at_their_hour_in_the_sites_zone_and_a_missed_one_is_caugh
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("role=\"status\""), "{page}");
     let (_, listed) = api(&server, &token, "GET", &reports, Value::Null);
-    assert_eq!(listed.as_array().unwrap().iter().map(|s| s["email"].clone()).collect::<Vec<_>>(), [json!("ada@example.com")]);
+    assert_eq!(
+        listed.as_array().unwrap().iter().map(|s| s["email"].clone()).collect::<Vec<_>>(),
+        [json!("ada@example.com")]
+    );
     let (status, _, _) = http_request(server.http, "GET", "/unsubscribe/hkx_nothing", &[], b"");
     assert_eq!(status, 404);
     let log = server.log();
