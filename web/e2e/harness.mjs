@@ -1,7 +1,8 @@
 // What the dashboard's browser tests share: a real `hitkeep serve` on a fresh data directory
 // (optionally `--demo`), Debian's Chromium through playwright-core (never a downloaded
 // browser), pages that record every console error and every request to another origin,
-// screenshots at desktop and phone sizes, and an accessibility check with axe.
+// screenshots at desktop and phone sizes, an accessibility check with axe, and a real SMTP
+// server (aiosmtpd) for the pages that need the instance to send mail.
 //
 //   HK_BIN=~/.cache/hitkeep-target/debug/hitkeep npm run test:e2e
 //
@@ -11,7 +12,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -163,6 +164,53 @@ export async function startHitkeep({ demo = false, config } = {}) {
       } finally {
         this.remove();
       }
+    },
+  };
+}
+
+/**
+ * A real SMTP server for the tests (aiosmtpd, which scripts/test.sh installs) on 127.0.0.1,
+ * keeping what it receives in a Maildir; `config` is what `startHitkeep({ config })` needs
+ * to send through it.
+ */
+export async function startSmtp() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "hitkeep-e2e-smtp-"));
+  const maildir = join(dir, "maildir");
+  const child = spawn("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${port}`, "-c", "aiosmtpd.handlers.Mailbox", maildir], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk) => (output += chunk));
+  child.stderr.on("data", (chunk) => (output += chunk));
+  const listening = () =>
+    new Promise((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+  const deadline = Date.now() + 20_000;
+  while (!(await listening())) {
+    if (child.exitCode !== null) throw new Error(`aiosmtpd exited (${child.exitCode}): ${output}`);
+    if (Date.now() > deadline) throw new Error(`aiosmtpd did not start: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    port,
+    config: `smtp_host = "127.0.0.1"\nsmtp_port = ${port}\nsmtp_tls = "none"\nsmtp_from = "Hitkeep <hitkeep@localhost>"\n`,
+    /** The messages received so far, as text. */
+    messages() {
+      const fresh = join(maildir, "new");
+      return existsSync(fresh) ? readdirSync(fresh).map((name) => readFileSync(join(fresh, name), "utf8")) : [];
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((resolve) => child.once("exit", resolve));
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,11 +1,13 @@
 // Settings as a site's owner uses them, against a real `hitkeep serve --demo`: a goal and a
 // funnel added on the settings pages show on the dashboard with the demo's numbers; a new
 // site shows its tracking snippet, and its "waiting for the first event" check turns green
-// when an event arrives through Plausible's Events API (POST /api/event).
+// when an event arrives through Plausible's Events API (POST /api/event). Email reports as a
+// site's manager uses them on an instance that sends mail through a real SMTP server, and
+// the note that stands in for their forms on one that does not (the demo's).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { assertAccessible, launch, openContext, screenshot, signInWithDemo, startHitkeep } from "./harness.mjs";
+import { assertAccessible, launch, openContext, screenshot, signedIn, signInWithDemo, signInWithPassword, startHitkeep, startSmtp } from "./harness.mjs";
 
 const SITE = "demo.hitkeep.dev";
 const BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -179,4 +181,152 @@ test("an invitation waits on the members page until it is withdrawn", async () =
     await page.getByRole("dialog").getByRole("button", { name: "Withdraw" }).click();
     await pending.getByText("No invitation to this site is waiting to be used.").waitFor();
   });
+});
+
+test("without SMTP, the email reports say so in place of their forms", async () => {
+  await withPage(async (page) => {
+    await page.goto(`${hitkeep.base}/sites/${SITE}/settings/reports`);
+    await page.getByRole("heading", { name: "Email reports", level: 2 }).waitFor();
+    const note = page.getByRole("note");
+    assert.match(await note.textContent(), /^This instance sends no e-mail: its operator has to set smtp_host/);
+    await page.getByText("No one gets reports of this site.").waitFor();
+    await page.getByText("No alerts on this site.").waitFor();
+    assert.equal(await page.locator("form.mailing-form").count(), 0, "no form to add what cannot be sent");
+    await assertAccessible(page, "the email reports without SMTP");
+    await screenshot(page, "settings-reports-no-smtp");
+  });
+});
+
+/** POSTs `body` as JSON to the API of `server` (with the session `cookie`); the answer. */
+async function postJson(server, path, body, cookie) {
+  const headers = { "content-type": "application/json", origin: server.api, ...(cookie ? { cookie } : {}) };
+  return fetch(`${server.api}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+}
+
+test("a site's manager adds, lists and removes email reports and alerts", async () => {
+  const smtp = await startSmtp();
+  const server = await startHitkeep({ config: () => smtp.config });
+  const manager = { email: "manager@example.com", password: "the manager's own passphrase 3" };
+  const domain = "reports.example";
+  try {
+    // The instance's owner, their site, and a manager of it (site role admin) by invitation.
+    const code = new URL(server.setup).searchParams.get("code");
+    const setup = await postJson(server, "/api/auth/setup", { code, email: "owner@example.com", password: "the owner's own passphrase 5", name: "Olga" });
+    assert.equal(setup.status, 201, await setup.text());
+    const cookie = setup.headers.get("set-cookie").split(";")[0];
+    assert.equal((await postJson(server, "/api/sites", { domain, timezone: "Europe/Berlin" }, cookie)).status, 201);
+    const invited = await postJson(server, `/api/sites/${domain}/members`, { email: manager.email, role: "admin" }, cookie);
+    assert.equal(invited.status, 201);
+    const invitation = await invited.json();
+    assert.equal(invitation.emailed, true, "the instance mails invitations through the SMTP server");
+    const accepted = await postJson(server, "/api/auth/invitations/accept", { code: invitation.code, password: manager.password, name: "Max" });
+    assert.equal(accepted.status, 201, await accepted.text());
+
+    const watched = await openContext(browser, server.base);
+    try {
+      const page = await watched.context.newPage();
+      page.setDefaultTimeout(15_000);
+      await page.goto(`${server.base}/login`);
+      await signInWithPassword(page, manager.email, manager.password);
+      await signedIn(page, server);
+      await page.goto(`${server.base}/sites/${domain}/settings/general`);
+      const nav = page.getByRole("navigation", { name: "Settings sections" });
+      await nav.getByRole("link", { name: "Email reports" }).click();
+      await page.waitForURL(`${server.base}/sites/${domain}/settings/reports`);
+      assert.equal(await nav.getByRole("link", { name: "Members" }).count(), 0, "a manager is no owner");
+
+      const reports = page.locator(".settings-card").filter({ has: page.getByRole("heading", { name: "Reports", exact: true }) });
+      const alerts = page.locator(".settings-card").filter({ has: page.getByRole("heading", { name: "Alerts", exact: true }) });
+      await reports.getByText("Reports go out at 07:00").waitFor();
+      await reports.getByText("Europe/Berlin").waitFor();
+      assert.equal(await page.getByRole("note").count(), 0, "this instance sends mail");
+
+      // A weekly report in German; the language starts as the dashboard's.
+      assert.equal(await reports.getByLabel("Language").inputValue(), "en");
+      await reports.getByLabel("E-mail address").fill("not an address");
+      await reports.getByRole("button", { name: "Add the report" }).click();
+      await reports.getByRole("alert").filter({ hasText: "Enter an e-mail address." }).waitFor();
+      await reports.getByLabel("E-mail address").fill("reader@example.com");
+      await reports.getByLabel("Frequency").selectOption("weekly");
+      await reports.getByLabel("Language").selectOption("de");
+      await reports.getByRole("button", { name: "Add the report" }).click();
+      await reports.getByText("Report added").waitFor();
+      const report = reports.locator(".item-list li").filter({ hasText: "reader@example.com" });
+      await report.getByText("Weekly").waitFor();
+      await report.getByText("Deutsch").waitFor();
+      assert.equal(await reports.getByLabel("E-mail address").inputValue(), "", "the form is emptied");
+
+      // The same again is refused, next to the address.
+      await reports.getByLabel("E-mail address").fill("reader@example.com");
+      await reports.getByRole("button", { name: "Add the report" }).click();
+      const duplicate = reports.getByRole("alert").filter({ hasText: "This address gets this report already. (mailing_exists)" });
+      await duplicate.waitFor();
+      assert.equal(await reports.getByLabel("E-mail address").getAttribute("aria-invalid"), "true");
+      assert.match(await reports.getByLabel("E-mail address").getAttribute("aria-describedby"), /report-email-error/);
+      // A daily one to someone else, to be removed below.
+      await reports.getByLabel("E-mail address").fill("daily@example.com");
+      await reports.getByLabel("Frequency").selectOption("daily");
+      await reports.getByRole("button", { name: "Add the report" }).click();
+      await reports.locator(".item-list li").filter({ hasText: "daily@example.com" }).waitFor();
+
+      // A traffic drop alert: the threshold's label and bounds follow the kind.
+      const threshold = alerts.locator("#alert-threshold");
+      assert.equal(await alerts.getByLabel("Visitors in the last five minutes").getAttribute("max"), "10000000");
+      await alerts.getByLabel("Condition").selectOption("traffic_drop");
+      await alerts.getByLabel("Percent of a usual day").waitFor();
+      assert.equal(await threshold.getAttribute("max"), "99");
+      await threshold.fill("150");
+      await alerts.getByLabel("E-mail address").fill("ops@example.com");
+      await alerts.getByRole("button", { name: "Add the alert" }).click();
+      await alerts.getByRole("alert").filter({ hasText: "Enter a whole number from 1 to 99." }).waitFor();
+      await threshold.fill("40");
+      await alerts.getByRole("button", { name: "Add the alert" }).click();
+      await alerts.getByText("Alert added").waitFor();
+      const drop = alerts.locator(".item-list li").filter({ hasText: "a day below 40% of the usual" });
+      await drop.getByText("No episode under way").waitFor();
+      // And one on visitors right now, for the same address.
+      await alerts.getByLabel("Condition").selectOption("visitors_above");
+      await threshold.fill("50");
+      await alerts.getByLabel("E-mail address").fill("ops@example.com");
+      await alerts.getByRole("button", { name: "Add the alert" }).click();
+      const spike = alerts.locator(".item-list li").filter({ hasText: "more than 50 visitors now" });
+      await spike.waitFor();
+
+      await assertAccessible(page, "the email reports with reports and alerts");
+      await screenshot(page, "settings-reports");
+      await page.emulateMedia({ colorScheme: "dark" });
+      await screenshot(page, "settings-reports-dark");
+      await page.emulateMedia({ colorScheme: "light" });
+
+      // Removing asks first.
+      await reports.locator(".item-list li").filter({ hasText: "daily@example.com" }).getByRole("button", { name: "Remove" }).click();
+      const dialog = page.getByRole("dialog", { name: "Stop this report?" });
+      await dialog.getByText("No more reports (Daily) to daily@example.com.").waitFor();
+      await dialog.getByRole("button", { name: "Remove" }).click();
+      await reports.locator(".item-list li").filter({ hasText: "daily@example.com" }).waitFor({ state: "detached" });
+      await spike.getByRole("button", { name: "Remove" }).click();
+      await page.getByRole("dialog", { name: "Remove this alert?" }).getByRole("button", { name: "Remove" }).click();
+      await spike.waitFor({ state: "detached" });
+
+      // What the API keeps is what the page showed.
+      const kept = await page.evaluate(async (site) => {
+        const [reports, alerts] = await Promise.all(["reports", "alerts"].map((kind) => fetch(`/api/sites/${site}/${kind}`).then((answer) => answer.json())));
+        return { reports, alerts };
+      }, domain);
+      assert.deepEqual(
+        kept.reports.map(({ email, frequency, language }) => ({ email, frequency, language })),
+        [{ email: "reader@example.com", frequency: "weekly", language: "de" }],
+      );
+      assert.deepEqual(
+        kept.alerts.map(({ email, kind, threshold, language }) => ({ email, kind, threshold, language })),
+        [{ email: "ops@example.com", kind: "traffic_drop", threshold: 40, language: "en" }],
+      );
+      watched.assertClean();
+    } finally {
+      await watched.context.close();
+    }
+  } finally {
+    await server.stopAndSearch({ "the manager's password": manager.password });
+    await smtp.stop();
+  }
 });

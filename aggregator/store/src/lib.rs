@@ -19,6 +19,7 @@ mod factors;
 mod funnels;
 mod goals;
 mod import;
+mod imported;
 mod mailings;
 mod passkeys;
 mod password_resets;
@@ -56,6 +57,9 @@ pub use factors::{REQUIRE_SECOND_FACTOR, SignInChallenge, TotpFactor};
 pub use funnels::{Funnel, MAX_FUNNEL_STEPS, MAX_FUNNEL_WINDOW_MS, MIN_FUNNEL_STEPS};
 pub use goals::{Goal, GoalKind, MAX_GOAL_NAME_LEN, MAX_GOALS};
 pub use import::{IMPORT_CHUNK, IMPORTED_SESSIONS, ImportReport, ImportedEvent, imported_session_id};
+pub use imported::{
+    IMPORTED_TABLES, ImportedTable, MAX_IMPORTED_ROWS, PlausibleImport, SiteImport, parse_plausible_file_name,
+};
 pub use mailings::{
     Alert, AlertFiring, AlertKind, Frequency, MAIL_LANGUAGES, MAX_ALERT_THRESHOLD, MAX_ATTEMPTS,
     MAX_MAILINGS_PER_SITE, MailKind, MailStatus, NewAlert, OutboxMail, ReportSubscription, Unsubscribed,

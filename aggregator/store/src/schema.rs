@@ -474,6 +474,56 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (kind, ref_id, period_start_ms)
     );
     "#,
+    // 10: imported history (see `imported.rs`): a Plausible CSV export's aggregated tables,
+    // one wide table of per-day rows (`kind`: 1 visitors, 2 sources, 3 pages, 4 entry pages,
+    // 5 exit pages, 6 locations, 7 devices, 8 browsers, 9 operating systems, 10 custom
+    // events), a column per dimension any of them has; and the imports that wrote them.
+    r#"
+    CREATE SEQUENCE site_import_id_seq START 1;
+    CREATE TABLE site_imports (
+        id             UINTEGER PRIMARY KEY DEFAULT nextval('site_import_id_seq'),
+        site_id        UINTEGER NOT NULL,
+        source         VARCHAR NOT NULL,
+        first_day      DATE NOT NULL,
+        last_day       DATE NOT NULL,
+        rows           UBIGINT NOT NULL,
+        created_at_ms  BIGINT NOT NULL
+    );
+    CREATE TABLE imported_stats (
+        site_id         UINTEGER NOT NULL,
+        import_id       UINTEGER NOT NULL,
+        kind            UTINYINT NOT NULL,
+        day             DATE NOT NULL,
+        source          VARCHAR,
+        referrer        VARCHAR,
+        utm_source      VARCHAR,
+        utm_medium      VARCHAR,
+        utm_campaign    VARCHAR,
+        utm_content     VARCHAR,
+        utm_term        VARCHAR,
+        hostname        VARCHAR,
+        page            VARCHAR,
+        entry_page      VARCHAR,
+        exit_page       VARCHAR,
+        country         VARCHAR,
+        region          VARCHAR,
+        city            VARCHAR,
+        device          VARCHAR,
+        browser         VARCHAR,
+        browser_version VARCHAR,
+        os              VARCHAR,
+        os_version      VARCHAR,
+        name            VARCHAR,
+        link_url        VARCHAR,
+        path            VARCHAR,
+        visitors        UBIGINT NOT NULL,
+        visits          UBIGINT NOT NULL,
+        pageviews       UBIGINT NOT NULL,
+        bounces         UBIGINT NOT NULL,
+        visit_duration  UBIGINT NOT NULL,
+        events          UBIGINT NOT NULL
+    );
+    "#,
 ];
 
 /// The version a fully migrated database has.

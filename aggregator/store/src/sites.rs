@@ -218,6 +218,8 @@ impl Store {
                 [site.id, site.id],
             )?;
             conn.execute("DELETE FROM report_subscriptions WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM imported_stats WHERE site_id = ?", [site.id])?;
+            conn.execute("DELETE FROM site_imports WHERE site_id = ?", [site.id])?;
             conn.execute("DELETE FROM site_alerts WHERE site_id = ?", [site.id])?;
             // Nobody keeps a role on, a token for, an invitation to or a share link of a site
             // that is gone.

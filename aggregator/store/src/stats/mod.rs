@@ -13,6 +13,7 @@
 
 mod funnels;
 mod goals;
+mod imported;
 mod places;
 pub mod rollup;
 mod sources;
@@ -29,6 +30,7 @@ use chrono_tz::Tz;
 use duckdb::types::Value;
 
 pub use funnels::{FunnelReport, FunnelStep};
+pub use imported::Imports;
 pub use places::{country_name, region_name};
 pub use rollup::{RollupBuilder, RollupReport, SETTLE_MS};
 pub use sources::{MAX_PROPERTY_KEYS, PropertyKey};

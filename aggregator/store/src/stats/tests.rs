@@ -1,6 +1,7 @@
 //! The engine on a handful of hand-made visits, one definition of `docs/metrics.md` at a
 //! time. The independent oracle on generated traffic is `aggregator/ingest/tests/stats_oracle.rs`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono_tz::Tz;
@@ -587,4 +588,118 @@ fn time_on_page_and_scroll_depth_come_from_engagement_reports() {
     query.dimensions = vec![Dimension::Source];
     query.filter = Some(Filter::is(Dimension::Page, "/pricing"));
     assert!(matches!(store.query_stats(&query), Err(Error::Invalid { field: "metrics", .. })));
+}
+
+/// A Plausible export's rows as `import_plausible` takes them.
+fn plausible_files(files: &[(&str, &str)]) -> Vec<(String, Box<dyn std::io::Read + Send>)> {
+    files
+        .iter()
+        .map(|(name, text)| {
+            let reader: Box<dyn std::io::Read + Send> =
+                Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
+            ((*name).to_owned(), reader)
+        })
+        .collect()
+}
+
+#[test]
+fn imported_history_adds_to_the_native_numbers_on_its_own_days_once() {
+    let (_dir, store) = store_with(&visits());
+    let site = store.add_site("example.com", "UTC").unwrap();
+    assert_eq!(site.id, 1);
+    let files = || {
+        plausible_files(&[
+            (
+                "imported_visitors_20260101_20260105.csv",
+                "date,visitors,pageviews,bounces,visits,visit_duration\n\
+                 2026-01-01,10,30,4,12,600\n2026-01-02,20,50,10,25,1000\n2026-01-05,99,99,9,99,99\n",
+            ),
+            (
+                "imported_sources_20260101_20260105.csv",
+                "date,source,referrer,utm_source,utm_medium,utm_campaign,utm_content,utm_term,pageviews,visitors,visits,visit_duration,bounces\n\
+                 2026-01-01,Google,,,,,,,20,7,8,400,2\n2026-01-02,,,,,,,,50,20,25,1000,10\n",
+            ),
+        ])
+    };
+    let report = store.import_plausible(1, files(), T0).unwrap();
+    assert_eq!(report.skipped_native_days, 1, "5 January has events of the site's own");
+    assert_eq!(report.rows["imported_visitors"], 2);
+    // Again: the same rows replace the first import's, which goes.
+    store.import_plausible(1, files(), T0).unwrap();
+    assert_eq!(store.site_imports(1).unwrap().len(), 1);
+
+    let utc = Tz::UTC;
+    let jan = |day: i64| T0 + (day - 5) * 86_400_000;
+    let metrics = vec![Metric::Visitors, Metric::Pageviews, Metric::BounceRate, Metric::VisitDuration];
+    let mut by_day = Query::new(1, jan(1), jan(6), utc, metrics.clone());
+    by_day.dimensions = vec![Dimension::Time(Interval::Day)];
+    let native = store.query_stats(&by_day).unwrap();
+    let (merged, imports) = store.query_stats_with_imports(&by_day).unwrap();
+    assert_eq!(imports, Imports::Included);
+    let day_ms = |day: i64| DimensionValue::Time(jan(day));
+    let rows: Vec<(DimensionValue, Vec<Option<f64>>)> =
+        merged.rows.iter().map(|row| (row.dimensions[0].clone(), row.metrics.clone())).collect();
+    let close = |a: &[Option<f64>], b: &[Option<f64>]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x.unwrap() - y.unwrap()).abs() < 1e-9)
+    };
+    assert_eq!((&rows[0].0, &rows[1].0), (&day_ms(1), &day_ms(2)));
+    assert!(close(&rows[0].1, &[Some(10.0), Some(30.0), Some(400.0 / 12.0), Some(50.0)]), "{rows:?}");
+    assert!(close(&rows[1].1, &[Some(20.0), Some(50.0), Some(40.0), Some(40.0)]), "{rows:?}");
+    assert!(close(&rows[2].1, &native.rows[0].metrics), "a day of the site's own is as it was");
+    assert_eq!(rows.len(), 3);
+
+    // Totals: sums, and the bounce rate of all visits.
+    let totals =
+        Query::new(1, jan(1), jan(6), utc, vec![Metric::Visitors, Metric::Visits, Metric::BounceRate]);
+    let own = store.query_stats(&totals).unwrap().rows[0].metrics.clone();
+    let (all, _) = store.query_stats_with_imports(&totals).unwrap();
+    let (visitors, visits, bounce) = (own[0].unwrap(), own[1].unwrap(), own[2].unwrap());
+    assert_eq!(all.rows[0].metrics[0], Some(visitors + 30.0));
+    assert_eq!(all.rows[0].metrics[1], Some(visits + 37.0));
+    let bounces = bounce / 100.0 * visits + 14.0;
+    assert!((all.rows[0].metrics[2].unwrap() - bounces / (visits + 37.0) * 100.0).abs() < 1e-9);
+
+    // Sources: Google adds up; Plausible's empty source is direct, as ours.
+    let mut sources = Query::new(1, jan(1), jan(6), utc, vec![Metric::Visitors, Metric::Percentage]);
+    sources.dimensions = vec![Dimension::Source];
+    let own: HashMap<DimensionValue, f64> = store
+        .query_stats(&Query { metrics: vec![Metric::Visitors], ..sources.clone() })
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|row| (row.dimensions[0].clone(), row.metrics[0].unwrap()))
+        .collect();
+    let (merged, _) = store.query_stats_with_imports(&sources).unwrap();
+    let google = DimensionValue::Text(Some("Google".into()));
+    let direct = DimensionValue::Text(None);
+    let find = |key: &DimensionValue| {
+        merged.rows.iter().find(|row| &row.dimensions[0] == key).unwrap().metrics.clone()
+    };
+    assert_eq!(find(&google)[0], Some(own.get(&google).copied().unwrap_or(0.0) + 7.0));
+    assert_eq!(find(&direct)[0], Some(own.get(&direct).copied().unwrap_or(0.0) + 20.0));
+    assert_eq!(merged.rows[0].dimensions[0], direct, "most visitors first");
+    let share = find(&google)[0].unwrap() / (visitors + 30.0) * 100.0;
+    assert!((find(&google)[1].unwrap() - share).abs() < 1e-9, "a share of all visitors, imported ones too");
+
+    // What imports cannot answer says why, and answers without them.
+    let filtered = Query { filter: Some(Filter::is(Dimension::Source, "Google")), ..totals.clone() };
+    assert_eq!(store.query_stats_with_imports(&filtered).unwrap().1, Imports::Skipped("unsupported_query"));
+    let mut hourly = by_day.clone();
+    hourly.dimensions = vec![Dimension::Time(Interval::Hour)];
+    assert_eq!(store.query_stats_with_imports(&hourly).unwrap().1, Imports::Skipped("unsupported_interval"));
+    let later = Query::new(1, jan(5), jan(6), utc, vec![Metric::Visitors]);
+    let (answer, imports) = store.query_stats_with_imports(&later).unwrap();
+    assert_eq!(imports, Imports::Skipped("out_of_range"));
+    assert_eq!(answer, store.query_stats(&later).unwrap());
+
+    // A bad file names its row; nothing of the import stays.
+    let bad = plausible_files(&[(
+        "imported_devices_20251201_20251231.csv",
+        "date,device,visitors,visits,visit_duration,bounces,pageviews\n2025-12-01,Desktop,3,3,10,1,4\n2025-12-02,Mobile,x,1,1,1,1\n",
+    )]);
+    let error = store.import_plausible(1, bad, T0).unwrap_err().to_string();
+    assert!(error.contains("row 3") && error.contains("visitors"), "{error}");
+    assert_eq!(store.site_imports(1).unwrap().len(), 1);
+    store.remove_site_import(1, store.site_imports(1).unwrap()[0].id).unwrap();
+    assert_eq!(store.query_stats_with_imports(&totals).unwrap().1, Imports::Skipped("no_imported_data"));
 }

@@ -37,7 +37,7 @@ impl Interval {
     }
 
     /// The local time truncated to the start of its bucket.
-    fn truncate(self, local: NaiveDateTime) -> NaiveDateTime {
+    pub(crate) fn truncate(self, local: NaiveDateTime) -> NaiveDateTime {
         let date = local.date();
         let midnight = |date: NaiveDate| date.and_hms_opt(0, 0, 0).expect("midnight exists");
         match self {

@@ -320,11 +320,12 @@ export function SectionHead({ title, intro }: { title: string; intro?: Component
 }
 
 /**
- * A card listing what a section has (goals, funnels, links, tokens, members): its title,
- * the load's error or spinner, `none` when there is nothing, else `<ul class="item-list">`.
+ * A card listing what a section has (goals, funnels, links, tokens, members): its title and
+ * intro, the load's error or spinner, `none` when there is nothing, else `<ul class="item-list">`.
  */
 export function ListCard<T>({
   title,
+  intro,
   load,
   items = load.data ?? [],
   none,
@@ -332,6 +333,8 @@ export function ListCard<T>({
   children,
 }: {
   title: string;
+  /** A sentence under the title. */
+  intro?: ComponentChildren;
   load: { data: T[] | null; error: Error | null; loading: boolean };
   /** What to list of what was loaded (all of it by default). */
   items?: T[];
@@ -343,6 +346,7 @@ export function ListCard<T>({
   return (
     <div class="card settings-card">
       <h3>{title}</h3>
+      {intro ? <p class="muted">{intro}</p> : null}
       {load.error ? <ErrorMessage error={load.error} /> : null}
       {!load.data && load.loading ? <Spinner /> : null}
       {load.data && items.length === 0 ? <p class="muted">{none}</p> : null}

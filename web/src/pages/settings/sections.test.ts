@@ -3,13 +3,13 @@ import { isInstanceAdmin, sectionOf, visibleSections } from "./sections";
 
 describe("visibleSections", () => {
   it("shows everything to a site owner who administers the instance", () => {
-    expect(visibleSections("own", "owner")).toEqual(["general", "privacy", "goals", "funnels", "members", "shares", "tokens", "plugins"]);
+    expect(visibleSections("own", "owner")).toEqual(["general", "privacy", "goals", "funnels", "members", "shares", "reports", "tokens", "plugins"]);
     expect(visibleSections("own", "admin")).toContain("plugins");
   });
 
   it("hides members from managers and plugins from instance members", () => {
-    expect(visibleSections("manage", "member")).toEqual(["general", "privacy", "goals", "funnels", "shares", "tokens"]);
-    expect(visibleSections("own", "member")).toEqual(["general", "privacy", "goals", "funnels", "members", "shares", "tokens"]);
+    expect(visibleSections("manage", "member")).toEqual(["general", "privacy", "goals", "funnels", "shares", "reports", "tokens"]);
+    expect(visibleSections("own", "member")).toEqual(["general", "privacy", "goals", "funnels", "members", "shares", "reports", "tokens"]);
   });
 
   it("gives readers the snippet and their tokens only", () => {

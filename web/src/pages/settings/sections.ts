@@ -2,7 +2,7 @@
 // site (its `access`) and, for the instance-wide ones, by their role on the instance.
 import { allows } from "../../lib/session";
 
-export const SECTIONS = ["general", "privacy", "goals", "funnels", "members", "shares", "tokens", "plugins"] as const;
+export const SECTIONS = ["general", "privacy", "goals", "funnels", "members", "shares", "reports", "tokens", "plugins"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 type Needed = "read" | "manage" | "own" | "instance_admin";
@@ -16,6 +16,7 @@ const NEEDS: Record<Section, Needed> = {
   funnels: "manage",
   members: "own",
   shares: "manage",
+  reports: "manage",
   // A person's own tokens, reaching only sites they may read.
   tokens: "read",
   plugins: "instance_admin",

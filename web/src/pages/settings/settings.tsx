@@ -12,6 +12,7 @@ import { GoalsSection } from "./goals";
 import { MembersSection } from "./members";
 import { PluginsSection } from "./plugins";
 import { PrivacySection } from "./privacy";
+import { ReportsSection } from "./reports";
 import { SECTIONS, sectionOf, visibleSections, type Section } from "./sections";
 import { SharesSection } from "./shares";
 import { TokensSection } from "./tokens";
@@ -25,6 +26,7 @@ const VIEWS: Record<Section, ComponentType<SectionProps>> = {
   funnels: FunnelsSection,
   members: MembersSection,
   shares: SharesSection,
+  reports: ReportsSection,
   tokens: TokensSection,
   plugins: PluginsSection,
 };
