@@ -13,6 +13,7 @@ mod collector_support;
 mod edge;
 mod harness;
 mod ingest;
+mod plausible;
 mod reports;
 mod serve;
 mod stats;

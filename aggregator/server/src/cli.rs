@@ -494,12 +494,14 @@ pub struct ExportArgs {
 /// `hitkeep import`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ImportArgs {
-    /// The takeout file.
+    /// The takeout file, or a Plausible CSV export (its zip, a directory of its
+    /// `imported_*.csv` files, or one of them).
     pub file: PathBuf,
-    /// Every event into this site [default: each into the site it names, which must exist].
+    /// Every event into this site [default: each into the site it names, which must exist];
+    /// a Plausible export needs it.
     #[arg(long)]
     pub site: Option<String>,
-    /// parquet, csv, json or ndjson [default: the file's extension].
+    /// parquet, csv, json, ndjson or plausible [default: from the file's name].
     #[arg(long)]
     pub format: Option<String>,
     /// No progress bar.

@@ -1,6 +1,7 @@
-//! `POST /control/import`: imports a Hitkeep takeout file for `hitkeep import`, reporting
-//! its progress as one JSON object per line (the control socket only: whoever may use it
-//! owns the data already).
+//! `POST /control/import`: imports a Hitkeep takeout file, or a Plausible CSV export (its zip,
+//! a directory of its `imported_*.csv` files, or one of them) as imported history, for
+//! `hitkeep import`, reporting its progress as one JSON object per line (the control socket
+//! only: whoever may use it owns the data already).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -27,7 +28,7 @@ pub fn control_router() -> Router<AppState> {
 struct ImportRequest {
     /// The takeout file: an absolute path.
     file: PathBuf,
-    /// Its format: `parquet`, `csv`, `json` or `ndjson`.
+    /// Its format: `parquet`, `csv`, `json`, `ndjson`, or `plausible`.
     format: String,
     /// Every row into this site; else each into the site it names.
     site: Option<String>,
@@ -51,6 +52,8 @@ pub enum ImportLine {
     },
     /// It is complete.
     Done(ImportReport),
+    /// A Plausible export is imported.
+    Imported(hitkeep_store::PlausibleImport),
     /// It failed; the steps before were stored (running it again skips them).
     Error {
         /// Machine-readable.
@@ -68,12 +71,15 @@ async fn control_import(
     State(state): State<AppState>,
     Json(request): Json<ImportRequest>,
 ) -> Result<Response, AppError> {
-    let format = ExportFormat::parse(&request.format).ok_or_else(|| {
-        AppError::bad_request("invalid_import", format!("unknown format {:?}", request.format))
-    })?;
     if !request.file.is_absolute() {
         return Err(AppError::bad_request("invalid_import", "the file's path must be absolute"));
     }
+    if request.format == "plausible" {
+        return import_plausible(state, request).await;
+    }
+    let format = ExportFormat::parse(&request.format).ok_or_else(|| {
+        AppError::bad_request("invalid_import", format!("unknown format {:?}", request.format))
+    })?;
     let target = match &request.site {
         Some(domain) => ImportTarget::Site(crate::routes::control_site(&state, domain.clone()).await?.id),
         None => ImportTarget::BySite(
@@ -117,4 +123,98 @@ async fn control_import(
         let _ = lines.send(last);
     });
     Ok(super::ndjson_lines(receiver))
+}
+
+/// The most a Plausible export may hold uncompressed.
+const MAX_PLAUSIBLE_BYTES: u64 = 20 << 30;
+
+/// Imports a Plausible CSV export into a site's imported history, in one transaction.
+async fn import_plausible(state: AppState, request: ImportRequest) -> Result<Response, AppError> {
+    let Some(domain) = request.site.clone() else {
+        return Err(AppError::bad_request(
+            "invalid_import",
+            "a Plausible export needs the site it is for (--site)",
+        ));
+    };
+    let site = crate::routes::control_site(&state, domain).await?;
+    let (lines, receiver) = mpsc::unbounded_channel::<ImportLine>();
+    let (store, now_ms) = (state.store.clone(), state.now_ms());
+    let data_dir = store.path().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    tokio::task::spawn_blocking(move || {
+        let outcome = plausible_files(&request.file, &data_dir).and_then(|(files, _unpacked)| {
+            store.import_plausible(site.id, files, now_ms).map_err(AppError::from)
+        });
+        let last = match outcome {
+            Ok(report) => ImportLine::Imported(report),
+            Err(error) => ImportLine::Error {
+                code: error.code().to_owned(),
+                message: error.message(),
+                report: ImportReport::default(),
+            },
+        };
+        let _ = lines.send(last);
+    });
+    Ok(super::ndjson_lines(receiver))
+}
+
+type PlausibleFiles = Vec<(String, Box<dyn std::io::Read + Send>)>;
+
+/// The CSV files of a Plausible export at `path`: a zip (unpacked into a temporary directory
+/// in the data directory, removed when the returned guard is dropped), a directory, or one
+/// file.
+fn plausible_files(
+    path: &std::path::Path,
+    data_dir: &std::path::Path,
+) -> Result<(PlausibleFiles, Option<tempfile::TempDir>), AppError> {
+    let unreadable = |error: &dyn std::fmt::Display| {
+        AppError::bad_request("invalid_import", format!("reading {}: {error}", path.display()))
+    };
+    let open = |file: &std::path::Path| -> Result<Box<dyn std::io::Read + Send>, AppError> {
+        Ok(Box::new(std::io::BufReader::new(std::fs::File::open(file).map_err(|e| unreadable(&e))?)))
+    };
+    let is_export_file = |name: &str| hitkeep_store::parse_plausible_file_name(name).is_some();
+    if path.is_dir() {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|e| unreadable(&e))? {
+            let entry = entry.map_err(|e| unreadable(&e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_export_file(&name) {
+                files.push((name, open(&entry.path())?));
+            }
+        }
+        return Ok((files, None));
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if !name.to_ascii_lowercase().ends_with(".zip") {
+        return Ok((vec![(name, open(path)?)], None));
+    }
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).map_err(|e| unreadable(&e))?)
+        .map_err(|e| unreadable(&e))?;
+    let unpacked = tempfile::Builder::new()
+        .prefix(".plausible-import-")
+        .tempdir_in(data_dir)
+        .map_err(|e| unreadable(&e))?;
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(|e| unreadable(&e))?;
+        let full_name = entry.name().map_err(|e| unreadable(&e))?.into_owned();
+        let entry_name = full_name.rsplit('/').next().unwrap_or_default().to_owned();
+        if !entry.is_file() || !is_export_file(&entry_name) {
+            continue;
+        }
+        let target = unpacked.path().join(format!("{index}.csv"));
+        let mut out = std::fs::File::create(&target).map_err(|e| unreadable(&e))?;
+        // Counted as it is written, not as the archive claims: a zip bomb stops at the limit.
+        let mut limited = std::io::Read::take(&mut entry, MAX_PLAUSIBLE_BYTES - total + 1);
+        total += std::io::copy(&mut limited, &mut out).map_err(|e| unreadable(&e))?;
+        if total > MAX_PLAUSIBLE_BYTES {
+            return Err(AppError::bad_request(
+                "invalid_import",
+                format!("the export holds more than {} GiB of CSV", MAX_PLAUSIBLE_BYTES >> 30),
+            ));
+        }
+        files.push((entry_name, open(&target)?));
+    }
+    Ok((files, Some(unpacked)))
 }

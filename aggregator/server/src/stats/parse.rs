@@ -20,7 +20,7 @@ pub struct Include {
     pub time_labels: bool,
     /// The number of rows before pagination in `meta.total_rows`.
     pub total_rows: bool,
-    /// Imported data (none is imported yet: `meta.imports_included` says false).
+    /// Imported history (`meta.imports_included` says whether it is in the answer).
     pub imports: bool,
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::DateTime;
 use hitkeep_store::Store;
-use hitkeep_store::stats::{Dimension, DimensionValue, Query, Row, bucket_label, bucket_starts};
+use hitkeep_store::stats::{Dimension, DimensionValue, Imports, Query, Row, bucket_label, bucket_starts};
 use serde_json::{Map, Value, json};
 
 use super::Request;
@@ -22,15 +22,28 @@ pub struct Answer {
 
 /// Runs `request` on `store` (blocking: call it on a blocking thread).
 pub fn answer(store: &Store, request: &Request) -> hitkeep_store::Result<Answer> {
-    let result = store.query_stats(&request.query)?;
+    // With `include.imports`, imported history is added where it can be (and the answer says
+    // whether it was, and why not).
+    let run = |query: &Query| -> hitkeep_store::Result<(hitkeep_store::stats::QueryResult, Option<Imports>)> {
+        if request.include.imports {
+            let (result, imports) = store.query_stats_with_imports(query)?;
+            Ok((result, Some(imports)))
+        } else {
+            Ok((store.query_stats(query)?, None))
+        }
+    };
+    let (result, imports) = run(&request.query)?;
     let compared = match request.comparison {
-        Some(range) => Some(store.query_stats(&Query {
-            start_ms: range.start_ms,
-            end_ms: range.end_ms,
-            offset: 0,
-            limit: hitkeep_store::stats::MAX_LIMIT,
-            ..request.query.clone()
-        })?),
+        Some(range) => Some(
+            run(&Query {
+                start_ms: range.start_ms,
+                end_ms: range.end_ms,
+                offset: 0,
+                limit: hitkeep_store::stats::MAX_LIMIT,
+                ..request.query.clone()
+            })?
+            .0,
+        ),
         None => None,
     };
     let time = request.query.dimensions.iter().position(|d| matches!(d, Dimension::Time(_)));
@@ -103,9 +116,15 @@ pub fn answer(store: &Store, request: &Request) -> hitkeep_store::Result<Answer>
     }
 
     let mut meta = Map::new();
-    if request.include.imports {
-        meta.insert("imports_included".into(), Value::Bool(false));
-        meta.insert("imports_skip_reason".into(), Value::String("no_imported_data".into()));
+    match imports {
+        Some(Imports::Included) => {
+            meta.insert("imports_included".into(), Value::Bool(true));
+        }
+        Some(Imports::Skipped(reason)) => {
+            meta.insert("imports_included".into(), Value::Bool(false));
+            meta.insert("imports_skip_reason".into(), Value::String(reason.into()));
+        }
+        None => {}
     }
     if request.include.time_labels
         && let Some(interval) = interval
