@@ -544,3 +544,121 @@ fn serve_runs_enrichment_plugins_on_collected_events() {
     assert!(!out.status.success(), "{report}");
     assert!(report.contains("FAILED (trap)") || report.contains("FAILED"), "{report}");
 }
+
+/// Posts unique pageviews (`/k/{i}`) from two threads until `stop`; the ones answered `202`
+/// without a drop header.
+fn post_until(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> Vec<u64> {
+    let next = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, next) = (stop.clone(), next.clone());
+            std::thread::spawn(move || {
+                let mut accepted = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let body = format!(r#"{{"n":"pageview","u":"https://{SITE}/k/{i}","d":"{SITE}"}}"#);
+                    let (ua, ip) = (user_agent(i), ip(i));
+                    let headers = [
+                        ("Content-Type", "text/plain"),
+                        ("User-Agent", ua.as_str()),
+                        ("X-Forwarded-For", ip.as_str()),
+                    ];
+                    // A connection cut by the kill is an answer nobody got.
+                    let answer = std::panic::catch_unwind(|| {
+                        http_request(addr, "POST", "/api/event", &headers, body.as_bytes())
+                    });
+                    match answer {
+                        Ok((202, headers, _)) if header(&headers, "x-hitkeep-dropped").is_none() => {
+                            accepted.push(i)
+                        }
+                        Ok(_) => {}
+                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    threads.into_iter().flat_map(|thread| thread.join().unwrap()).collect()
+}
+
+/// How many times each `/k/{i}` page is stored.
+fn stored_pages(data_dir: &Path) -> std::collections::HashMap<u64, u64> {
+    let db = duckdb::Connection::open(data_dir.join("hitkeep.db")).unwrap();
+    let mut statement =
+        db.prepare("SELECT path, count(*) FROM events WHERE path LIKE '/k/%' GROUP BY path").unwrap();
+    statement
+        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, u64>(1)?)))
+        .unwrap()
+        .map(|row| {
+            let (path, count) = row.unwrap();
+            (path["/k/".len()..].parse().unwrap(), count)
+        })
+        .collect()
+}
+
+fn assert_accepted_stored_once(data_dir: &Path, accepted: &[u64]) {
+    let stored = stored_pages(data_dir);
+    let lost: Vec<&u64> = accepted.iter().filter(|i| !stored.contains_key(i)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} answered 202 were lost: {:?}",
+        lost.len(),
+        accepted.len(),
+        &lost[..lost.len().min(10)]
+    );
+    let doubled: Vec<(&u64, &u64)> = stored.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(doubled.is_empty(), "stored twice: {doubled:?}");
+}
+
+/// `202` means stored: `hitkeep serve` (its embedded edge), then a separate `hitkeep-edge`,
+/// each killed with `kill -9` under load; after a restart every event answered `202` is
+/// stored once.
+#[test]
+fn events_answered_202_survive_kill_9_of_serve_and_of_the_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("single");
+    std::fs::create_dir_all(&data).unwrap();
+    add_site(&data);
+    let config = trusting_config(&data);
+    let mut server = Server::start(&data, &["--config", &config]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (addr, stop) = (server.http, stop.clone());
+        std::thread::spawn(move || post_until(addr, stop))
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    server.kill9();
+    stop.store(true, Ordering::SeqCst);
+    let accepted = load.join().unwrap();
+    assert!(accepted.len() > 100, "only {} accepted before the kill", accepted.len());
+    let mut server = Server::start(&data, &["--config", &config]);
+    std::thread::sleep(Duration::from_secs(3));
+    server.stop();
+    assert_accepted_stored_once(&data, &accepted);
+
+    // A separate edge, killed while the aggregator is up.
+    let (agg_dir, edge_dir) = (dir.path().join("aggregator"), dir.path().join("edge"));
+    std::fs::create_dir_all(&agg_dir).unwrap();
+    add_site(&agg_dir);
+    let nats_listen = format!("127.0.0.1:{}", free_port());
+    let nats_url = format!("nats://{nats_listen}");
+    let mut server = Server::start(&agg_dir, &["--nats-listen", &nats_listen]);
+    let mut edge = Edge::start(&edge_dir, &nats_url, &["--trusted-proxy", "127.0.0.1/32"]);
+    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (addr, stop) = (edge.http, stop.clone());
+        std::thread::spawn(move || post_until(addr, stop))
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    edge.kill9();
+    stop.store(true, Ordering::SeqCst);
+    let accepted = load.join().unwrap();
+    assert!(accepted.len() > 100, "only {} accepted before the kill", accepted.len());
+    let mut edge = Edge::start(&edge_dir, &nats_url, &["--trusted-proxy", "127.0.0.1/32"]);
+    edge.wait_drained(Duration::from_secs(60));
+    edge.stop();
+    server.stop();
+    assert_accepted_stored_once(&agg_dir, &accepted);
+}

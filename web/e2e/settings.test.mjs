@@ -197,6 +197,17 @@ test("without SMTP, the email reports say so in place of their forms", async () 
   });
 });
 
+/** What `check` answers once it answers something, asked every 200 ms for up to `timeoutMs`. */
+async function eventually(check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await check();
+    if (found) return found;
+    assert.ok(Date.now() < deadline, `not within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** POSTs `body` as JSON to the API of `server` (with the session `cookie`); the answer. */
 async function postJson(server, path, body, cookie) {
   const headers = { "content-type": "application/json", origin: server.api, ...(cookie ? { cookie } : {}) };
@@ -284,13 +295,27 @@ test("a site's manager adds, lists and removes email reports and alerts", async 
       await alerts.getByText("Alert added").waitFor();
       const drop = alerts.locator(".item-list li").filter({ hasText: "a day below 40% of the usual" });
       await drop.getByText("No episode under way").waitFor();
-      // And one on visitors right now, for the same address.
+      // And one on visitors right now, for the same address, which two visitors set off.
       await alerts.getByLabel("Condition").selectOption("visitors_above");
-      await threshold.fill("50");
+      await threshold.fill("1");
       await alerts.getByLabel("E-mail address").fill("ops@example.com");
       await alerts.getByRole("button", { name: "Add the alert" }).click();
-      const spike = alerts.locator(".item-list li").filter({ hasText: "more than 50 visitors now" });
-      await spike.waitFor();
+      const spike = alerts.locator(".item-list li").filter({ hasText: "more than 1 visitor now" });
+      await spike.getByText("No episode under way").waitFor();
+      for (const version of [130, 131]) {
+        const sent = await fetch(`${server.api}/api/event`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "user-agent": BROWSER_UA.replace("131.0.0.0", `${version}.0.0.0`) },
+          body: JSON.stringify({ name: "pageview", url: `https://${domain}/`, domain }),
+        });
+        assert.equal(sent.status, 202, await sent.text());
+      }
+      // Alerts are checked every 15 seconds: the episode begins, and its one e-mail goes out.
+      const mail = await eventually(() => smtp.messages().find((text) => /^To: ops@example\.com/m.test(text)), 60_000);
+      assert.match(mail, /^Subject: reports\.example: 2 visitors right now/m);
+      await page.reload();
+      await spike.getByText(/^Episode under way since /).waitFor();
+      await drop.getByText("No episode under way").waitFor();
 
       await assertAccessible(page, "the email reports with reports and alerts");
       await screenshot(page, "settings-reports");
@@ -307,6 +332,15 @@ test("a site's manager adds, lists and removes email reports and alerts", async 
       await spike.getByRole("button", { name: "Remove" }).click();
       await page.getByRole("dialog", { name: "Remove this alert?" }).getByRole("button", { name: "Remove" }).click();
       await spike.waitFor({ state: "detached" });
+
+      // In German, the page and its forms' language follow the dashboard's.
+      await page.getByRole("banner").getByRole("combobox", { name: "Language" }).selectOption("de");
+      await page.getByRole("heading", { name: "E-Mail-Berichte", level: 2 }).waitFor();
+      assert.equal(await page.locator("#report-language").inputValue(), "de");
+      await page.locator(".item-list li").getByText("ein Tag unter 40\u00a0% des Üblichen").waitFor();
+      await screenshot(page, "settings-reports-de", ["phone"]);
+      await page.getByRole("banner").getByRole("combobox", { name: "Sprache" }).selectOption("en");
+      await page.getByRole("heading", { name: "Email reports", level: 2 }).waitFor();
 
       // What the API keeps is what the page showed.
       const kept = await page.evaluate(async (site) => {

@@ -1,6 +1,7 @@
 //! The batcher: gathers hits and cuts a batch when it holds `max_hits` hits, would exceed
 //! `max_bytes`, or its first hit is `max_age` old; each batch is spooled, then handed to the
-//! publisher.
+//! publisher. Hits are written to the open batch's journal segment as they arrive
+//! (`crate::journal`), so that what was answered `202` survives a crash before the cut.
 //!
 //! Hits are kept already encoded (in the binary envelope's encoding, version 2: see
 //! `hitkeep_protocol::binary`), so the byte bound is exact and a batch is assembled by
@@ -18,6 +19,7 @@ use hitkeep_protocol::limits::{MAX_BATCH_BYTES, MAX_BATCH_HITS};
 use tokio::sync::Notify;
 
 use crate::config::BatchConfig;
+use crate::journal::{Durable, Journal};
 use crate::metrics as m;
 use crate::publisher::Publisher;
 use crate::spool::Spool;
@@ -34,7 +36,6 @@ const NATS_HEADER_ROOM: usize = 8 * 1024;
 pub(crate) struct BatchIds {
     edge: String,
     boot_ms: u64,
-    boot: String,
     next_seq: AtomicU64,
 }
 
@@ -46,18 +47,34 @@ impl BatchIds {
             Some(last) if last >= now_ms => last + 1,
             _ => now_ms,
         };
-        Self { edge: edge.to_string(), boot_ms, boot: base36(boot_ms), next_seq: AtomicU64::new(1) }
+        Self { edge: edge.to_string(), boot_ms, next_seq: AtomicU64::new(1) }
+    }
+
+    /// The next sequence number.
+    fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The id of batch `seq` of this boot.
+    fn id(&self, seq: u64) -> String {
+        id_of(&self.edge, self.boot_ms, seq)
     }
 
     /// The next `(seq, id)`.
+    #[cfg(test)]
     fn next(&self) -> (u64, String) {
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        (seq, format!("{}-{}-{seq}", self.edge, self.boot))
+        let seq = self.next_seq();
+        (seq, self.id(seq))
     }
 
     pub(crate) fn boot_ms(&self) -> u64 {
         self.boot_ms
     }
+}
+
+/// The id of batch `seq` cut by edge `edge` in the process that started at `boot_ms`.
+pub(crate) fn id_of(edge: &str, boot_ms: u64, seq: u64) -> String {
+    format!("{edge}-{}-{seq}", base36(boot_ms))
 }
 
 fn base36(mut n: u64) -> String {
@@ -77,9 +94,20 @@ fn base36(mut n: u64) -> String {
 #[derive(Debug, Default)]
 struct State {
     open: Vec<Vec<u8>>,
+    /// The open batch's sequence number.
+    open_seq: u64,
     open_bytes: usize,
     opened_at: Option<Instant>,
-    cut: VecDeque<Vec<Vec<u8>>>,
+    cut: VecDeque<(u64, Vec<Vec<u8>>)>,
+}
+
+impl State {
+    fn cut_open(&mut self) {
+        let batch = std::mem::take(&mut self.open);
+        self.cut.push_back((self.open_seq, batch));
+        self.open_bytes = 0;
+        self.opened_at = None;
+    }
 }
 
 /// Hits waiting to become batches.
@@ -92,10 +120,12 @@ pub(crate) struct Batcher {
     wake: Notify,
     held_bytes: AtomicU64,
     closing: AtomicBool,
+    ids: Arc<BatchIds>,
+    journal: Arc<Journal>,
 }
 
 impl Batcher {
-    pub(crate) fn new(config: BatchConfig) -> Self {
+    pub(crate) fn new(config: BatchConfig, ids: BatchIds, journal: Arc<Journal>) -> Self {
         let max_bytes = config.max_bytes.clamp(4 * 1024, MAX_BATCH_BYTES - NATS_HEADER_ROOM);
         Self {
             max_hits: config.max_hits.clamp(1, MAX_BATCH_HITS),
@@ -105,6 +135,8 @@ impl Batcher {
             wake: Notify::new(),
             held_bytes: AtomicU64::new(0),
             closing: AtomicBool::new(false),
+            ids: Arc::new(ids),
+            journal,
         }
     }
 
@@ -113,44 +145,68 @@ impl Batcher {
         self.held_bytes.load(Ordering::Relaxed)
     }
 
-    /// Adds encoded hits.
-    pub(crate) fn push(&self, hits: Vec<Vec<u8>>) {
+    /// Adds encoded hits, journaling them; wait on the answer for them to be on disk.
+    /// `None` for no hits; an error when the journal cannot be written (nothing was added).
+    pub(crate) fn push(&self, hits: Vec<Vec<u8>>) -> std::io::Result<Option<Durable>> {
         if hits.is_empty() {
-            return;
+            return Ok(None);
         }
         let added: usize = hits.iter().map(Vec::len).sum();
-        self.held_bytes.fetch_add(added as u64, Ordering::Relaxed);
         let mut wake = false;
+        let mut durable = None;
         {
             let mut state = self.state.lock().expect("batcher lock");
-            for hit in hits {
-                let full =
-                    state.open.len() >= self.max_hits || state.open_bytes + hit.len() > self.hit_bytes_budget;
-                if full && !state.open.is_empty() {
-                    let batch = std::mem::take(&mut state.open);
-                    state.cut.push_back(batch);
-                    state.open_bytes = 0;
-                    state.opened_at = None;
+            // Where each hit goes: the open batch, or the ones cut while these are added
+            // (runs of `(seq, count)`, in order).
+            let mut placed: Vec<(u64, usize)> = Vec::new();
+            let (mut open, mut bytes, mut seq) = (state.open.len(), state.open_bytes, state.open_seq);
+            for hit in &hits {
+                let full = open >= self.max_hits || bytes + hit.len() > self.hit_bytes_budget;
+                if full && open > 0 {
+                    (open, bytes) = (0, 0);
+                }
+                if open == 0 {
+                    seq = self.ids.next_seq();
+                }
+                match placed.last_mut() {
+                    Some((last, count)) if *last == seq => *count += 1,
+                    _ => placed.push((seq, 1)),
+                }
+                open += 1;
+                bytes += hit.len();
+            }
+            // The journal first: what it refuses is not added.
+            let mut from = 0;
+            for (seq, count) in &placed {
+                durable = Some(self.journal.append(*seq, &hits[from..from + count])?);
+                from += count;
+            }
+            self.held_bytes.fetch_add(added as u64, Ordering::Relaxed);
+            let mut hits = hits.into_iter();
+            for (seq, count) in placed {
+                if seq != state.open_seq && !state.open.is_empty() {
+                    state.cut_open();
                     wake = true;
                 }
                 if state.open.is_empty() {
+                    state.open_seq = seq;
                     state.opened_at = Some(Instant::now());
                     wake = true;
                 }
-                state.open_bytes += hit.len();
-                state.open.push(hit);
+                for hit in hits.by_ref().take(count) {
+                    state.open_bytes += hit.len();
+                    state.open.push(hit);
+                }
             }
             if state.open.len() >= self.max_hits {
-                let batch = std::mem::take(&mut state.open);
-                state.cut.push_back(batch);
-                state.open_bytes = 0;
-                state.opened_at = None;
+                state.cut_open();
                 wake = true;
             }
         }
         if wake {
             self.wake.notify_one();
         }
+        Ok(durable)
     }
 
     /// Cuts what is open and makes [`Batcher::run`] return once everything is spooled.
@@ -160,14 +216,11 @@ impl Batcher {
     }
 
     /// Batches ready now, and when the open one will be due.
-    fn take_ready(&self, now: Instant, closing: bool) -> (Vec<Vec<Vec<u8>>>, Option<Instant>) {
+    fn take_ready(&self, now: Instant, closing: bool) -> (Vec<(u64, Vec<Vec<u8>>)>, Option<Instant>) {
         let mut state = self.state.lock().expect("batcher lock");
         let due = state.opened_at.map(|opened| opened + self.max_age);
         if !state.open.is_empty() && (closing || due.is_some_and(|due| due <= now)) {
-            let batch = std::mem::take(&mut state.open);
-            state.cut.push_back(batch);
-            state.open_bytes = 0;
-            state.opened_at = None;
+            state.cut_open();
         }
         let ready = state.cut.drain(..).collect();
         (ready, state.opened_at.map(|opened| opened + self.max_age))
@@ -175,16 +228,17 @@ impl Batcher {
 
     /// Spools cut batches and hands them to the publisher, until [`Batcher::close`] has been
     /// called and nothing is left.
-    pub(crate) async fn run(self: Arc<Self>, ids: BatchIds, spool: Arc<Spool>, publisher: Arc<Publisher>) {
-        let ids = Arc::new(ids);
+    pub(crate) async fn run(self: Arc<Self>, spool: Arc<Spool>, publisher: Arc<Publisher>) {
         loop {
             let closing = self.closing.load(Ordering::SeqCst);
             let (ready, next_due) = self.take_ready(Instant::now(), closing);
-            for hits in ready {
+            for (seq, hits) in ready {
                 let bytes: u64 = hits.iter().map(|h| h.len() as u64).sum();
-                let entry = spool_batch(&ids, &spool, hits, closing).await;
+                let entry = spool_batch(&self.ids, &spool, seq, hits, closing).await;
                 self.held_bytes.fetch_sub(bytes, Ordering::Relaxed);
                 if let Some(entry) = entry {
+                    // In the spool, durably: the journal's copy is not needed any more.
+                    self.journal.retire(seq);
                     publisher.enqueue(entry);
                 }
             }
@@ -213,10 +267,11 @@ impl Batcher {
 async fn spool_batch(
     ids: &Arc<BatchIds>,
     spool: &Arc<Spool>,
+    seq: u64,
     hits: Vec<Vec<u8>>,
     closing: bool,
 ) -> Option<crate::spool::SpoolEntry> {
-    let (seq, id) = ids.next();
+    let id = ids.id(seq);
     let payload = Arc::new(binary::encode_batch(&id, &ids.edge, &hits));
     let count = hits.len() as u64;
     drop(hits);
@@ -303,22 +358,46 @@ mod tests {
         assert!(Batch::decode(&envelope).unwrap().hits.is_empty());
     }
 
+    fn journaled(config: BatchConfig, dir: &std::path::Path) -> Batcher {
+        let ids = BatchIds::new("e", None);
+        let journal = Arc::new(Journal::open(dir, ids.boot_ms()).unwrap());
+        Batcher::new(config, ids, journal)
+    }
+
     #[test]
     fn cuts_by_count_and_bytes() {
-        let batcher =
-            Batcher::new(BatchConfig { max_hits: 3, max_bytes: 4096, max_age: Duration::from_secs(60) });
-        batcher.push(vec![vec![b'1'; 10]; 7]);
+        let dir = tempfile::tempdir().unwrap();
+        let batcher = journaled(
+            BatchConfig { max_hits: 3, max_bytes: 4096, max_age: Duration::from_secs(60) },
+            dir.path(),
+        );
+        batcher.push(vec![vec![b'1'; 10]; 7]).unwrap();
         let (ready, due) = batcher.take_ready(Instant::now(), false);
-        assert_eq!(ready.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 3]);
+        assert_eq!(
+            ready.iter().map(|(seq, hits)| (*seq, hits.len())).collect::<Vec<_>>(),
+            vec![(1, 3), (2, 3)]
+        );
         assert!(due.is_some());
         let (ready, _) = batcher.take_ready(Instant::now() + Duration::from_secs(61), false);
-        assert_eq!(ready.iter().map(Vec::len).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(ready.iter().map(|(seq, hits)| (*seq, hits.len())).collect::<Vec<_>>(), vec![(3, 1)]);
+        // Each batch's hits are in its own journal segment until it is spooled.
+        let segments = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(segments, 3);
 
-        let by_bytes =
-            Batcher::new(BatchConfig { max_hits: 1000, max_bytes: 4096, max_age: Duration::from_secs(60) });
-        by_bytes.push(vec![vec![b'x'; 1500]; 5]);
+        let dir = tempfile::tempdir().unwrap();
+        let by_bytes = journaled(
+            BatchConfig { max_hits: 1000, max_bytes: 4096, max_age: Duration::from_secs(60) },
+            dir.path(),
+        );
+        by_bytes.push(vec![vec![b'x'; 1500]; 3]).unwrap();
+        by_bytes.push(vec![vec![b'x'; 1500]; 2]).unwrap();
         let (ready, _) = by_bytes.take_ready(Instant::now(), true);
-        assert_eq!(ready.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
-        assert!(ready.iter().all(|hits| hits.iter().map(Vec::len).sum::<usize>() <= 4096 - ENVELOPE_BYTES));
+        assert_eq!(
+            ready.iter().map(|(seq, hits)| (*seq, hits.len())).collect::<Vec<_>>(),
+            vec![(1, 2), (2, 2), (3, 1)]
+        );
+        assert!(
+            ready.iter().all(|(_, hits)| hits.iter().map(Vec::len).sum::<usize>() <= 4096 - ENVELOPE_BYTES)
+        );
     }
 }

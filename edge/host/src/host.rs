@@ -22,6 +22,7 @@ use crate::config_sync::{self, ConfigCell};
 use crate::geo::GeoDb;
 use crate::group::EventGroups;
 use crate::ingest::Ingest;
+use crate::journal::{self, Journal};
 use crate::metrics as m;
 use crate::publisher::{PublishSettings, Publisher};
 use crate::runtime::{ComponentRuntime, Instances};
@@ -56,6 +57,7 @@ pub(crate) struct Inner {
     pub(crate) groups: EventGroups,
     client: Client,
     batcher: Arc<Batcher>,
+    journal: Arc<Journal>,
     publisher: Arc<Publisher>,
     spool: Arc<Spool>,
     cancel: CancellationToken,
@@ -65,6 +67,7 @@ pub(crate) struct Inner {
 #[derive(Debug, Default)]
 struct Tasks {
     batcher: Option<JoinHandle<()>>,
+    journal: Option<JoinHandle<()>>,
     publisher: Option<JoinHandle<()>>,
     config: Option<JoinHandle<()>>,
 }
@@ -129,12 +132,31 @@ impl EdgeHost {
         let connected = Arc::new(Notify::new());
         let client = connect(&config.nats, &config.edge_name, connected.clone()).await?;
 
-        let batcher = Arc::new(Batcher::new(config.batch));
+        // Hits answered `202` whose batch the last run did not spool are in the journal.
+        let journal_dir = config.data_dir.join("journal");
+        let journal_error = |source| Error::Spool { path: journal_dir.clone(), source };
+        let spooled: std::collections::HashSet<(u64, u64)> =
+            recovered.entries.iter().filter_map(|entry| entry.order()).collect();
+        let unspooled = journal::recover(&journal_dir, |boot, seq| spooled.contains(&(boot, seq)))
+            .map_err(journal_error)?;
+        let mut last_boot_ms = recovered.last_boot_ms;
+        let mut entries = recovered.entries;
+        for batch in unspooled {
+            let id = crate::batcher::id_of(&config.edge_name, batch.boot_ms, batch.seq);
+            let payload = hitkeep_protocol::binary::encode_batch(&id, &config.edge_name, &batch.hits);
+            let entry = spool.write(batch.boot_ms, batch.seq, &id, &payload).map_err(journal_error)?;
+            journal::remove_recovered(&journal_dir, batch.boot_ms, batch.seq).map_err(journal_error)?;
+            tracing::info!(batch = %id, hits = batch.hits.len(), "spooled a batch the last run had journaled only");
+            last_boot_ms = last_boot_ms.max(Some(batch.boot_ms));
+            entries.push(entry);
+        }
+        let ids = BatchIds::new(&config.edge_name, last_boot_ms);
+        let journal = Arc::new(Journal::open(&journal_dir, ids.boot_ms()).map_err(journal_error)?);
+        let batcher = Arc::new(Batcher::new(config.batch, ids, journal.clone()));
         let publisher = Arc::new(Publisher::new(connected.clone()));
-        for entry in recovered.entries {
+        for entry in entries {
             publisher.enqueue(entry);
         }
-        let ids = BatchIds::new(&config.edge_name, recovered.last_boot_ms);
         let cell = Arc::new(ConfigCell::default());
         let cancel = CancellationToken::new();
         let settings = PublishSettings {
@@ -144,7 +166,8 @@ impl EdgeHost {
             max_backoff: config.nats.max_backoff,
         };
         let tasks = Tasks {
-            batcher: Some(tokio::spawn(batcher.clone().run(ids, spool.clone(), publisher.clone()))),
+            batcher: Some(tokio::spawn(batcher.clone().run(spool.clone(), publisher.clone()))),
+            journal: Some(tokio::spawn(journal.clone().run())),
             publisher: Some(tokio::spawn(publisher.clone().run(
                 client.clone(),
                 spool.clone(),
@@ -186,6 +209,7 @@ impl EdgeHost {
                 ),
                 client,
                 batcher,
+                journal,
                 publisher,
                 spool,
                 cancel,
@@ -300,13 +324,18 @@ impl EdgeHandle {
     /// published for up to `grace`; what is left stays in the spool for the next start.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
-        let (batcher, publisher, config) = {
+        let (batcher, journal, publisher, config) = {
             let mut tasks = self.inner.tasks.lock().expect("tasks lock");
-            (tasks.batcher.take(), tasks.publisher.take(), tasks.config.take())
+            (tasks.batcher.take(), tasks.journal.take(), tasks.publisher.take(), tasks.config.take())
         };
         self.inner.batcher.close();
         if let Some(batcher) = batcher {
             let _ = batcher.await;
+        }
+        // Everything is spooled: the journal's last round finishes the answers still waiting.
+        self.inner.journal.close();
+        if let Some(journal) = journal {
+            let _ = journal.await;
         }
         let pending = self.inner.publisher.outstanding();
         if pending > 0 && tokio::time::timeout(grace, self.inner.publisher.drained()).await.is_err() {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use hitkeep_protocol::{Batch, binary};
 
 use crate::batcher::Batcher;
+use crate::journal::Durable;
 use crate::metrics as m;
 use crate::sink::{BatchSink, SinkStatus};
 use crate::spool::Spool;
@@ -36,13 +37,13 @@ impl Ingest {
 }
 
 impl BatchSink for Ingest {
-    fn accept(&self, payload: &[u8]) -> SinkStatus {
+    fn accept(&self, payload: &[u8]) -> (SinkStatus, Option<Durable>) {
         let batch = match Batch::decode(payload) {
             Ok(batch) => batch,
             Err(error) => {
                 metrics::counter!(m::SINK_INVALID, "reason" => error.code()).increment(1);
                 tracing::warn!(error = error.code(), "the component posted a batch that does not decode");
-                return SinkStatus::Invalid;
+                return (SinkStatus::Invalid, None);
             }
         };
         // Each hit is kept in the binary envelope's encoding: the batcher assembles batches
@@ -61,10 +62,19 @@ impl BatchSink for Ingest {
         if self.spool.used_bytes() + self.batcher.held_bytes() + incoming > self.spool.max_bytes() {
             metrics::counter!(m::SPOOL_FULL).increment(1);
             metrics::counter!(m::SPOOL_FULL_HITS).increment(encoded.len() as u64);
-            return SinkStatus::Full;
+            return (SinkStatus::Full, None);
         }
-        metrics::counter!(m::HITS_ACCEPTED).increment(encoded.len() as u64);
-        self.batcher.push(encoded);
-        SinkStatus::Accepted
+        let count = encoded.len() as u64;
+        match self.batcher.push(encoded) {
+            Ok(durable) => {
+                metrics::counter!(m::HITS_ACCEPTED).increment(count);
+                (SinkStatus::Accepted, durable)
+            }
+            Err(error) => {
+                metrics::counter!(m::SPOOL_ERRORS).increment(1);
+                tracing::error!(%error, "could not open a journal segment; the hits are refused");
+                (SinkStatus::Full, None)
+            }
+        }
     }
 }

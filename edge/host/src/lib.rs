@@ -25,6 +25,7 @@ mod group;
 mod handler;
 mod host;
 mod ingest;
+mod journal;
 pub mod metrics;
 mod publisher;
 mod runtime;

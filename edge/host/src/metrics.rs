@@ -38,6 +38,10 @@ pub const BATCHES_SPOOLED: &str = "hitkeep_edge_batches_spooled_total";
 /// a `kill -9` would lose is the difference).
 pub const HITS_SPOOLED: &str = "hitkeep_edge_hits_spooled_total";
 /// Spool write failures (the batch is kept in memory and written again).
+pub const JOURNAL_SYNC_SECONDS: &str = "hitkeep_edge_journal_sync_seconds";
+/// Counter: hits answered 503 because the journal did not get them on disk in time.
+pub const JOURNAL_TIMEOUTS: &str = "hitkeep_edge_journal_timeouts_total";
+/// Counter: spool or journal writes that failed (retried).
 pub const SPOOL_ERRORS: &str = "hitkeep_edge_spool_errors_total";
 /// Files in the spool.
 pub const SPOOL_FILES: &str = "hitkeep_edge_spool_files";
@@ -73,6 +77,12 @@ pub fn describe() {
     describe_counter!(COMPONENT_ERRORS, "component calls without a response, by reason");
     describe_counter!(OUTGOING_REFUSED, "outgoing requests of the component to anything but the sink");
     describe_counter!(HITS_ACCEPTED, "hits taken into the batcher");
+    describe_histogram!(
+        JOURNAL_SYNC_SECONDS,
+        metrics::Unit::Seconds,
+        "one group commit of the journal: writing and syncing the hits that arrived since the last"
+    );
+    describe_counter!(JOURNAL_TIMEOUTS, "posts answered 503 because their hits were not on disk within 10 s");
     describe_counter!(HITS_INVALID, "hits from the component that break the wire contract, dropped");
     describe_counter!(SINK_INVALID, "batches posted by the component that did not decode, by reason");
     describe_counter!(SPOOL_FULL, "posted batches refused because the spool was full");

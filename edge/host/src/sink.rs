@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::config::SINK_AUTHORITY;
+use crate::journal::Durable;
 use crate::metrics as m;
 
 /// Largest batch body the component may post.
@@ -19,14 +20,15 @@ pub const MAX_SINK_BODY_BYTES: usize = 1024 * 1024;
 
 /// What the host does with a batch the component posted.
 pub(crate) trait BatchSink: Send + Sync + 'static {
-    /// Takes a posted batch; the answer is the status the component sees.
-    fn accept(&self, payload: &[u8]) -> SinkStatus;
+    /// Takes a posted batch; the answer is the status the component sees, once the hits are
+    /// on disk when it says when that is.
+    fn accept(&self, payload: &[u8]) -> (SinkStatus, Option<Durable>);
 }
 
 /// The sink's verdict on one posted batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SinkStatus {
-    /// Taken (202): the hits will be spooled and published.
+    /// Taken (202): the hits are on disk, and will be spooled and published.
     Accepted,
     /// Not a batch (400).
     Invalid,
@@ -114,7 +116,20 @@ impl WasiHttpHooks for SinkHooks {
                 Destination::SinkOther => http::StatusCode::NOT_FOUND,
                 Destination::Batch => {
                     match Limited::new(request.into_body(), MAX_SINK_BODY_BYTES).collect().await {
-                        Ok(body) => sink.accept(&body.to_bytes()).http_status(),
+                        Ok(body) => {
+                            // `202` only once the hits are on disk (the journal's group commit).
+                            let (status, durable) = sink.accept(&body.to_bytes());
+                            let on_disk = match durable {
+                                Some(durable) => durable.wait().await,
+                                None => true,
+                            };
+                            if on_disk {
+                                status.http_status()
+                            } else {
+                                metrics::counter!(m::JOURNAL_TIMEOUTS).increment(1);
+                                SinkStatus::Full.http_status()
+                            }
+                        }
                         Err(_) => http::StatusCode::PAYLOAD_TOO_LARGE,
                     }
                 }

@@ -28,6 +28,16 @@ pub(crate) struct SpoolEntry {
     pub len: u64,
 }
 
+impl SpoolEntry {
+    /// Its `(boot_ms, seq)`, from its file name.
+    pub(crate) fn order(&self) -> Option<(u64, u64)> {
+        let name = self.path.file_name()?.to_str()?;
+        let (order, _) = name.split_once('_')?;
+        let (boot, seq) = order.split_once('-')?;
+        Some((boot.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
 /// What [`Spool::open`] found on disk.
 #[derive(Debug)]
 pub(crate) struct Recovered {

@@ -202,12 +202,11 @@ function AlertsCard({ domain, canSend }: { domain: string; canSend: boolean }) {
         row={(alert) => (
           <ItemRow key={alert.id} name={alert.email} removeLabel={t("settings.mailing_remove")} onRemove={() => setRemoving(alert)}>
             <span class="item-detail">
-              <span class="badge accent">{t(`settings.alert_kind_${alert.kind}`)}</span>
               <span>{describeAlert(alert)}</span>
               <span class="badge">{languageName(alert.language)}</span>
             </span>
             {alert.episode_start_ms !== null ? (
-              <span class="badge warn-badge">{t("settings.alert_episode", { when: formatWhen(alert.episode_start_ms, lang) })}</span>
+              <span class="episode-on">{t("settings.alert_episode", { when: formatWhen(alert.episode_start_ms, lang) })}</span>
             ) : (
               <span class="muted small">{t("settings.alert_quiet")}</span>
             )}
