@@ -4,8 +4,9 @@
 //!    (body read, headers, Store + instantiate + run of the component, sink, batcher) and the
 //!    component-only time recorded by the host (`hitkeep_edge_component_seconds`).
 //! 2. Over HTTP with `wrk` (`apt-get install -y wrk`): the release `hitkeep-edge` binary with
-//!    the embedded collector, then a trivial hyper handler (reads the body, answers 202) in
-//!    the same run, same connections and duration, for comparison. The embedded broker and a
+//!    the embedded collector, answering once the hits are journaled on disk (the default),
+//!    then with `--answer-before-disk`, then a trivial hyper handler (reads the body, answers
+//!    202) in the same run, same connections and duration, for comparison. The embedded broker and a
 //!    stand-in aggregator acking every batch run in this process.
 //!
 //! Environment: `BENCH_SECONDS` (default 10), `BENCH_CONNECTIONS` (default 64),
@@ -319,63 +320,73 @@ fn main() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let script = dir.path().join("event.lua");
         std::fs::write(&script, WRK_SCRIPT)?;
-        let started = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hitkeep-edge"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--nats-url",
-                &url,
-                "--edge-name",
-                "bench",
-                "--log-level",
-                "warn",
-            ])
-            .args(["--max-requests-per-instance", &env_number("BENCH_REUSE", 1).to_string()])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut stdout, &mut line)?;
-        let edge_addr: SocketAddr = line.trim().rsplit("http://").next().unwrap_or_default().parse()?;
-        loop {
-            let ready = tokio::net::TcpStream::connect(edge_addr).await.is_ok()
-                && reqwest_like_get(edge_addr, "/readyz").await.unwrap_or(0) == 200;
-            if ready {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        println!("hitkeep-edge (release) ready in {:?} (component compiled at start)", started.elapsed());
-
         let (trivial_addr, _trivial) = trivial_server()?;
         println!("wrk -t1 -c{connections} -d{seconds}s, POST /api/event (pageview with UTM and referrer):");
-        let before = hits.load(Ordering::Relaxed);
-        let edge = tokio::task::spawn_blocking(move || wrk(edge_addr, &script.clone(), seconds, connections))
-            .await??;
-        print_wrk("hitkeep-edge + collector", &edge);
-        // Let the last batch (500 ms) reach the aggregator.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let delivered = hits.load(Ordering::Relaxed) - before;
-        println!(
-            "{:<28} {delivered} hits acked by the aggregator ({} 2xx answers)",
-            "",
-            edge.total - edge.non_2xx
-        );
+        // The default (202 once the hits are journaled on disk), the same without waiting for
+        // the disk, and a trivial handler: same run, same connections and duration.
+        for (name, extra) in [
+            ("hitkeep-edge (202 on disk)", None),
+            ("hitkeep-edge (202 in memory)", Some("--answer-before-disk")),
+        ] {
+            let started = Instant::now();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_hitkeep-edge"))
+                .args([
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--nats-url",
+                    &url,
+                    "--edge-name",
+                    "bench",
+                    "--log-level",
+                    "warn",
+                ])
+                .args(["--max-requests-per-instance", &env_number("BENCH_REUSE", 1).to_string()])
+                .args(extra)
+                .arg("--data-dir")
+                .arg(dir.path().join(name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")))
+                .stdout(Stdio::piped())
+                .spawn()?;
+            let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut stdout, &mut line)?;
+            let edge_addr: SocketAddr = line.trim().rsplit("http://").next().unwrap_or_default().parse()?;
+            loop {
+                let ready = tokio::net::TcpStream::connect(edge_addr).await.is_ok()
+                    && reqwest_like_get(edge_addr, "/readyz").await.unwrap_or(0) == 200;
+                if ready {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            println!("{name} (release) ready in {:?} (component compiled at start)", started.elapsed());
+            let before = hits.load(Ordering::Relaxed);
+            let script = script.clone();
+            let edge =
+                tokio::task::spawn_blocking(move || wrk(edge_addr, &script, seconds, connections)).await??;
+            print_wrk(name, &edge);
+            // Let the last batch (500 ms) reach the aggregator.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let delivered = hits.load(Ordering::Relaxed) - before;
+            println!(
+                "{:<28} {delivered} hits acked by the aggregator ({} 2xx answers)",
+                "",
+                edge.total - edge.non_2xx
+            );
+            let metrics = reqwest_like_body(edge_addr, "/metrics").await?;
+            print_group_sizes(&metrics);
+            for line in metrics.lines().filter(|l| {
+                l.starts_with("hitkeep_edge_component_seconds")
+                    || l.starts_with("hitkeep_edge_journal_sync_seconds")
+            }) {
+                println!("  {line}");
+            }
+            Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+            child.wait()?;
+        }
         let script = dir.path().join("event.lua");
         let trivial =
             tokio::task::spawn_blocking(move || wrk(trivial_addr, &script, seconds, connections)).await??;
         print_wrk("trivial hyper handler", &trivial);
-
-        let metrics = reqwest_like_body(edge_addr, "/metrics").await?;
-        print_group_sizes(&metrics);
-        for line in metrics.lines().filter(|l| l.starts_with("hitkeep_edge_component_seconds")) {
-            println!("  {line}");
-        }
-        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
-        child.wait()?;
         broker.shutdown().await;
         anyhow::Ok(())
     })

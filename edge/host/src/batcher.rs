@@ -121,7 +121,8 @@ pub(crate) struct Batcher {
     held_bytes: AtomicU64,
     closing: AtomicBool,
     ids: Arc<BatchIds>,
-    journal: Arc<Journal>,
+    /// `None`: answers do not wait for the disk (`BatchConfig::journal` off).
+    journal: Option<Arc<Journal>>,
 }
 
 impl Batcher {
@@ -136,7 +137,7 @@ impl Batcher {
             held_bytes: AtomicU64::new(0),
             closing: AtomicBool::new(false),
             ids: Arc::new(ids),
-            journal,
+            journal: config.journal.then_some(journal),
         }
     }
 
@@ -177,9 +178,11 @@ impl Batcher {
             }
             // The journal first: what it refuses is not added.
             let mut from = 0;
-            for (seq, count) in &placed {
-                durable = Some(self.journal.append(*seq, &hits[from..from + count])?);
-                from += count;
+            if let Some(journal) = &self.journal {
+                for (seq, count) in &placed {
+                    durable = Some(journal.append(*seq, &hits[from..from + count])?);
+                    from += count;
+                }
             }
             self.held_bytes.fetch_add(added as u64, Ordering::Relaxed);
             let mut hits = hits.into_iter();
@@ -238,7 +241,9 @@ impl Batcher {
                 self.held_bytes.fetch_sub(bytes, Ordering::Relaxed);
                 if let Some(entry) = entry {
                     // In the spool, durably: the journal's copy is not needed any more.
-                    self.journal.retire(seq);
+                    if let Some(journal) = &self.journal {
+                        journal.retire(seq);
+                    }
                     publisher.enqueue(entry);
                 }
             }
@@ -368,7 +373,7 @@ mod tests {
     fn cuts_by_count_and_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let batcher = journaled(
-            BatchConfig { max_hits: 3, max_bytes: 4096, max_age: Duration::from_secs(60) },
+            BatchConfig { max_hits: 3, max_bytes: 4096, max_age: Duration::from_secs(60), journal: true },
             dir.path(),
         );
         batcher.push(vec![vec![b'1'; 10]; 7]).unwrap();
@@ -386,7 +391,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let by_bytes = journaled(
-            BatchConfig { max_hits: 1000, max_bytes: 4096, max_age: Duration::from_secs(60) },
+            BatchConfig { max_hits: 1000, max_bytes: 4096, max_age: Duration::from_secs(60), journal: true },
             dir.path(),
         );
         by_bytes.push(vec![vec![b'x'; 1500]; 3]).unwrap();

@@ -202,11 +202,15 @@ pub struct BatchConfig {
     pub max_bytes: usize,
     /// Age of a batch's first hit after which it is cut anyway.
     pub max_age: Duration,
+    /// Answer `202` only once the hits are on disk (the journal, `crate::journal`). Off,
+    /// an answer comes as soon as the hits are in memory, and a crash loses what was
+    /// answered in the last `max_age`: for benchmarks and for operators who choose so.
+    pub journal: bool,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        Self { max_hits: 1_000, max_bytes: 512 * 1024, max_age: Duration::from_millis(500) }
+        Self { max_hits: 1_000, max_bytes: 512 * 1024, max_age: Duration::from_millis(500), journal: true }
     }
 }
 

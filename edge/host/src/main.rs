@@ -78,6 +78,10 @@ struct Args {
     /// Milliseconds after its first hit when a batch is cut anyway.
     #[arg(long, env = "HITKEEP_EDGE_BATCH_MS", default_value_t = 500)]
     batch_ms: u64,
+    /// Answer 202 before the hits are on disk (no journal): faster, but a crash loses what
+    /// was answered in the last batch interval.
+    #[arg(long, env = "HITKEEP_EDGE_ANSWER_BEFORE_DISK")]
+    answer_before_disk: bool,
     /// Spool bound (bytes; suffixes K, M, G, KiB, MiB, GiB). Beyond it new hits get 503.
     #[arg(long, env = "HITKEEP_EDGE_SPOOL_MAX_BYTES", default_value = "1GiB", value_parser = parse_bytes)]
     spool_max_bytes: u64,
@@ -208,6 +212,7 @@ fn config_from(
     config.batch = BatchConfig {
         max_hits: args.batch_hits,
         max_age: Duration::from_millis(args.batch_ms),
+        journal: !args.answer_before_disk,
         ..BatchConfig::default()
     };
     config.spool_max_bytes = args.spool_max_bytes;
