@@ -15,6 +15,8 @@ export interface StatsQuery {
     time_labels?: boolean;
     total_rows?: boolean;
     comparisons?: { mode: string; date_range?: [string, string] };
+    /** Add the site's imported history (a Plausible export) where it can answer. */
+    imports?: boolean;
   };
   pagination?: { limit: number; offset?: number };
 }
@@ -49,7 +51,7 @@ export function breakdownQuery(
     metrics,
     dimensions: [dimension],
     order_by: [[metrics[0], "desc"]],
-    include: { total_rows: true },
+    include: { total_rows: true, imports: true },
     pagination: { limit },
   };
 }
@@ -57,7 +59,7 @@ export function breakdownQuery(
 /** The top stats, with the comparison if one is chosen. */
 export function topStatsQuery(state: DashboardState, today: string, metrics: string[]): StatsQuery {
   const comparisons = comparisonOf(state);
-  return { ...baseQuery(state, today), metrics, include: comparisons ? { comparisons } : {} };
+  return { ...baseQuery(state, today), metrics, include: comparisons ? { comparisons, imports: true } : { imports: true } };
 }
 
 export function runStats(domain: string, query: StatsQuery, signal?: AbortSignal): Promise<StatsAnswer> {

@@ -31,7 +31,7 @@ export function graphQueries(state: DashboardState, today: string): { current: S
     metrics: [graphMetric(state)],
     dimensions: [`time:${interval}`],
     filters: apiFilters(state.filters),
-    include: { time_labels: true },
+    include: { time_labels: true, imports: true },
   };
   const range = comparisonRange(state, today);
   return {

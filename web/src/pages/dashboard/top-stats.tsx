@@ -81,6 +81,9 @@ export function TopStats({ props, realtime }: { props: DashboardProps; realtime:
           <StatCard key={card.metric} card={card} selected={state.metric === card.metric} onSelect={() => props.update({ ...state, metric: card.metric })} />
         ))}
       </ul>
+      {!live && loaded.data?.meta.imports_included === true ? (
+        <p class="imports-note">{t("dashboard.imports_included")}</p>
+      ) : null}
       {loaded.error && !live ? <ErrorMessage error={loaded.error} /> : null}
     </div>
   );
