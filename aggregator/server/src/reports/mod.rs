@@ -62,7 +62,7 @@ pub async fn run(state: AppState, report_hour: u8, cancel: CancellationToken) {
         Ok(Err(error)) => tracing::error!(%error, "reading the outbox"),
         Err(error) => tracing::error!(%error, "reading the outbox"),
     }
-    let mut scheduler = Scheduler { report_hour, checked_days: HashMap::new(), ticks: 0 };
+    let mut scheduler = Scheduler::new(report_hour);
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
