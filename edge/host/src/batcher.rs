@@ -98,8 +98,11 @@ struct State {
     open_seq: u64,
     open_bytes: usize,
     opened_at: Option<Instant>,
-    cut: VecDeque<(u64, Vec<Vec<u8>>)>,
+    cut: VecDeque<CutBatch>,
 }
+
+/// A cut batch: its sequence number and its encoded hits.
+type CutBatch = (u64, Vec<Vec<u8>>);
 
 impl State {
     fn cut_open(&mut self) {
@@ -219,7 +222,7 @@ impl Batcher {
     }
 
     /// Batches ready now, and when the open one will be due.
-    fn take_ready(&self, now: Instant, closing: bool) -> (Vec<(u64, Vec<Vec<u8>>)>, Option<Instant>) {
+    fn take_ready(&self, now: Instant, closing: bool) -> (Vec<CutBatch>, Option<Instant>) {
         let mut state = self.state.lock().expect("batcher lock");
         let due = state.opened_at.map(|opened| opened + self.max_age);
         if !state.open.is_empty() && (closing || due.is_some_and(|due| due <= now)) {

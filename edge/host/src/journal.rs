@@ -112,10 +112,9 @@ impl Journal {
             bytes.extend_from_slice(hit);
         }
         let mut state = self.state.lock().expect("journal lock");
-        if !state.files.contains_key(&seq) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = state.files.entry(seq) {
             let path = self.dir.join(file_name(self.boot_ms, seq));
-            let file = OpenOptions::new().append(true).create_new(true).open(path)?;
-            state.files.insert(seq, Arc::new(file));
+            slot.insert(Arc::new(OpenOptions::new().append(true).create_new(true).open(path)?));
             state.new_files = true;
         }
         state.pending.push((seq, bytes));

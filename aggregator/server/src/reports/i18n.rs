@@ -318,7 +318,7 @@ impl Words {
         let digits = format!("{}", n.abs() as u64);
         let mut out = String::new();
         for (i, digit) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push_str(self.thousands);
             }
             out.push(digit);

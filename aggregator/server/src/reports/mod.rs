@@ -95,7 +95,7 @@ impl Scheduler {
         let store = state.store.clone();
         let hour = self.report_hour;
         let mut checked = std::mem::take(&mut self.checked_days);
-        let prune = self.ticks % 240 == 0;
+        let prune = self.ticks.is_multiple_of(240);
         self.ticks += 1;
         let planned = tokio::task::spawn_blocking(move || {
             let queued = queue_due_reports(&store, hour, now_ms);
