@@ -43,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::goals::router())
         .merge(routes::funnels::router())
         .merge(routes::mailings::router())
+        .merge(routes::import::router())
         .merge(routes::plugins::router())
         .merge(routes::web::router())
         .fallback(fallback)

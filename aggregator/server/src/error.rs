@@ -124,6 +124,7 @@ impl From<hitkeep_store::Error> for AppError {
             E::Invalid { field: "retention_days", .. } => (StatusCode::BAD_REQUEST, "invalid_retention"),
             E::Invalid { field: "takeout", .. } => (StatusCode::BAD_REQUEST, "invalid_takeout"),
             E::Invalid { field: "report", .. } => (StatusCode::BAD_REQUEST, "invalid_report"),
+            E::Invalid { field: "import", .. } => (StatusCode::NOT_FOUND, "import_not_found"),
             E::Invalid { field: "alert", .. } => (StatusCode::BAD_REQUEST, "invalid_alert"),
             E::Invalid { field: "language", .. } => (StatusCode::BAD_REQUEST, "invalid_language"),
             E::Invalid { field: "email", .. } => (StatusCode::BAD_REQUEST, "invalid_email"),

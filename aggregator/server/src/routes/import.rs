@@ -22,6 +22,130 @@ pub fn control_router() -> Router<AppState> {
     Router::new().route("/control/import", post(control_import))
 }
 
+/// A site's imported history over the API: upload a Plausible export, list and remove
+/// imports (`/api/sites/{domain}/imports`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/sites/{domain}/imports",
+            axum::routing::get(list_imports).post(upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/api/sites/{domain}/imports/{id}", axum::routing::delete(remove_import))
+}
+
+/// The largest upload: a Plausible export of a big site is some hundreds of MiB.
+pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;
+/// How long an upload may take to arrive.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// One upload at a time: each holds a file on disk and a write transaction.
+static UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// Query of `POST /api/sites/{domain}/imports`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadQuery {
+    /// The file's name: a `.zip`, or one `imported_<table>_<first>_<last>.csv`.
+    name: String,
+}
+
+/// `GET /api/sites/{domain}/imports`: the site's imports, newest first.
+async fn list_imports(
+    State(state): State<AppState>,
+    access: crate::auth::SiteAccess<crate::auth::NeedsManage>,
+) -> Result<Json<Vec<hitkeep_store::SiteImport>>, AppError> {
+    let site_id = access.site.id;
+    Ok(Json(state.with_store(move |store| store.site_imports(site_id)).await?))
+}
+
+/// `DELETE /api/sites/{domain}/imports/{id}`: removes an import and what it stored.
+async fn remove_import(
+    State(state): State<AppState>,
+    access: crate::auth::SiteAccess<crate::auth::NeedsManage>,
+    axum::extract::Path((_, id)): axum::extract::Path<(String, u32)>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let site_id = access.site.id;
+    state.with_store(move |store| store.remove_site_import(site_id, id)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/sites/{domain}/imports?name=export.zip`: the body is a Plausible CSV export
+/// (its zip, or one of its files), streamed to a temporary file in the data directory and
+/// imported in one transaction.
+async fn upload(
+    State(state): State<AppState>,
+    access: crate::auth::SiteAccess<crate::auth::NeedsManage>,
+    axum::extract::Query(query): axum::extract::Query<UploadQuery>,
+    body: axum::body::Body,
+) -> Result<(axum::http::StatusCode, Json<hitkeep_store::PlausibleImport>), AppError> {
+    let name = query.name.rsplit(['/', '\\']).next().unwrap_or_default().to_owned();
+    let is_zip = name.to_ascii_lowercase().ends_with(".zip");
+    if !is_zip && hitkeep_store::parse_plausible_file_name(&name).is_none() {
+        return Err(AppError::bad_request(
+            "invalid_import",
+            "name the file: a Plausible export's .zip, or one of its imported_<table>_<yyyymmdd>_<yyyymmdd>.csv",
+        ));
+    }
+    let _permit = UPLOADS.try_acquire().map_err(|_| {
+        AppError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_imports",
+            "an import is running; try again when it has finished",
+        )
+    })?;
+    let data_dir = state.store.path().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let upload_dir = tempfile::Builder::new()
+        .prefix(".upload-")
+        .tempdir_in(&data_dir)
+        .map_err(|error| AppError::internal(format!("making the upload's directory: {error}")))?;
+    let file = upload_dir.path().join(&name);
+    let received = tokio::time::timeout(UPLOAD_TIMEOUT, receive(body, &file)).await.map_err(|_| {
+        AppError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "upload_timeout",
+            "the upload took longer than 15 minutes",
+        )
+    })??;
+    tracing::info!(site_id = access.site.id, bytes = received, "plausible export uploaded");
+    let (store, site_id, now_ms) = (state.store.clone(), access.site.id, state.now_ms());
+    let report = tokio::task::spawn_blocking(move || {
+        let (files, _unpacked) = plausible_files(&file, &data_dir)?;
+        let report = store.import_plausible(site_id, files, now_ms).map_err(AppError::from);
+        drop(upload_dir);
+        report
+    })
+    .await??;
+    Ok((axum::http::StatusCode::CREATED, Json(report)))
+}
+
+/// Writes a request body to `path`, at most [`MAX_UPLOAD_BYTES`]; its size.
+async fn receive(body: axum::body::Body, path: &std::path::Path) -> Result<u64, AppError> {
+    use futures_util::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
+    let failed = |error: std::io::Error| AppError::internal(format!("writing the upload: {error}"));
+    let mut out = tokio::fs::File::create(path).await.map_err(failed)?;
+    let mut stream = body.into_data_stream();
+    let mut total = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| {
+            AppError::bad_request("invalid_import", format!("reading the upload: {error}"))
+        })?;
+        total += chunk.len() as u64;
+        if total > MAX_UPLOAD_BYTES {
+            return Err(AppError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "import_too_large",
+                format!(
+                    "an upload is at most {} MiB; import larger exports with `hitkeep import`",
+                    MAX_UPLOAD_BYTES >> 20
+                ),
+            ));
+        }
+        out.write_all(&chunk).await.map_err(failed)?;
+    }
+    out.flush().await.map_err(failed)?;
+    Ok(total)
+}
+
 /// Body of `POST /control/import`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,6 +5,7 @@ mod account;
 mod factors;
 mod favicons;
 mod hardening;
+mod imports;
 mod mailings;
 mod openapi;
 mod passkeys;
