@@ -3,8 +3,13 @@
 // site shows its tracking snippet, and its "waiting for the first event" check turns green
 // when an event arrives through Plausible's Events API (POST /api/event). Email reports as a
 // site's manager uses them on an instance that sends mail through a real SMTP server, and
-// the note that stands in for their forms on one that does not (the demo's).
+// the note that stands in for their forms on one that does not (the demo's). A Plausible
+// export imported as a site's history, counted by the dashboard, and removed.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { assertAccessible, launch, openContext, screenshot, signedIn, signInWithDemo, signInWithPassword, startHitkeep, startSmtp } from "./harness.mjs";
@@ -362,5 +367,162 @@ test("a site's manager adds, lists and removes email reports and alerts", async 
   } finally {
     await server.stopAndSearch({ "the manager's password": manager.password });
     await smtp.stop();
+  }
+});
+
+/**
+ * A small Plausible export in `dir`: five days of March 2025 (150 visitors) and their sources,
+ * as the zip Plausible's "Export data" makes; its path.
+ */
+function plausibleExport(dir) {
+  const visitors = [
+    "date,visitors,pageviews,bounces,visits,visit_duration",
+    "2025-03-01,10,25,4,12,600",
+    "2025-03-02,20,44,9,23,1500",
+    "2025-03-03,30,70,12,34,2100",
+    "2025-03-04,40,90,15,45,2400",
+    "2025-03-05,50,120,20,56,3300",
+  ];
+  const sources = [
+    "date,source,referrer,utm_source,utm_medium,utm_campaign,utm_content,utm_term,pageviews,visitors,visits,visit_duration,bounces",
+    "2025-03-01,Google,,,,,,,20,8,10,500,3",
+    "2025-03-01,Direct / None,,,,,,,5,2,2,100,1",
+    "2025-03-02,Google,,,,,,,40,18,21,1400,8",
+    "2025-03-05,Hacker News,news.ycombinator.com,,,,,,100,45,50,3000,18",
+  ];
+  const files = [
+    ["imported_visitors_20250301_20250305.csv", visitors],
+    ["imported_sources_20250301_20250305.csv", sources],
+  ].map(([name, lines]) => {
+    const path = join(dir, name);
+    writeFileSync(path, lines.join("\n") + "\n");
+    return path;
+  });
+  const zip = join(dir, "plausible-export-imported.example.zip");
+  const script = "import os, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as out:\n    for path in sys.argv[2:]:\n        out.write(path, os.path.basename(path))";
+  execFileSync("python3", ["-c", script, zip, ...files]);
+  return zip;
+}
+
+test("a site's owner imports a Plausible export, sees it on the dashboard, and removes it", async () => {
+  const server = await startHitkeep();
+  const owner = { email: "owner@example.com", password: "the owner's own passphrase 5" };
+  const domain = "imported.example";
+  const dir = mkdtempSync(join(tmpdir(), "hitkeep-e2e-plausible-"));
+  try {
+    const code = new URL(server.setup).searchParams.get("code");
+    const setup = await postJson(server, "/api/auth/setup", { code, ...owner, name: "Olga" });
+    assert.equal(setup.status, 201, await setup.text());
+    const cookie = setup.headers.get("set-cookie").split(";")[0];
+    assert.equal((await postJson(server, "/api/sites", { domain, timezone: "UTC" }, cookie)).status, 201);
+    const zip = plausibleExport(dir);
+
+    const watched = await openContext(browser, server.base);
+    try {
+      const page = await watched.context.newPage();
+      page.setDefaultTimeout(15_000);
+      const uploads = [];
+      page.on("request", (request) => {
+        if (request.method() === "POST" && request.url().includes(`/api/sites/${domain}/imports`)) uploads.push(request.url());
+      });
+      await page.goto(`${server.base}/login`);
+      await signInWithPassword(page, owner.email, owner.password);
+      await signedIn(page, server);
+      await page.goto(`${server.base}/sites/${domain}/settings/general`);
+      const card = page.locator(".settings-card").filter({ has: page.getByRole("heading", { name: "Imported history" }) });
+      await card.getByText("Nothing imported yet.").waitFor();
+      const input = card.getByLabel("Export file (.zip or .csv)");
+      const importButton = card.getByRole("button", { name: "Import", exact: true });
+
+      // Nothing chosen, or a file that is no export by its name: refused here, nothing is sent.
+      await importButton.click();
+      await card.getByRole("alert").filter({ hasText: "Choose a file first." }).waitFor();
+      await input.setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("just notes\n") });
+      await card.getByRole("alert").filter({ hasText: "Choose the .zip of a Plausible export" }).waitFor();
+      assert.equal(await input.getAttribute("aria-invalid"), "true");
+      assert.match(await input.getAttribute("aria-describedby"), /import-file-error/);
+      await importButton.click();
+      assert.deepEqual(uploads, [], "a file refused by its name is not sent");
+
+      // One of an export's files with a wrong header: the server's words name the file.
+      await input.setInputFiles({
+        name: "imported_visitors_20250301_20250305.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from("day,people\n2025-03-01,10\n"),
+      });
+      assert.equal(await card.getByRole("alert").count(), 0, "choosing another file clears the problem");
+      await importButton.click();
+      const unreadable = card.getByRole("alert").filter({ hasText: "(invalid_takeout)" });
+      await unreadable.waitFor();
+      assert.match(await unreadable.textContent(), /imported_visitors_20250301_20250305\.csv/);
+      assert.equal(uploads.length, 1);
+      await assertAccessible(page, "the imported history with an unreadable file");
+      await screenshot(page, "settings-imports-error", ["phone"]);
+      await card.getByText("Nothing imported yet.").waitFor();
+
+      // The export's zip; the upload is held a moment to see the form busy.
+      let release;
+      const held = new Promise((resolve) => (release = resolve));
+      await page.route(
+        `**/api/sites/${domain}/imports?name=*`,
+        async (route) => {
+          await held;
+          await route.continue();
+        },
+        { times: 1 },
+      );
+      await input.setInputFiles(zip);
+      await importButton.click();
+      await card.getByRole("status").filter({ hasText: "Uploading and importing… a large export takes a few minutes." }).waitFor();
+      assert.equal(await importButton.getAttribute("aria-busy"), "true");
+      assert.equal(await importButton.isDisabled(), true);
+      assert.equal(await input.isDisabled(), true);
+      await screenshot(page, "settings-imports-busy", ["phone"]);
+      release();
+      const result = card.locator(".result");
+      // Intl writes a range with thin spaces around its dash.
+      await result.getByText(/^Imported Mar 1\s–\s5, 2025\.$/).waitFor({ timeout: 60_000 });
+      assert.equal(await result.locator("p").nth(1).textContent(), "Rows stored: visitors 5 and sources 4.");
+      assert.equal(await result.getByText(/left out/).count(), 0, "the site has no events of its own on those days");
+      assert.equal(await input.inputValue(), "", "the file input is emptied");
+      const listed = card.locator(".item-list li").filter({ hasText: /Mar 1\s–\s5, 2025/ });
+      await listed.waitFor();
+      await listed.getByText("Plausible export").waitFor();
+      await listed.getByText("9 rows").waitFor();
+      await listed.getByText(/^imported /).waitFor();
+      await assertAccessible(page, "the imported history with an import");
+      await screenshot(page, "settings-imports");
+
+      // The dashboard counts its visitors for those days, and says so.
+      await page.goto(`${server.base}/sites/${domain}?period=custom&from=2025-03-01&to=2025-03-05`);
+      await page.waitForFunction(() => document.querySelector(".top-stats[aria-busy='false'] .stat .stat-number")?.textContent === "150");
+      await page.locator(".imports-note").waitFor();
+      assert.match(await page.locator(".imports-note").textContent(), /imported history/);
+      await assertAccessible(page, "the dashboard with imported history");
+      await screenshot(page, "dashboard-imported");
+
+      // Back in the settings, removing it asks first.
+      await page.goBack();
+      await page.waitForURL(`${server.base}/sites/${domain}/settings/general`);
+      await listed.getByRole("button", { name: "Remove" }).click();
+      const dialog = page.getByRole("dialog", { name: "Remove this imported history?" });
+      await dialog.getByText(/^The imported history of Mar 1\s–\s5, 2025 \(9 rows\) will be deleted\./).waitFor();
+      await dialog.getByRole("button", { name: "Remove" }).click();
+      await listed.waitFor({ state: "detached" });
+      await card.getByText("Nothing imported yet.").waitFor();
+      const kept = await page.evaluate(async (site) => (await fetch(`/api/sites/${site}/imports`)).json(), domain);
+      assert.deepEqual(kept, []);
+
+      // And the dashboard has nothing for those days any more.
+      await page.goto(`${server.base}/sites/${domain}?period=custom&from=2025-03-01&to=2025-03-05`);
+      await page.waitForFunction(() => document.querySelector(".top-stats[aria-busy='false'] .stat .stat-number")?.textContent === "0");
+      assert.equal(await page.locator(".imports-note").count(), 0);
+      watched.assertClean();
+    } finally {
+      await watched.context.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await server.stopAndSearch({ "the owner's password": owner.password });
   }
 });

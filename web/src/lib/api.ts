@@ -30,7 +30,15 @@ export function authHeaders(): Record<string, string> {
   return shareCode ? { "x-hitkeep-share": shareCode } : {};
 }
 
-/** Sends a request and answers its JSON body; an error answer throws an `ApiError`. */
+/** Whether `body` is a file (or other Blob), sent as it is rather than as JSON. */
+function isBlob(body: unknown): body is Blob {
+  return typeof Blob !== "undefined" && body instanceof Blob;
+}
+
+/**
+ * Sends a request and answers its JSON body; an error answer throws an `ApiError`. A body
+ * is sent as JSON, except a Blob (a File), which is sent as its bytes (`application/octet-stream`).
+ */
 export async function api<T>(
   method: string,
   path: string,
@@ -38,13 +46,14 @@ export async function api<T>(
   options: { signal?: AbortSignal } = {},
 ): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json", ...authHeaders() };
-  if (body !== undefined) headers["content-type"] = "application/json";
+  const raw = isBlob(body);
+  if (body !== undefined) headers["content-type"] = raw ? "application/octet-stream" : "application/json";
   let response: Response;
   try {
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       credentials: "same-origin",
       signal: options.signal,
     });
@@ -81,6 +90,8 @@ export const post = <T>(path: string, body?: unknown, signal?: AbortSignal) => a
 export const put = <T>(path: string, body?: unknown) => api<T>("PUT", path, body ?? {});
 export const patch = <T>(path: string, body?: unknown) => api<T>("PATCH", path, body ?? {});
 export const del = <T>(path: string, body?: unknown) => api<T>("DELETE", path, body);
+/** POSTs a file's bytes as the body (the request streams it; nothing is read into memory here). */
+export const upload = <T>(path: string, file: Blob, signal?: AbortSignal) => api<T>("POST", path, file, { signal });
 
 /** The path of a site's route: `/api/sites/{domain}{rest}`. */
 export function sitePath(domain: string, rest = ""): string {

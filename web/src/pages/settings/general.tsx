@@ -1,5 +1,5 @@
 // General: the domain, the time zone, the tracking snippet with the first-event check, the
-// takeout of its events, and removing the site.
+// takeout of its events, its imported history, and removing the site.
 import { useMemo, useState } from "preact/hooks";
 import { TextField } from "../../components/fields";
 import { ApiError, del, put, sitePath } from "../../lib/api";
@@ -9,6 +9,7 @@ import { allows, useSession } from "../../lib/session";
 import { EXPORT_FORMATS, exportUrl, retentionChoice, retentionChoices, retentionDays, validRange, type ExportFormat } from "./export";
 import { CardForm, codeOf, ConfirmDialog, FieldError, FormError, Saved, SectionHead, Submit, useAction, withCode } from "./forms";
 import { timeZones, zoneLabel } from "./timezones";
+import { ImportedHistory } from "./imports";
 import { FirstHitCheck, TrackingSnippet } from "./tracking";
 import type { SectionProps } from "./types";
 
@@ -23,6 +24,7 @@ export function GeneralSection({ site }: SectionProps) {
         <FirstHitCheck domain={site.domain} />
       </div>
       <ExportEvents domain={site.domain} />
+      {allows(site.access, "manage") ? <ImportedHistory domain={site.domain} /> : null}
       {allows(site.access, "own") ? <DeleteSite domain={site.domain} /> : null}
     </>
   );
