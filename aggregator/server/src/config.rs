@@ -104,6 +104,14 @@ pub struct Config {
     pub compact_at_start: bool,
     /// The hour of the day (0-23, in each site's zone) at which e-mail reports are sent.
     pub report_hour: u8,
+    /// Seconds a leader's lease lives without renewal; 0 (the default): this node alone runs
+    /// the singleton jobs. With several aggregators on a NATS server with JetStream, the
+    /// holder of the lease does (`crate::leader`).
+    pub leader_lease_secs: u64,
+    /// Replicas of the lease's bucket (the NATS cluster's size, 1 to 5).
+    pub leader_lease_replicas: usize,
+    /// This node's name in the election (default: the host's name and the process id).
+    pub node_name: Option<String>,
     /// SMTP server for password resets and invitations by e-mail (none: no e-mail).
     pub smtp_host: Option<String>,
     /// Its port.
@@ -173,6 +181,9 @@ impl Default for Config {
             retention_archive: false,
             compact_at_start: true,
             report_hour: 7,
+            leader_lease_secs: 0,
+            leader_lease_replicas: 1,
+            node_name: None,
             smtp_host: None,
             smtp_port: 587,
             smtp_tls: crate::mail::SmtpTls::Starttls,
@@ -227,6 +238,9 @@ impl std::fmt::Debug for Config {
             .field("retention_archive", &self.retention_archive)
             .field("compact_at_start", &self.compact_at_start)
             .field("report_hour", &self.report_hour)
+            .field("leader_lease_secs", &self.leader_lease_secs)
+            .field("leader_lease_replicas", &self.leader_lease_replicas)
+            .field("node_name", &self.node_name)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
             .field("smtp_tls", &self.smtp_tls)
@@ -373,6 +387,18 @@ impl Config {
                 "retention_days must be at most {} (0 keeps events for ever)",
                 hitkeep_store::MAX_RETENTION_DAYS
             )));
+        }
+        if self.leader_lease_secs > 0 && self.nats_url.is_none() {
+            return Err(ConfigError::Conflict(
+                "leader_lease_secs needs nats_url (a NATS server with JetStream); a node alone is always the leader".into(),
+            ));
+        }
+        if self.leader_lease_secs > 0 && self.leader_lease_secs < 2
+            || !(1..=5).contains(&self.leader_lease_replicas)
+        {
+            return Err(ConfigError::Conflict(
+                "leader_lease_secs must be 0 or at least 2, leader_lease_replicas 1 to 5".into(),
+            ));
         }
         if self.report_hour > 23 {
             return Err(ConfigError::Conflict("report_hour must be 0 to 23".into()));

@@ -14,6 +14,7 @@ pub mod edge;
 pub mod edge_credentials;
 pub mod error;
 pub mod favicons;
+pub mod leader;
 pub mod listener;
 pub mod mail;
 pub mod oidc;

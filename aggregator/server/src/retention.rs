@@ -115,10 +115,11 @@ fn write_archive(
 pub async fn run(
     state: AppState,
     data_dir: PathBuf,
-    default_days: u32,
-    archive: bool,
+    policy: (u32, bool),
+    leadership: crate::leader::Leadership,
     cancel: CancellationToken,
 ) {
+    let (default_days, archive) = policy;
     // Not at once: start-up has enough to do.
     tokio::select! {
         () = tokio::time::sleep(Duration::from_secs(60)) => {}
@@ -129,6 +130,10 @@ pub async fn run(
         tokio::select! {
             _ = interval.tick() => {}
             () = cancel.cancelled() => return,
+        }
+        // A singleton job: on the leader only, once there are several nodes.
+        if !leadership.is_leader() {
+            continue;
         }
         let (store, dir, now_ms) = (state.store.clone(), data_dir.clone(), state.now_ms());
         let pass =

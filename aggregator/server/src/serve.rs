@@ -97,6 +97,21 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         }
     };
     let client = connect_nats(&config, &nats_url).await?;
+    // Singleton jobs run on the leader: this node alone, or the holder of the lease.
+    let (leadership, lease) = if config.leader_lease_secs > 0 {
+        let settings = crate::leader::LeaseSettings {
+            node: config.node_name.clone().unwrap_or_else(default_node_name),
+            ttl: Duration::from_secs(config.leader_lease_secs),
+            replicas: config.leader_lease_replicas,
+        };
+        let (leadership, task) =
+            crate::leader::start_lease(client.clone(), settings, cancel.clone()).await.context(
+                "joining the leader election (leader_lease_secs needs a NATS server with JetStream)",
+            )?;
+        (leadership, Some(task))
+    } else {
+        (crate::leader::Leadership::single(), None)
+    };
 
     let sites = SiteDirectory::new(&store.sites()?);
     let timeout_ms = i64::from(config.session_timeout_minutes) * 60_000;
@@ -221,11 +236,12 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let retention = tokio::spawn(crate::retention::run(
         state.clone(),
         data_dir.clone(),
-        config.retention_days,
-        config.retention_archive,
+        (config.retention_days, config.retention_archive),
+        leadership.clone(),
         cancel.clone(),
     ));
-    let reports = tokio::spawn(crate::reports::run(state.clone(), config.report_hour, cancel.clone()));
+    let reports =
+        tokio::spawn(crate::reports::run(state.clone(), config.report_hour, leadership, cancel.clone()));
     let app = crate::app::app(state);
     let limits = crate::listener::Limits {
         max_connections: config.http_max_connections,
@@ -237,6 +253,9 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let _ = rollups.await;
     let _ = retention.await;
     let _ = reports.await;
+    if let Some(lease) = lease {
+        let _ = lease.await;
+    }
     if let Some(live_demo) = live_demo {
         let _ = live_demo.await;
     }
@@ -478,4 +497,14 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// This node's name in the leader election: the host's name and the process id.
+fn default_node_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "hitkeep".into());
+    format!("{host}-{}", std::process::id())
 }

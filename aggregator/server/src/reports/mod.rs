@@ -14,9 +14,8 @@
 //!    is now ([`render`]) with a new unsubscribe secret, hands it to the SMTP server, and
 //!    records the outcome (a failure is tried again after 1, 5, 15, 60 and 240 minutes).
 //!
-//! It is a singleton job: it runs where `hitkeep serve` runs, which is one node today; with
-//! several aggregators it must run on the leader only (the leadership lease of the scale-out
-//! design), which is where it will be started from.
+//! It is a singleton job: with several aggregators it ticks on the leader only
+//! (`crate::leader`); a single `hitkeep serve` is always the leader.
 
 pub mod i18n;
 pub mod render;
@@ -47,7 +46,12 @@ const NOW_MS: i64 = 5 * 60_000;
 const MIN_BASELINE: f64 = 10.0;
 
 /// Runs the scheduler until `cancel`; nothing when the instance has no SMTP server.
-pub async fn run(state: AppState, report_hour: u8, cancel: CancellationToken) {
+pub async fn run(
+    state: AppState,
+    report_hour: u8,
+    leadership: crate::leader::Leadership,
+    cancel: CancellationToken,
+) {
     let Some(mailer) = state.mailer.clone() else {
         tracing::info!("no e-mail reports or alerts: smtp_host is not set");
         return;
@@ -70,7 +74,9 @@ pub async fn run(state: AppState, report_hour: u8, cancel: CancellationToken) {
             _ = interval.tick() => {}
             () = cancel.cancelled() => return,
         }
-        scheduler.tick(&state, &mailer).await;
+        if leadership.is_leader() {
+            scheduler.tick(&state, &mailer).await;
+        }
     }
 }
 
