@@ -582,6 +582,29 @@ mod tests {
     }
 
     #[test]
+    fn reports_and_the_leader_lease_are_checked() {
+        let load_with = |pairs: &[(&str, &str)]| load(None, Flags::default(), &env(pairs));
+        let config = load_with(&[("HITKEEP_REPORT_HOUR", "6")]).unwrap();
+        assert_eq!((config.report_hour, config.leader_lease_secs), (6, 0));
+        assert!(load_with(&[("HITKEEP_REPORT_HOUR", "24")]).is_err());
+        // A lease needs a NATS server of its own (JetStream), and a sensible time to live.
+        let error = load_with(&[("HITKEEP_LEADER_LEASE_SECS", "10")]).unwrap_err().to_string();
+        assert!(error.contains("nats_url"), "{error}");
+        let nats = ("HITKEEP_NATS_URL", "nats://nats.example:4222");
+        let config =
+            load_with(&[nats, ("HITKEEP_LEADER_LEASE_SECS", "10"), ("HITKEEP_LEADER_LEASE_REPLICAS", "3")])
+                .unwrap();
+        assert_eq!((config.leader_lease_secs, config.leader_lease_replicas), (10, 3));
+        assert!(load_with(&[nats, ("HITKEEP_LEADER_LEASE_SECS", "1")]).is_err());
+        assert!(
+            load_with(&[nats, ("HITKEEP_LEADER_LEASE_SECS", "10"), ("HITKEEP_LEADER_LEASE_REPLICAS", "7")])
+                .is_err()
+        );
+        // The test clock is not a setting.
+        assert!(load_with(&[("HITKEEP_TEST_CLOCK", "2026-03-09T07:00:00-04:00")]).is_ok());
+    }
+
+    #[test]
     fn smtp_settings_come_together_and_hide_their_password() {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("smtp");
