@@ -322,27 +322,7 @@ impl Store {
         let email = normalize_email(email)?;
         validate_language(language)?;
         let conn = self.conn();
-        let count: usize = conn.query_row(
-            "SELECT count(*) FROM report_subscriptions WHERE site_id = ?",
-            [site_id],
-            |row| row.get(0),
-        )?;
-        if count >= MAX_MAILINGS_PER_SITE {
-            return Err(Error::Invalid {
-                field: "report",
-                reason: format!("a site has at most {MAX_MAILINGS_PER_SITE} report recipients"),
-            });
-        }
-        let exists: Option<u32> = conn
-            .query_row(
-                "SELECT id FROM report_subscriptions WHERE site_id = ? AND email = ? AND frequency = ?",
-                params![site_id, email, frequency.code()],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if exists.is_some() {
-            return Err(Error::MailingExists);
-        }
+        check_room(&conn, Mailing::Report, site_id, &email, frequency.code())?;
         let subscription = conn.query_row(
             &format!(
                 "INSERT INTO report_subscriptions (site_id, email, frequency, language, created_by, created_at_ms)
@@ -422,26 +402,7 @@ impl Store {
             });
         }
         let conn = self.conn();
-        let count: usize =
-            conn.query_row("SELECT count(*) FROM site_alerts WHERE site_id = ?", [site_id], |row| {
-                row.get(0)
-            })?;
-        if count >= MAX_MAILINGS_PER_SITE {
-            return Err(Error::Invalid {
-                field: "alert",
-                reason: format!("a site has at most {MAX_MAILINGS_PER_SITE} alerts"),
-            });
-        }
-        let exists: Option<u32> = conn
-            .query_row(
-                "SELECT id FROM site_alerts WHERE site_id = ? AND email = ? AND kind = ?",
-                params![site_id, email, kind.code()],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if exists.is_some() {
-            return Err(Error::MailingExists);
-        }
+        check_room(&conn, Mailing::Alert, site_id, &email, kind.code())?;
         let alert = conn.query_row(
             &format!(
                 "INSERT INTO site_alerts (site_id, email, language, kind, threshold, created_by, created_at_ms)
@@ -697,6 +658,49 @@ pub struct AlertFiring {
     pub value: f64,
     /// What it was compared with (the usual day), if anything.
     pub baseline: Option<f64>,
+}
+
+/// The two kinds of mailing a site has, for [`check_room`].
+#[derive(Clone, Copy)]
+enum Mailing {
+    Report,
+    Alert,
+}
+
+/// Refuses a new report recipient or alert when the site has [`MAX_MAILINGS_PER_SITE`] of
+/// them, or this address has this one (`variant`: the frequency or the alert's kind).
+fn check_room(
+    conn: &duckdb::Connection,
+    mailing: Mailing,
+    site_id: u32,
+    email: &str,
+    variant: u8,
+) -> Result<()> {
+    let (table, column, field, what) = match mailing {
+        Mailing::Report => ("report_subscriptions", "frequency", "report", "report recipients"),
+        Mailing::Alert => ("site_alerts", "kind", "alert", "alerts"),
+    };
+    let count: usize =
+        conn.query_row(&format!("SELECT count(*) FROM {table} WHERE site_id = ?"), [site_id], |row| {
+            row.get(0)
+        })?;
+    if count >= MAX_MAILINGS_PER_SITE {
+        return Err(Error::Invalid {
+            field,
+            reason: format!("a site has at most {MAX_MAILINGS_PER_SITE} {what}"),
+        });
+    }
+    let exists: Option<u32> = conn
+        .query_row(
+            &format!("SELECT id FROM {table} WHERE site_id = ? AND email = ? AND {column} = ?"),
+            params![site_id, email, variant],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if exists.is_some() {
+        return Err(Error::MailingExists);
+    }
+    Ok(())
 }
 
 fn cancel_queued(conn: &duckdb::Connection, kind: MailKind, ref_id: u32) -> duckdb::Result<usize> {

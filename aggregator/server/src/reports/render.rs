@@ -14,6 +14,7 @@ use hitkeep_store::{Alert, AlertKind, Frequency, OutboxMail, Site, Store};
 
 use super::i18n::{Words, fill, words};
 use super::schedule::Period;
+pub(crate) use crate::routes::pages::escape;
 
 /// Rows of each list.
 pub const TOP: usize = 5;
@@ -145,22 +146,6 @@ fn change(index: usize, now: Option<f64>, before: Option<f64>) -> Option<f64> {
         return Some(now - before);
     }
     if before == 0.0 { None } else { Some((now - before) / before * 100.0) }
-}
-
-/// Escapes text for HTML.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A report, in the recipient's language.

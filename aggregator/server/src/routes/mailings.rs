@@ -4,12 +4,12 @@
 //!
 //! The link's page asks before it acts (`GET` shows a button, `POST` unsubscribes), because
 //! mail scanners open links; mail clients that know RFC 8058 `POST` to it directly
-//! (`List-Unsubscribe=One-Click`). Either answer is a small page of its own, in the mail's
-//! language, that loads nothing.
+//! (`List-Unsubscribe=One-Click`). Either answer is one of the plain server-rendered pages
+//! (`routes::pages`), in the mail's language, with no script.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use hitkeep_store::{Alert, AlertKind, Frequency, NewAlert, ReportSubscription, Unsubscribed};
@@ -155,10 +155,6 @@ async fn remove_alert(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The unsubscribe page's policy: its own inline styles, nothing else, a form to itself.
-const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-     base-uri 'none'; frame-ancestors 'none'";
-
 async fn follow(state: &AppState, secret: String, apply: bool) -> Result<Option<Unsubscribed>, AppError> {
     if !SecretKind::Unsubscribe.matches(&secret) {
         return Ok(None);
@@ -189,57 +185,35 @@ async fn unsubscribe(
 }
 
 fn page(found: Option<&Unsubscribed>, asking: bool) -> Response {
-    let (language, domain, alert, removed) = match found {
-        Some(Unsubscribed::Report { domain, language, removed }) => {
-            (language.as_str(), domain.as_deref(), false, *removed)
-        }
-        Some(Unsubscribed::Alert { domain, language, removed }) => {
-            (language.as_str(), domain.as_deref(), true, *removed)
-        }
-        None => ("en", None, false, false),
+    let (language, domain, alert) = match found {
+        Some(Unsubscribed::Report { domain, language, .. }) => (language.as_str(), domain.as_deref(), false),
+        Some(Unsubscribed::Alert { domain, language, .. }) => (language.as_str(), domain.as_deref(), true),
+        None => ("en", None, false),
     };
     let words = words(language);
-    let (status, body) = match (found, domain) {
-        (None, _) | (Some(_), None) => {
-            (StatusCode::NOT_FOUND, format!("<p>{}</p>", escape(words.page_unknown)))
-        }
-        (Some(_), Some(domain)) if asking => {
+    let heading = format!("<h1>{}</h1>", escape(words.page_title));
+    let (status, body) = match domain {
+        None => (StatusCode::NOT_FOUND, format!("{heading}<p>{}</p>", escape(words.page_unknown))),
+        Some(domain) if asking => {
             let question = if alert { words.page_question_alert } else { words.page_question_report };
             (
                 StatusCode::OK,
                 format!(
-                    "<p>{}</p><form method=\"post\"><button type=\"submit\">{}</button></form>",
+                    "{heading}<p>{}</p><form method=\"post\"><button type=\"submit\">{}</button></form>",
                     escape(&fill(question, &[("domain", domain)])),
                     escape(words.page_button)
                 ),
             )
         }
-        (Some(_), Some(domain)) => {
-            let _ = removed;
-            (
-                StatusCode::OK,
-                format!("<p role=\"status\">{}</p>", escape(&fill(words.page_done, &[("domain", domain)]))),
-            )
-        }
+        Some(domain) => (
+            StatusCode::OK,
+            format!(
+                "{heading}<p role=\"status\">{}</p>",
+                escape(&fill(words.page_done, &[("domain", domain)]))
+            ),
+        ),
     };
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <meta name=\"robots\" content=\"noindex\"><title>{title} \u{2013} Hitkeep</title><style>\
-         body{{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1f2430;margin:0;padding:48px 16px}}\
-         main{{max-width:440px;margin:0 auto;background:#fff;border:1px solid #e3e5ea;border-radius:8px;padding:24px}}\
-         h1{{font-size:20px;margin:0 0 12px}}p{{line-height:1.5}}\
-         button{{font:inherit;background:#3b5bdb;color:#fff;border:0;border-radius:6px;padding:10px 16px;cursor:pointer}}\
-         button:focus-visible{{outline:3px solid #1f2430;outline-offset:2px}}\
-         @media (prefers-color-scheme: dark){{body{{background:#14161b;color:#e6e8ee}}main{{background:#1d2027;border-color:#2c303a}}}}\
-         </style></head><body><main><h1>{title}</h1>{body}</main></body></html>",
-        lang = words.code,
-        title = escape(words.page_title),
-    );
-    let mut response = (status, html).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    let mut response = crate::routes::pages::page_in(words.code, status, words.page_title, &body);
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
 }

@@ -89,9 +89,15 @@ pub(crate) fn escape(text: &str) -> String {
 }
 
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    page_in("en", status, title, body)
+}
+
+/// [`page`] in another language (`lang` is one of the dashboard's codes).
+pub(crate) fn page_in(lang: &str, status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{} · Hitkeep</title><link rel=\"stylesheet\" href=\"/assets/fallback.css\"><link rel=\"icon\" href=\"data:,\"></head><body>{body}</body></html>",
+        escape(lang),
         escape(title)
     );
     let mut response = (status, Html(html)).into_response();
