@@ -60,6 +60,7 @@ pub fn control_app(state: AppState) -> Router {
         .merge(routes::sites::control_router())
         .merge(routes::stats::control_router())
         .merge(routes::goals::control_router())
+        .merge(routes::mailings::control_router())
         .merge(routes::funnels::control_router())
         .merge(routes::edge::control_router())
         .merge(routes::people::control_router())

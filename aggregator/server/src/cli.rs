@@ -96,6 +96,18 @@ pub enum Command {
         #[command(subcommand)]
         command: GoalCommand,
     },
+    /// Add, list or remove who gets a site's e-mail reports.
+    Report {
+        /// What to do with report recipients.
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Add, list or remove a site's e-mail alerts.
+    Alert {
+        /// What to do with alerts.
+        #[command(subcommand)]
+        command: AlertCommand,
+    },
     /// Add, list, remove or report a site's funnels (ordered steps, within a visit).
     Funnel {
         /// What to do with funnels.
@@ -544,6 +556,77 @@ pub enum GoalCommand {
         site: String,
         /// The goal's name.
         name: String,
+    },
+}
+
+/// `hitkeep report` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Send a site's report to an address (at `report_hour` in the site's zone, the day after
+    /// each period).
+    Add {
+        /// The site's domain.
+        site: String,
+        /// Where it goes.
+        email: String,
+        /// daily, weekly or monthly.
+        #[arg(long, default_value = "weekly")]
+        frequency: String,
+        /// en, de, es, fr or it.
+        #[arg(long, default_value = "en")]
+        language: String,
+    },
+    /// List who gets a site's reports.
+    List {
+        /// The site's domain.
+        site: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a report, by its id (`list` shows it).
+    Remove {
+        /// The site's domain.
+        site: String,
+        /// The recipient's id.
+        id: u32,
+    },
+}
+
+/// `hitkeep alert` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Mail an address when more than N visitors are on the site now (`--visitors-above N`),
+    /// or when a day's visitors fall below P percent of the usual (`--traffic-drop P`).
+    Add {
+        /// The site's domain.
+        site: String,
+        /// Where it goes.
+        email: String,
+        /// Visitors in the last five minutes.
+        #[arg(long, conflicts_with = "traffic_drop")]
+        visitors_above: Option<u32>,
+        /// Percent of the usual day (1 to 99).
+        #[arg(long, required_unless_present = "visitors_above")]
+        traffic_drop: Option<u32>,
+        /// en, de, es, fr or it.
+        #[arg(long, default_value = "en")]
+        language: String,
+    },
+    /// List a site's alerts.
+    List {
+        /// The site's domain.
+        site: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an alert, by its id.
+    Remove {
+        /// The site's domain.
+        site: String,
+        /// The alert's id.
+        id: u32,
     },
 }
 

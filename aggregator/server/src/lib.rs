@@ -126,6 +126,8 @@ pub fn main() -> anyhow::Result<()> {
                     }
                     Command::Stats(args) => commands::stats::run(&client, args).await,
                     Command::Goal { command } => commands::goals::run(&client, command).await,
+                    Command::Report { command } => commands::mailings::run_report(&client, command).await,
+                    Command::Alert { command } => commands::mailings::run_alert(&client, command).await,
                     Command::Funnel { command } => commands::funnels::run(&client, command).await,
                     Command::Backup { dir } => commands::backup::run(&client, dir).await,
                     Command::Export(args) => commands::export::run(&client, args).await,

@@ -10,6 +10,7 @@ pub mod export;
 pub mod funnels;
 pub mod goals;
 pub mod import;
+pub mod mailings;
 pub mod shares;
 pub mod sites;
 pub mod stats;

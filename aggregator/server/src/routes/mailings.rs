@@ -32,6 +32,84 @@ pub fn router() -> Router<AppState> {
         .route("/unsubscribe/{secret}", get(unsubscribe_page).post(unsubscribe))
 }
 
+/// The operator's routes (`hitkeep report`, `hitkeep alert`): no SMTP server is needed to
+/// add one (the operator may set it up afterwards).
+pub fn control_router() -> Router<AppState> {
+    Router::new()
+        .route("/control/sites/{domain}/reports", get(control_list_reports).post(control_add_report))
+        .route("/control/sites/{domain}/reports/{id}", delete(control_remove_report))
+        .route("/control/sites/{domain}/alerts", get(control_list_alerts).post(control_add_alert))
+        .route("/control/sites/{domain}/alerts/{id}", delete(control_remove_alert))
+}
+
+async fn control_list_reports(
+    State(state): State<AppState>,
+    Path(domain): Path<String>,
+) -> Result<Json<Vec<ReportSubscription>>, AppError> {
+    let site = super::control_site(&state, domain).await?;
+    Ok(Json(state.with_store(move |store| store.report_subscriptions(Some(site.id))).await?))
+}
+
+async fn control_add_report(
+    State(state): State<AppState>,
+    Path(domain): Path<String>,
+    Json(new): Json<NewReport>,
+) -> Result<Json<ReportSubscription>, AppError> {
+    let (site, now_ms) = (super::control_site(&state, domain).await?, state.now_ms());
+    let added = state
+        .with_store(move |store| {
+            store.add_report_subscription(site.id, &new.email, new.frequency, &new.language, None, now_ms)
+        })
+        .await?;
+    Ok(Json(added))
+}
+
+async fn control_remove_report(
+    State(state): State<AppState>,
+    Path((domain, id)): Path<(String, u32)>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let site = super::control_site(&state, domain).await?;
+    state.with_store(move |store| store.remove_report_subscription(site.id, id)).await?;
+    Ok(Json(serde_json::json!({ "removed": id })))
+}
+
+async fn control_list_alerts(
+    State(state): State<AppState>,
+    Path(domain): Path<String>,
+) -> Result<Json<Vec<Alert>>, AppError> {
+    let site = super::control_site(&state, domain).await?;
+    Ok(Json(state.with_store(move |store| store.alerts(Some(site.id))).await?))
+}
+
+async fn control_add_alert(
+    State(state): State<AppState>,
+    Path(domain): Path<String>,
+    Json(new): Json<NewAlertBody>,
+) -> Result<Json<Alert>, AppError> {
+    let (site, now_ms) = (super::control_site(&state, domain).await?, state.now_ms());
+    let added = state
+        .with_store(move |store| {
+            let alert = NewAlert {
+                email: &new.email,
+                language: &new.language,
+                kind: new.kind,
+                threshold: new.threshold,
+            };
+            store.add_alert(site.id, &alert, None, now_ms)
+        })
+        .await?;
+    Ok(Json(added))
+}
+
+async fn control_remove_alert(
+    State(state): State<AppState>,
+    Path((domain, id)): Path<(String, u32)>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let site = super::control_site(&state, domain).await?;
+    state.with_store(move |store| store.remove_alert(site.id, id)).await?;
+    Ok(Json(serde_json::json!({ "removed": id })))
+}
+
 /// A report recipient to add.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
