@@ -582,6 +582,21 @@ fn post_until(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> Vec<u64> {
     threads.into_iter().flat_map(|thread| thread.join().unwrap()).collect()
 }
 
+/// Posts for 3 s, calls `kill`, and answers the events answered `202` until then.
+fn post_then_kill(addr: std::net::SocketAddr, kill: impl FnOnce()) -> Vec<u64> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || post_until(addr, stop))
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    kill();
+    stop.store(true, Ordering::SeqCst);
+    let accepted = load.join().unwrap();
+    assert!(accepted.len() > 100, "only {} accepted before the kill", accepted.len());
+    accepted
+}
+
 /// How many times each `/k/{i}` page is stored.
 fn stored_pages(data_dir: &Path) -> std::collections::HashMap<u64, u64> {
     let db = duckdb::Connection::open(data_dir.join("hitkeep.db")).unwrap();
@@ -622,16 +637,7 @@ fn events_answered_202_survive_kill_9_of_serve_and_of_the_edge() {
     add_site(&data);
     let config = trusting_config(&data);
     let mut server = Server::start(&data, &["--config", &config]);
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let (addr, stop) = (server.http, stop.clone());
-        std::thread::spawn(move || post_until(addr, stop))
-    };
-    std::thread::sleep(Duration::from_secs(3));
-    server.kill9();
-    stop.store(true, Ordering::SeqCst);
-    let accepted = load.join().unwrap();
-    assert!(accepted.len() > 100, "only {} accepted before the kill", accepted.len());
+    let accepted = post_then_kill(server.http, || server.kill9());
     let mut server = Server::start(&data, &["--config", &config]);
     std::thread::sleep(Duration::from_secs(3));
     server.stop();
@@ -646,16 +652,7 @@ fn events_answered_202_survive_kill_9_of_serve_and_of_the_edge() {
     let mut server = Server::start(&agg_dir, &["--nats-listen", &nats_listen]);
     let mut edge = Edge::start(&edge_dir, &nats_url, &["--trusted-proxy", "127.0.0.1/32"]);
     wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let (addr, stop) = (edge.http, stop.clone());
-        std::thread::spawn(move || post_until(addr, stop))
-    };
-    std::thread::sleep(Duration::from_secs(3));
-    edge.kill9();
-    stop.store(true, Ordering::SeqCst);
-    let accepted = load.join().unwrap();
-    assert!(accepted.len() > 100, "only {} accepted before the kill", accepted.len());
+    let accepted = post_then_kill(edge.http, || edge.kill9());
     let mut edge = Edge::start(&edge_dir, &nats_url, &["--trusted-proxy", "127.0.0.1/32"]);
     edge.wait_drained(Duration::from_secs(60));
     edge.stop();

@@ -29,7 +29,7 @@ pub const LEASE_BUCKET: &str = "hitkeep_leader";
 /// Its key.
 const LEASE_KEY: &str = "singleton-jobs";
 
-/// Whether this node is the leader, now and as it changes.
+/// Whether this node is the leader now.
 #[derive(Debug, Clone)]
 pub struct Leadership {
     leader: watch::Receiver<bool>,
@@ -38,21 +38,13 @@ pub struct Leadership {
 impl Leadership {
     /// A node alone: always the leader.
     pub fn single() -> Self {
-        let (sender, leader) = watch::channel(true);
-        // Nobody changes it; keeping the channel open keeps `changed()` pending for ever.
-        std::mem::forget(sender);
+        let (_, leader) = watch::channel(true);
         Self { leader }
     }
 
     /// Whether this node is the leader now.
     pub fn is_leader(&self) -> bool {
         *self.leader.borrow()
-    }
-
-    /// Waits until this node's leadership changes.
-    pub async fn changed(&mut self) -> bool {
-        let _ = self.leader.changed().await;
-        self.is_leader()
     }
 }
 

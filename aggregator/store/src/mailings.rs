@@ -584,19 +584,6 @@ impl Store {
         Ok(self.conn().execute("UPDATE mail_outbox SET status = 4 WHERE status = 1", [])?)
     }
 
-    /// Whether a report or alert message exists for this period (in any state).
-    pub fn mail_exists(&self, kind: MailKind, ref_id: u32, period_start_ms: i64) -> Result<bool> {
-        let found: Option<u64> = self
-            .conn()
-            .query_row(
-                "SELECT id FROM mail_outbox WHERE kind = ? AND ref_id = ? AND period_start_ms = ?",
-                params![kind.code(), ref_id, period_start_ms],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok(found.is_some())
-    }
-
     /// Follows an unsubscribe link: removes the report subscription or alert whose message
     /// carried the secret with this digest. `None` when no message did.
     pub fn unsubscribe(&self, unsubscribe_sha256: &[u8; 32], apply: bool) -> Result<Option<Unsubscribed>> {

@@ -392,32 +392,11 @@ fn parquet_rows(batch: &RecordBatch, before: u64) -> Result<Vec<(String, Importe
         cast(array, to).map_err(|e| fail(format!("column {name}: {e}")))
     };
     let text = |name: &str| column(name, &DataType::Utf8);
-    let names = [
-        "site",
-        "kind",
-        "name",
-        "hostname",
-        "path",
-        "referrer",
-        "source",
-        "channel",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "utm_content",
-        "utm_term",
-        "country",
-        "region",
-        "city",
-        "browser",
-        "browser_version",
-        "os",
-        "os_version",
-        "device",
-        "revenue_currency",
-        "visitor_id",
-        "session_id",
-    ];
+    // Every column is read as text but the time, the amount, the flag, the properties and
+    // the version.
+    let names = crate::TAKEOUT_COLUMNS
+        .into_iter()
+        .filter(|name| !matches!(*name, "time" | "revenue" | "interactive" | "props" | "schema_version"));
     let mut columns = HashMap::new();
     for name in names {
         columns.insert(name, text(name)?);

@@ -55,13 +55,8 @@ async fn control_add_report(
     Path(domain): Path<String>,
     Json(new): Json<NewReport>,
 ) -> Result<Json<ReportSubscription>, AppError> {
-    let (site, now_ms) = (super::control_site(&state, domain).await?, state.now_ms());
-    let added = state
-        .with_store(move |store| {
-            store.add_report_subscription(site.id, &new.email, new.frequency, &new.language, None, now_ms)
-        })
-        .await?;
-    Ok(Json(added))
+    let site = super::control_site(&state, domain).await?;
+    Ok(Json(add_report_to(&state, site.id, new, None).await?))
 }
 
 async fn control_remove_report(
@@ -86,19 +81,8 @@ async fn control_add_alert(
     Path(domain): Path<String>,
     Json(new): Json<NewAlertBody>,
 ) -> Result<Json<Alert>, AppError> {
-    let (site, now_ms) = (super::control_site(&state, domain).await?, state.now_ms());
-    let added = state
-        .with_store(move |store| {
-            let alert = NewAlert {
-                email: &new.email,
-                language: &new.language,
-                kind: new.kind,
-                threshold: new.threshold,
-            };
-            store.add_alert(site.id, &alert, None, now_ms)
-        })
-        .await?;
-    Ok(Json(added))
+    let site = super::control_site(&state, domain).await?;
+    Ok(Json(add_alert_to(&state, site.id, new, None).await?))
 }
 
 async fn control_remove_alert(
@@ -142,6 +126,42 @@ fn english() -> String {
     "en".into()
 }
 
+/// Adds a report recipient (the API's and the operator's way alike).
+async fn add_report_to(
+    state: &AppState,
+    site_id: u32,
+    new: NewReport,
+    by: Option<u32>,
+) -> Result<ReportSubscription, AppError> {
+    let now_ms = state.now_ms();
+    state
+        .with_store(move |store| {
+            store.add_report_subscription(site_id, &new.email, new.frequency, &new.language, by, now_ms)
+        })
+        .await
+}
+
+/// Adds an alert.
+async fn add_alert_to(
+    state: &AppState,
+    site_id: u32,
+    new: NewAlertBody,
+    by: Option<u32>,
+) -> Result<Alert, AppError> {
+    let now_ms = state.now_ms();
+    state
+        .with_store(move |store| {
+            let alert = NewAlert {
+                email: &new.email,
+                language: &new.language,
+                kind: new.kind,
+                threshold: new.threshold,
+            };
+            store.add_alert(site_id, &alert, by, now_ms)
+        })
+        .await
+}
+
 /// Reports and alerts need an SMTP server.
 fn mail_configured(state: &AppState) -> Result<(), AppError> {
     if state.mailer.is_some() {
@@ -171,12 +191,7 @@ async fn add_report(
     Json(new): Json<NewReport>,
 ) -> Result<(StatusCode, Json<ReportSubscription>), AppError> {
     mail_configured(&state)?;
-    let (site_id, by, now_ms) = (access.site.id, access.principal.user_id(), state.now_ms());
-    let added = state
-        .with_store(move |store| {
-            store.add_report_subscription(site_id, &new.email, new.frequency, &new.language, by, now_ms)
-        })
-        .await?;
+    let added = add_report_to(&state, access.site.id, new, access.principal.user_id()).await?;
     Ok((StatusCode::CREATED, Json(added)))
 }
 
@@ -207,18 +222,7 @@ async fn add_alert(
     Json(new): Json<NewAlertBody>,
 ) -> Result<(StatusCode, Json<Alert>), AppError> {
     mail_configured(&state)?;
-    let (site_id, by, now_ms) = (access.site.id, access.principal.user_id(), state.now_ms());
-    let added = state
-        .with_store(move |store| {
-            let alert = NewAlert {
-                email: &new.email,
-                language: &new.language,
-                kind: new.kind,
-                threshold: new.threshold,
-            };
-            store.add_alert(site_id, &alert, by, now_ms)
-        })
-        .await?;
+    let added = add_alert_to(&state, access.site.id, new, access.principal.user_id()).await?;
     Ok((StatusCode::CREATED, Json(added)))
 }
 

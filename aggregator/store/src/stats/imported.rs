@@ -79,6 +79,8 @@ fn shape(query: &Query) -> std::result::Result<Shape, &'static str> {
         Some(Dimension::EventName) => (ImportedTable::CustomEvents, Some("name"), None),
         Some(_) => return Err("unsupported_query"),
     };
+    // Per table, what its numbers hold: pages have no bounces or durations, custom events
+    // only visitors and events, the visitors table everything; the others all but events.
     let supported = |metric: &Metric| match table {
         ImportedTable::Pages => {
             matches!(metric, Metric::Visitors | Metric::Visits | Metric::Pageviews | Metric::Percentage)
@@ -86,27 +88,8 @@ fn shape(query: &Query) -> std::result::Result<Shape, &'static str> {
         ImportedTable::CustomEvents => {
             matches!(metric, Metric::Visitors | Metric::Events | Metric::Percentage)
         }
-        ImportedTable::Visitors => matches!(
-            metric,
-            Metric::Visitors
-                | Metric::Visits
-                | Metric::Pageviews
-                | Metric::ViewsPerVisit
-                | Metric::BounceRate
-                | Metric::VisitDuration
-                | Metric::Events
-                | Metric::Percentage
-        ),
-        _ => matches!(
-            metric,
-            Metric::Visitors
-                | Metric::Visits
-                | Metric::Pageviews
-                | Metric::ViewsPerVisit
-                | Metric::BounceRate
-                | Metric::VisitDuration
-                | Metric::Percentage
-        ),
+        ImportedTable::Visitors => metric.adds_up(),
+        _ => metric.adds_up() && *metric != Metric::Events,
     };
     if !query.metrics.iter().all(supported) {
         return Err("unsupported_query");
@@ -164,7 +147,7 @@ fn whole_days(query: &Query) -> Option<(NaiveDate, NaiveDate)> {
 impl Store {
     /// [`Store::query_stats`] with the site's imported history added where it can be.
     pub fn query_stats_with_imports(&self, query: &Query) -> Result<(QueryResult, Imports)> {
-        let has_imports: bool = self.conn().query_row(
+        let has_imports: bool = self.reader()?.query_row(
             "SELECT count(*) > 0 FROM site_imports WHERE site_id = ?",
             [query.site_id],
             |row| row.get(0),

@@ -106,6 +106,22 @@ impl Metric {
         matches!(self, Self::Visitors | Self::Percentage | Self::ConversionRate | Self::GroupConversionRate)
     }
 
+    /// True for the metrics that are sums, or ratios of sums, over visits and events: what
+    /// per-day aggregates (the rollups, imported history) can answer by adding days up.
+    pub(crate) fn adds_up(self) -> bool {
+        matches!(
+            self,
+            Self::Visitors
+                | Self::Visits
+                | Self::Pageviews
+                | Self::ViewsPerVisit
+                | Self::BounceRate
+                | Self::VisitDuration
+                | Self::Events
+                | Self::Percentage
+        )
+    }
+
     /// True for the engagement metrics (time on page, scroll depth).
     pub fn is_engagement(self) -> bool {
         matches!(self, Self::TimeOnPage | Self::ScrollDepth)

@@ -207,19 +207,7 @@ fn shape_fits(query: &Query) -> bool {
         return false;
     }
     let dimension = query.dimensions.first();
-    let metrics_add_up = query.metrics.iter().all(|metric| {
-        matches!(
-            metric,
-            Metric::Visitors
-                | Metric::Visits
-                | Metric::Pageviews
-                | Metric::ViewsPerVisit
-                | Metric::BounceRate
-                | Metric::VisitDuration
-                | Metric::Events
-                | Metric::Percentage
-        )
-    });
+    let metrics_add_up = query.metrics.iter().all(|metric| metric.adds_up());
     let dimension_fits = match dimension {
         None => true,
         Some(Dimension::Time(interval)) => {
