@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
-const SITE: &str = "edge-e2e.example";
+pub(crate) const SITE: &str = "edge-e2e.example";
 /// A real browser's user agent with a marker that must never be stored or logged.
 const MARKER: &str = "hkmarker";
 
-fn user_agent(i: u64) -> String {
+pub(crate) fn user_agent(i: u64) -> String {
     format!(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
          Chrome/131.0.0.0 Safari/537.36 {MARKER}{i:06}"
@@ -23,11 +23,11 @@ fn user_agent(i: u64) -> String {
 }
 
 /// A documentation-range address (RFC 5737) per visitor.
-fn ip(i: u64) -> String {
+pub(crate) fn ip(i: u64) -> String {
     format!("198.51.100.{}", 1 + i % 250)
 }
 
-fn add_site(data_dir: &Path) {
+pub(crate) fn add_site(data_dir: &Path) {
     let out = run_cli(&["site", "--data-dir", data_dir.to_str().unwrap(), "add", SITE]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -292,7 +292,7 @@ impl Drop for NatsServer {
     }
 }
 
-fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool, what: &str) {
+pub(crate) fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool, what: &str) {
     let deadline = Instant::now() + timeout;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
@@ -547,7 +547,7 @@ fn serve_runs_enrichment_plugins_on_collected_events() {
 
 /// Posts unique pageviews (`/k/{i}`) from two threads until `stop`; the ones answered `202`
 /// without a drop header.
-fn post_until(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> Vec<u64> {
+pub(crate) fn post_until(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> Vec<u64> {
     let next = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..2)
         .map(|_| {
@@ -598,7 +598,7 @@ fn post_then_kill(addr: std::net::SocketAddr, kill: impl FnOnce()) -> Vec<u64> {
 }
 
 /// How many times each `/k/{i}` page is stored.
-fn stored_pages(data_dir: &Path) -> std::collections::HashMap<u64, u64> {
+pub(crate) fn stored_pages(data_dir: &Path) -> std::collections::HashMap<u64, u64> {
     let db = duckdb::Connection::open(data_dir.join("hitkeep.db")).unwrap();
     let mut statement =
         db.prepare("SELECT path, count(*) FROM events WHERE path LIKE '/k/%' GROUP BY path").unwrap();
@@ -612,7 +612,7 @@ fn stored_pages(data_dir: &Path) -> std::collections::HashMap<u64, u64> {
         .collect()
 }
 
-fn assert_accepted_stored_once(data_dir: &Path, accepted: &[u64]) {
+pub(crate) fn assert_accepted_stored_once(data_dir: &Path, accepted: &[u64]) {
     let stored = stored_pages(data_dir);
     let lost: Vec<&u64> = accepted.iter().filter(|i| !stored.contains_key(i)).collect();
     assert!(

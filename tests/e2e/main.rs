@@ -6,6 +6,7 @@
 
 mod accounts;
 mod backup;
+mod cluster;
 /// The collector's own test support: building the component, finding the `wasmtime` CLI,
 /// `wasmtime serve`.
 #[path = "../../edge/collector/tests/support/mod.rs"]

@@ -15,8 +15,27 @@ pub enum ReplyTo {
     Nats(async_nats::Subject),
     /// A waiting caller (the HTTP batch endpoint).
     Channel(oneshot::Sender<Ack>),
+    /// A message of the cluster's ingest stream (JetStream): acknowledged to the stream
+    /// (`+ACK` on the message's `ack` subject) once durable here; its position `seq` in the
+    /// stream is stored with the batch, so that this database knows where it stands.
+    Stream {
+        /// The message's ack subject.
+        ack: async_nats::Subject,
+        /// Its sequence number in the stream.
+        seq: u64,
+    },
     /// Nobody is waiting (a plain NATS publish, or a bulk load).
     Nobody,
+}
+
+impl ReplyTo {
+    /// The batch's position in the ingest stream, when it came from there.
+    pub fn stream_seq(&self) -> Option<u64> {
+        match self {
+            Self::Stream { seq, .. } => Some(*seq),
+            _ => None,
+        }
+    }
 }
 
 /// A batch that decoded: whole (a JSON envelope, or any batch the plugins ran on), or

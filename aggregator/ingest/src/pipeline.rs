@@ -44,7 +44,7 @@ use std::thread::JoinHandle;
 
 use futures_util::StreamExt;
 use hitkeep_plugins::Plugins;
-use hitkeep_protocol::{Ack, INGEST_SUBJECT};
+use hitkeep_protocol::{Ack, AckStatus, INGEST_SUBJECT};
 use hitkeep_store::EventWriter;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -77,6 +77,10 @@ pub struct PipelineConfig {
     /// Counts commits, for whoever waits for new data (the dashboard's live stream): bumped
     /// after every group's commit.
     pub commits: Option<tokio::sync::watch::Sender<u64>>,
+    /// In a cluster: this replica's consumer of the ingest stream (JetStream), read in
+    /// stream order instead of subscribing to `subject`; each batch is acknowledged to the
+    /// stream after its commit, and its position stored with it.
+    pub stream: Option<async_nats::jetstream::consumer::PullConsumer>,
 }
 
 impl Default for PipelineConfig {
@@ -90,6 +94,7 @@ impl Default for PipelineConfig {
             enrich_workers: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
             checkpoint_wal_bytes: hitkeep_store::CHECKPOINT_WAL_BYTES,
             commits: None,
+            stream: None,
         }
     }
 }
@@ -211,8 +216,15 @@ impl Pipeline {
             prepare_loop(preparer, queue, handoff_sender, spent, acks, max_group_hits)
         })?;
 
-        let (subscriber, acker) = match nats {
-            Some(client) => {
+        let (subscriber, acker) = match (nats, config.stream.clone()) {
+            (Some(client), Some(consumer)) => {
+                tracing::info!(subject = %config.subject, "ingest reads the cluster's stream");
+                let subscriber =
+                    tokio::spawn(stream_loop(consumer, intake.clone(), enricher.clone(), cancel.clone()));
+                let acker = tokio::spawn(ack_loop(client, ack_receiver));
+                (Some(subscriber), Some(acker))
+            }
+            (Some(client), None) => {
                 let subscription = client
                     .queue_subscribe(config.subject.clone(), config.queue_group.clone())
                     .await
@@ -227,7 +239,7 @@ impl Pipeline {
                 let acker = tokio::spawn(ack_loop(client, ack_receiver));
                 (Some(subscriber), Some(acker))
             }
-            None => (None, None),
+            (None, _) => (None, None),
         };
         Ok(Self {
             intake,
@@ -251,7 +263,7 @@ impl Pipeline {
     /// A handle that submits payloads without keeping the pipeline alive: once
     /// [`Pipeline::shutdown`] has begun, its submissions answer `None`.
     pub fn submitter(&self) -> Submitter {
-        Submitter { intake: self.intake.downgrade(), enricher: self.enricher.clone() }
+        Submitter(SubmitTo::Pipeline { intake: self.intake.downgrade(), enricher: self.enricher.clone() })
     }
 
     /// Batches waiting to be prepared.
@@ -287,17 +299,65 @@ impl Pipeline {
     }
 }
 
-/// Submits payloads to a running pipeline (see [`Pipeline::submitter`]).
+/// Submits payloads to a running pipeline (see [`Pipeline::submitter`]), or, in a cluster,
+/// to the ingest stream every replica reads (see [`Submitter::stream`]).
 #[derive(Debug, Clone)]
-pub struct Submitter {
-    intake: mpsc::WeakSender<Enriched>,
-    enricher: Option<Enricher>,
+pub struct Submitter(SubmitTo);
+
+#[derive(Debug, Clone)]
+enum SubmitTo {
+    Pipeline { intake: mpsc::WeakSender<Enriched>, enricher: Option<Enricher> },
+    Stream { jetstream: async_nats::jetstream::Context, subject: String },
 }
 
 impl Submitter {
-    /// Like [`Pipeline::submit`].
+    /// A submitter that publishes each batch on `subject` of a JetStream stream, under its
+    /// id as `Nats-Msg-Id`, and answers once the stream has stored it: in a cluster a batch
+    /// posted to one node must reach every replica, as the edges' batches do.
+    pub fn stream(jetstream: async_nats::jetstream::Context, subject: String) -> Self {
+        Self(SubmitTo::Stream { jetstream, subject })
+    }
+
+    /// Like [`Pipeline::submit`]. On the stream, `stored` counts the batch's hits, which
+    /// every replica validates on its own; a payload that does not decode is refused here.
     pub async fn submit(&self, payload: bytes::Bytes) -> Option<Ack> {
-        submit(&self.intake.upgrade()?, self.enricher.as_ref(), payload).await
+        match &self.0 {
+            SubmitTo::Pipeline { intake, enricher } => {
+                submit(&intake.upgrade()?, enricher.as_ref(), payload).await
+            }
+            SubmitTo::Stream { jetstream, subject } => {
+                let (id, hits) = match Incoming::decode(payload.clone(), ReplyTo::Nobody).batch {
+                    Ok(envelope) => (envelope.id().to_owned(), envelope.len()),
+                    Err((error, _)) => {
+                        return Some(crate::batch::ack(
+                            "",
+                            AckStatus::Rejected,
+                            0,
+                            0,
+                            Some(error.to_string()),
+                        ));
+                    }
+                };
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(hitkeep_protocol::MSG_ID_HEADER, id.as_str());
+                let stored = jetstream.publish_with_headers(subject.clone(), headers, payload).await;
+                let acked = match stored {
+                    Ok(future) => future.await,
+                    Err(error) => Err(error),
+                };
+                match acked {
+                    Ok(ack) => {
+                        let status = if ack.duplicate { AckStatus::Duplicate } else { AckStatus::Stored };
+                        let stored = if ack.duplicate { 0 } else { u32::try_from(hits).unwrap_or(u32::MAX) };
+                        Some(crate::batch::ack(&id, status, stored, 0, None))
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, batch_id = %id, "the ingest stream did not take a batch");
+                        None
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -331,27 +391,10 @@ async fn receive_loop(
             message = subscription.next() => message,
         };
         let Some(message) = message else { break };
-        metrics::counter!("hitkeep_ingest_bytes_total").increment(message.payload.len() as u64);
         let reply = message.reply.map_or(ReplyTo::Nobody, ReplyTo::Nats);
-        let Some(enricher) = &enricher else {
-            // Decoding here, on the async side, keeps it off the writer thread.
-            let incoming = Incoming::decode(message.payload, reply);
-            if intake.send(Enriched::from(incoming)).await.is_err() {
-                break;
-            }
-            continue;
-        };
-        // Waiting for a permit is the backpressure: at most `enrich_workers` batches are
-        // being enriched, and each holds its permit until it has joined the queue.
-        let Ok(permit) = enricher.permits.clone().acquire_owned().await else { break };
-        let (plugins, intake) = (enricher.plugins.clone(), intake.clone());
-        tokio::spawn(async move {
-            if let Some(enriched) = Enricher::enrich(plugins, message.payload, reply).await {
-                // Fails only when the writer is gone; the batch is then not acked.
-                let _ = intake.send(enriched).await;
-            }
-            drop(permit);
-        });
+        if !forward(message.payload, reply, &intake, enricher.as_ref()).await {
+            break;
+        }
     }
     if let Some(enricher) = &enricher {
         enricher.drain().await;
@@ -361,17 +404,117 @@ async fn receive_loop(
     }
 }
 
-/// Where acks go from the pipeline threads: NATS replies to the acker task, HTTP callers
-/// straight to their waiting task.
+/// Hands one received payload to the writer's queue: decoded here, on the async side, to
+/// keep it off the writer thread; or enriched on the blocking pool first. False once the
+/// writer is gone.
+async fn forward(
+    payload: bytes::Bytes,
+    reply: ReplyTo,
+    intake: &mpsc::Sender<Enriched>,
+    enricher: Option<&Enricher>,
+) -> bool {
+    metrics::counter!("hitkeep_ingest_bytes_total").increment(payload.len() as u64);
+    let Some(enricher) = enricher else {
+        return intake.send(Enriched::from(Incoming::decode(payload, reply))).await.is_ok();
+    };
+    // Waiting for a permit is the backpressure: at most `enrich_workers` batches are being
+    // enriched, and each holds its permit until it has joined the queue.
+    let Ok(permit) = enricher.permits.clone().acquire_owned().await else { return false };
+    let (plugins, intake) = (enricher.plugins.clone(), intake.clone());
+    tokio::spawn(async move {
+        if let Some(enriched) = Enricher::enrich(plugins, payload, reply).await {
+            // Fails only when the writer is gone; the batch is then not acked.
+            let _ = intake.send(enriched).await;
+        }
+        drop(permit);
+    });
+    true
+}
+
+/// Reads this replica's consumer of the ingest stream, in stream order, until `cancel`;
+/// a broken pull (the NATS server restarting, a leader moving) is opened again.
+async fn stream_loop(
+    consumer: async_nats::jetstream::consumer::PullConsumer,
+    intake: mpsc::Sender<Enriched>,
+    enricher: Option<Enricher>,
+    cancel: CancellationToken,
+) {
+    let mut failures = 0u32;
+    'pulls: loop {
+        if failures > 0 {
+            let pause = std::time::Duration::from_millis(250 * u64::from(failures.min(8)));
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        let messages = tokio::select! {
+            () = cancel.cancelled() => break,
+            messages = consumer.messages() => messages,
+        };
+        let mut messages = match messages {
+            Ok(messages) => messages,
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(%error, failures, "cannot read the ingest stream; trying again");
+                continue;
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                () = cancel.cancelled() => break 'pulls,
+                next = messages.next() => next,
+            };
+            let message = match next {
+                Some(Ok(message)) => message,
+                Some(Err(error)) => {
+                    failures += 1;
+                    tracing::warn!(%error, failures, "the ingest stream's pull failed; pulling again");
+                    continue 'pulls;
+                }
+                None => {
+                    failures += 1;
+                    continue 'pulls;
+                }
+            };
+            failures = 0;
+            let seq = match message.info() {
+                Ok(info) => info.stream_sequence,
+                Err(error) => {
+                    tracing::warn!(%error, "a stream message without its position; left for redelivery");
+                    continue;
+                }
+            };
+            // Acked by the acker task after the commit: the message's reply subject is its
+            // ack subject.
+            let message = message.message;
+            let Some(ack) = message.reply else { continue };
+            if !forward(message.payload, ReplyTo::Stream { ack, seq }, &intake, enricher.as_ref()).await {
+                break 'pulls;
+            }
+        }
+    }
+    if let Some(enricher) = &enricher {
+        enricher.drain().await;
+    }
+}
+
+/// Where acks go from the pipeline threads: NATS replies and stream acks to the acker task
+/// (as the payloads to publish), HTTP callers straight to their waiting task.
 #[derive(Debug, Clone)]
-struct AckSink(mpsc::Sender<Vec<(async_nats::Subject, Ack)>>);
+struct AckSink(mpsc::Sender<Vec<(async_nats::Subject, bytes::Bytes)>>);
 
 impl AckSink {
     fn deliver(&self, acks: Vec<(ReplyTo, Ack)>) {
         let mut nats_acks = Vec::new();
         for (reply, ack) in acks {
             match reply {
-                ReplyTo::Nats(subject) => nats_acks.push((subject, ack)),
+                ReplyTo::Nats(subject) => nats_acks.push((subject, bytes::Bytes::from(ack.encode()))),
+                // Every outcome is final here (stored, duplicate, dead-lettered): the stream
+                // may let the message go.
+                ReplyTo::Stream { ack: subject, .. } => {
+                    nats_acks.push((subject, bytes::Bytes::from_static(b"+ACK")))
+                }
                 ReplyTo::Channel(sender) => {
                     let _ = sender.send(ack);
                 }
@@ -526,10 +669,13 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<
     std::thread::Builder::new().name(name.into()).spawn(work).map_err(PipelineError::Thread)
 }
 
-async fn ack_loop(client: async_nats::Client, mut acks: mpsc::Receiver<Vec<(async_nats::Subject, Ack)>>) {
+async fn ack_loop(
+    client: async_nats::Client,
+    mut acks: mpsc::Receiver<Vec<(async_nats::Subject, bytes::Bytes)>>,
+) {
     while let Some(group) = acks.recv().await {
-        for (subject, ack) in group {
-            if let Err(error) = client.publish(subject, ack.encode().into()).await {
+        for (subject, payload) in group {
+            if let Err(error) = client.publish(subject, payload).await {
                 tracing::warn!(%error, "cannot publish ack; the edge will resend");
             }
         }

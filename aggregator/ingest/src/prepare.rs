@@ -88,6 +88,7 @@ impl PreparedBatch {
             edge: self.batch.edge(),
             hits: self.stored(),
             dead_letters: &self.dead_letters,
+            stream_seq: self.reply.stream_seq(),
         }
     }
 }

@@ -119,7 +119,7 @@ fn a_failed_group_commit_falls_back_to_batch_by_batch() {
     let mut fx = fixture();
     // Another writer commits `b-2` behind the ingestor's back, so the ingestor takes it for
     // new and its group's commit fails on the primary key of `ingested_batches`.
-    let record = BatchWrite { id: "b-2", edge: "elsewhere", hits: 0, dead_letters: &[] };
+    let record = BatchWrite { id: "b-2", edge: "elsewhere", hits: 0, dead_letters: &[], stream_seq: None };
     fx.store.event_writer().unwrap().commit(&EventRows::default(), &[record], T0).unwrap();
 
     let group = [batch("b-1", 3, 1), batch("b-2", 2, 10), batch("b-3", 4, 20)];

@@ -155,6 +155,28 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Look at a cluster of aggregators (`cluster = true`).
+    Cluster {
+        /// What to do.
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+/// `hitkeep cluster` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Show the cluster: its members, the leader, the ingest stream, and each replica's
+    /// position and lag. Reads the NATS server of the configuration (`nats_url`, or
+    /// `--nats-url`), so it works from any machine that reaches it.
+    Status {
+        /// The NATS server, instead of the configuration's `nats_url`.
+        #[arg(long)]
+        nats_url: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `hitkeep plugin` subcommands.

@@ -104,13 +104,26 @@ pub struct Config {
     pub compact_at_start: bool,
     /// The hour of the day (0-23, in each site's zone) at which e-mail reports are sent.
     pub report_hour: u8,
+    /// One of several aggregators on a NATS cluster with JetStream (`nats_url`): edges'
+    /// batches go to the replicated ingest stream, which this node reads whole into its own
+    /// database; the salts are shared through a bucket; a lease picks the leader
+    /// (`crate::cluster`, `docs/operations.md`).
+    pub cluster: bool,
+    /// Copies of the ingest stream and the cluster's buckets (the NATS cluster's size, 1
+    /// to 5).
+    pub cluster_replicas: usize,
+    /// Hours the ingest stream keeps a batch (at most 720, the database's dedupe window): a
+    /// node can be restored from a backup this old, or start empty while the stream still
+    /// holds everything.
+    pub stream_max_age_hours: u32,
+    /// The most the ingest stream holds, in MiB (0: no limit); beyond it the oldest go.
+    pub stream_max_bytes_mib: u64,
     /// Seconds a leader's lease lives without renewal; 0 (the default): this node alone runs
-    /// the singleton jobs. With several aggregators on a NATS server with JetStream, the
-    /// holder of the lease does (`crate::leader`).
+    /// the singleton jobs, or, with `cluster`, 10. With several aggregators on a NATS server
+    /// with JetStream, the holder of the lease does (`crate::leader`).
     pub leader_lease_secs: u64,
-    /// Replicas of the lease's bucket (the NATS cluster's size, 1 to 5).
-    pub leader_lease_replicas: usize,
-    /// This node's name in the election (default: the host's name and the process id).
+    /// This node's name in the cluster and the election (default: the host's name; outside
+    /// a cluster with the process id). Letters, digits, `-` and `_`.
     pub node_name: Option<String>,
     /// SMTP server for password resets and invitations by e-mail (none: no e-mail).
     pub smtp_host: Option<String>,
@@ -181,8 +194,11 @@ impl Default for Config {
             retention_archive: false,
             compact_at_start: true,
             report_hour: 7,
+            cluster: false,
+            cluster_replicas: 1,
+            stream_max_age_hours: 7 * 24,
+            stream_max_bytes_mib: 0,
             leader_lease_secs: 0,
-            leader_lease_replicas: 1,
             node_name: None,
             smtp_host: None,
             smtp_port: 587,
@@ -239,7 +255,10 @@ impl std::fmt::Debug for Config {
             .field("compact_at_start", &self.compact_at_start)
             .field("report_hour", &self.report_hour)
             .field("leader_lease_secs", &self.leader_lease_secs)
-            .field("leader_lease_replicas", &self.leader_lease_replicas)
+            .field("cluster", &self.cluster)
+            .field("cluster_replicas", &self.cluster_replicas)
+            .field("stream_max_age_hours", &self.stream_max_age_hours)
+            .field("stream_max_bytes_mib", &self.stream_max_bytes_mib)
             .field("node_name", &self.node_name)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
@@ -388,16 +407,33 @@ impl Config {
                 hitkeep_store::MAX_RETENTION_DAYS
             )));
         }
-        if self.leader_lease_secs > 0 && self.nats_url.is_none() {
+        if (self.leader_lease_secs > 0 || self.cluster) && self.nats_url.is_none() {
             return Err(ConfigError::Conflict(
-                "leader_lease_secs needs nats_url (a NATS server with JetStream); a node alone is always the leader".into(),
+                "cluster and leader_lease_secs need nats_url (a NATS server with JetStream); a node alone is always the leader".into(),
             ));
         }
         if self.leader_lease_secs > 0 && self.leader_lease_secs < 2
-            || !(1..=5).contains(&self.leader_lease_replicas)
+            || !(1..=5).contains(&self.cluster_replicas)
         {
             return Err(ConfigError::Conflict(
-                "leader_lease_secs must be 0 or at least 2, leader_lease_replicas 1 to 5".into(),
+                "leader_lease_secs must be 0 or at least 2, cluster_replicas 1 to 5".into(),
+            ));
+        }
+        if self.stream_max_age_hours == 0 || self.stream_max_age_hours > crate::cluster::MAX_STREAM_AGE_HOURS
+        {
+            return Err(ConfigError::Conflict(format!(
+                "stream_max_age_hours must be 1 to {} (the database's dedupe window)",
+                crate::cluster::MAX_STREAM_AGE_HOURS
+            )));
+        }
+        if let Some(name) = &self.node_name
+            && !crate::cluster::valid_node_name(name)
+        {
+            return Err(ConfigError::Conflict("node_name: 1 to 64 letters, digits, '-' or '_'".into()));
+        }
+        if self.cluster && self.demo {
+            return Err(ConfigError::Conflict(
+                "demo loads data into this node's database alone: not in a cluster".into(),
             ));
         }
         if self.report_hour > 23 {
@@ -592,14 +628,24 @@ mod tests {
         assert!(error.contains("nats_url"), "{error}");
         let nats = ("HITKEEP_NATS_URL", "nats://nats.example:4222");
         let config =
-            load_with(&[nats, ("HITKEEP_LEADER_LEASE_SECS", "10"), ("HITKEEP_LEADER_LEASE_REPLICAS", "3")])
+            load_with(&[nats, ("HITKEEP_LEADER_LEASE_SECS", "10"), ("HITKEEP_CLUSTER_REPLICAS", "3")])
                 .unwrap();
-        assert_eq!((config.leader_lease_secs, config.leader_lease_replicas), (10, 3));
+        assert_eq!((config.leader_lease_secs, config.cluster_replicas), (10, 3));
         assert!(load_with(&[nats, ("HITKEEP_LEADER_LEASE_SECS", "1")]).is_err());
         assert!(
-            load_with(&[nats, ("HITKEEP_LEADER_LEASE_SECS", "10"), ("HITKEEP_LEADER_LEASE_REPLICAS", "7")])
+            load_with(&[nats, ("HITKEEP_LEADER_LEASE_SECS", "10"), ("HITKEEP_CLUSTER_REPLICAS", "7")])
                 .is_err()
         );
+        // A cluster needs NATS, a valid node name, a stream age within the dedupe window.
+        let error = load_with(&[("HITKEEP_CLUSTER", "true")]).unwrap_err().to_string();
+        assert!(error.contains("nats_url"), "{error}");
+        let config = load_with(&[nats, ("HITKEEP_CLUSTER", "true"), ("HITKEEP_NODE_NAME", "agg-1")]).unwrap();
+        assert!(config.cluster && config.stream_max_age_hours == 168);
+        assert!(load_with(&[nats, ("HITKEEP_CLUSTER", "true"), ("HITKEEP_NODE_NAME", "agg 1")]).is_err());
+        assert!(
+            load_with(&[nats, ("HITKEEP_CLUSTER", "true"), ("HITKEEP_STREAM_MAX_AGE_HOURS", "721")]).is_err()
+        );
+        assert!(load_with(&[nats, ("HITKEEP_CLUSTER", "true"), ("HITKEEP_DEMO", "true")]).is_err());
         // The test clock is not a setting.
         assert!(load_with(&[("HITKEEP_TEST_CLOCK", "2026-03-09T07:00:00-04:00")]).is_ok());
     }

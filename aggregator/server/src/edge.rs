@@ -8,20 +8,59 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use hitkeep_collector_core::{Config, SiteSettings};
+use hitkeep_collector_core::{Config, Salts, SiteSettings};
 use hitkeep_ingest::Clock;
 use hitkeep_protocol::{EDGE_CONFIG_CHANGED_SUBJECT, EDGE_CONFIG_SUBJECT};
 use hitkeep_store::{Site, Store};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::SharedSalts;
 use crate::salts::{SaltKeeper, until_next_day_ms};
+
+/// Where the daily salts come from: this node's data directory, or the cluster's bucket.
+#[derive(Debug)]
+pub enum SaltSource {
+    /// `salts.json` in the data directory (a single node).
+    File(SaltKeeper),
+    /// The cluster's bucket, shared by every node.
+    Shared(Arc<SharedSalts>),
+}
+
+impl SaltSource {
+    fn salts(&self, now_ms: i64) -> anyhow::Result<Salts> {
+        match self {
+            Self::File(keeper) => keeper.salts(now_ms),
+            Self::Shared(shared) => {
+                shared.cached(now_ms).context("the cluster's salts of today are not fetched yet")
+            }
+        }
+    }
+
+    /// Makes or fetches the salts of `now_ms`'s day.
+    pub async fn rotate(&self, now_ms: i64) -> anyhow::Result<Salts> {
+        match self {
+            Self::File(keeper) => keeper.salts(now_ms),
+            Self::Shared(shared) => shared.refresh(now_ms).await,
+        }
+    }
+
+    /// How long until the salts should be looked at again: past the next UTC midnight; in
+    /// a cluster at least every minute too (another node may have made the day's salt).
+    fn recheck_in(&self, now_ms: i64) -> Duration {
+        let midnight = Duration::from_millis(until_next_day_ms(now_ms) as u64) + Duration::from_secs(1);
+        match self {
+            Self::File(_) => midnight,
+            Self::Shared(_) => midnight.min(Duration::from_secs(60)),
+        }
+    }
+}
 
 /// Builds edge configuration snapshots.
 #[derive(Debug)]
 pub struct EdgeConfigSource {
     store: Arc<Store>,
-    salts: SaltKeeper,
+    salts: SaltSource,
     clock: Arc<dyn Clock>,
     changed: Notify,
 }
@@ -29,7 +68,12 @@ pub struct EdgeConfigSource {
 impl EdgeConfigSource {
     /// A source over `store`, keeping salts in `data_dir`.
     pub fn new(store: Arc<Store>, data_dir: &std::path::Path, clock: Arc<dyn Clock>) -> Self {
-        Self { store, salts: SaltKeeper::new(data_dir), clock, changed: Notify::new() }
+        Self::with_salts(store, SaltSource::File(SaltKeeper::new(data_dir)), clock)
+    }
+
+    /// A source over `store` with the salts of `salts`.
+    pub fn with_salts(store: Arc<Store>, salts: SaltSource, clock: Arc<dyn Clock>) -> Self {
+        Self { store, salts, clock, changed: Notify::new() }
     }
 
     /// The snapshot edges load with `Config::from_json`, as JSON.
@@ -79,8 +123,9 @@ pub async fn serve(
         .queue_subscribe(EDGE_CONFIG_SUBJECT, "hitkeep-aggregators".to_string())
         .await
         .context("subscribing to edge configuration requests")?;
+    let mut last_salts = source.salts.salts(source.clock.now_ms()).ok();
     loop {
-        let until_midnight = Duration::from_millis(until_next_day_ms(source.clock.now_ms()) as u64);
+        let recheck_in = source.salts.recheck_in(source.clock.now_ms());
         tokio::select! {
             _ = cancel.cancelled() => break,
             request = requests.next() => {
@@ -97,11 +142,15 @@ pub async fn serve(
             }
             _ = source.changed.notified() => announce(&client).await,
             // A second past midnight, so the new day's salt exists for whoever asks.
-            _ = tokio::time::sleep(until_midnight + Duration::from_secs(1)) => {
-                if let Err(error) = source.salts.salts(source.clock.now_ms()) {
-                    tracing::error!(%error, "cannot rotate the salts");
+            _ = tokio::time::sleep(recheck_in) => {
+                match source.salts.rotate(source.clock.now_ms()).await {
+                    Ok(salts) if last_salts.as_ref() != Some(&salts) => {
+                        last_salts = Some(salts);
+                        announce(&client).await;
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(error = format!("{error:#}"), "cannot rotate the salts"),
                 }
-                announce(&client).await;
             }
         }
     }

@@ -66,32 +66,14 @@ pub async fn start_lease(
     settings: LeaseSettings,
     cancel: CancellationToken,
 ) -> anyhow::Result<(Leadership, tokio::task::JoinHandle<()>)> {
-    let js = jetstream::new(client);
-    // The bucket's stream is made here, as the key-value layer would make it: the client's
-    // own `create_key_value` first reads the account's information, whose answer from
-    // Debian's nats-server (2.9) it cannot parse.
-    let stream = jetstream::stream::Config {
-        name: format!("KV_{LEASE_BUCKET}"),
-        description: Some("the leader of the Hitkeep aggregators (singleton jobs)".into()),
-        subjects: vec![format!("$KV.{LEASE_BUCKET}.>")],
-        max_messages_per_subject: 1,
-        max_age: settings.ttl,
-        duplicate_window: settings.ttl,
-        discard: jetstream::stream::DiscardPolicy::New,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        num_replicas: settings.replicas.clamp(1, 5),
-        storage: jetstream::stream::StorageType::File,
-        ..Default::default()
-    };
-    js.get_or_create_stream(stream)
-        .await
-        .map_err(|error| anyhow::anyhow!("creating the lease bucket {LEASE_BUCKET}: {error}"))?;
-    let store = js
-        .get_key_value(LEASE_BUCKET)
-        .await
-        .map_err(|error| anyhow::anyhow!("opening the lease bucket {LEASE_BUCKET}: {error}"))?;
+    let store = crate::cluster::bucket(
+        &jetstream::new(client),
+        LEASE_BUCKET,
+        "the leader of the Hitkeep aggregators (singleton jobs)",
+        settings.ttl,
+        settings.replicas,
+    )
+    .await?;
     let (sender, leader) = watch::channel(false);
     let task = tokio::spawn(run_lease(store, settings, sender, cancel));
     Ok((Leadership { leader }, task))

@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod backup;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod control;
@@ -66,6 +67,27 @@ pub fn main() -> anyhow::Result<()> {
             println!("{report}");
             if !report.passed() {
                 std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Cluster { command: cli::ClusterCommand::Status { nats_url, json } } => {
+            init_logging(global.log_level.as_deref().unwrap_or("warn"), LogFormat::Text)?;
+            let args = cli::ServeArgs { nats_url, ..Default::default() };
+            let config = config::load(global.config.as_deref(), &args, &env)?;
+            let status = runtime.block_on(async {
+                let url = config.nats_url.clone().ok_or_else(|| {
+                    anyhow::anyhow!("no NATS server: give --nats-url, or nats_url in the configuration")
+                })?;
+                let client = serve::connect_nats(&config, &url).await?;
+                cluster::status(client).await
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!(
+                    "{}",
+                    cluster::render(&status, hitkeep_ingest::Clock::now_ms(&hitkeep_ingest::SystemClock))
+                );
             }
             Ok(())
         }
@@ -134,6 +156,7 @@ pub fn main() -> anyhow::Result<()> {
                     Command::Import(args) => commands::import::run(&client, args).await,
                     Command::Serve(_)
                     | Command::Plugin { .. }
+                    | Command::Cluster { .. }
                     | Command::Demo(_)
                     | Command::Compact
                     | Command::Restore { .. } => {

@@ -97,12 +97,52 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         }
     };
     let client = connect_nats(&config, &nats_url).await?;
+    let node = config.node_name.clone().unwrap_or_else(|| default_node_name(config.cluster));
+    // In a cluster: the ingest stream this node reads whole, from where its database stops,
+    // and the shared salts.
+    let cluster = match config.cluster {
+        true => {
+            let settings = crate::cluster::ClusterSettings {
+                node: node.clone(),
+                replicas: config.cluster_replicas,
+                stream_max_age: Duration::from_secs(u64::from(config.stream_max_age_hours) * 3600),
+                stream_max_bytes: match config.stream_max_bytes_mib {
+                    0 => None,
+                    mib => Some(i64::try_from(mib.saturating_mul(1 << 20)).unwrap_or(i64::MAX)),
+                },
+            };
+            let jetstream = async_nats::jetstream::new(client.clone());
+            let mut stream = crate::cluster::ingest_stream(&jetstream, &settings)
+                .await
+                .context("joining the cluster (cluster = true needs a NATS server with JetStream)")?;
+            let (position, has_events) = {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || {
+                    Ok::<_, hitkeep_store::Error>((store.stream_position()?, store.counts()?.events > 0))
+                })
+                .await??
+            };
+            let consumer = crate::cluster::replica_consumer(&mut stream, &node, position, has_events).await?;
+            let salts = crate::cluster::SharedSalts::open(&jetstream, settings.replicas).await?;
+            salts
+                .refresh(hitkeep_ingest::Clock::now_ms(&SystemClock))
+                .await
+                .context("fetching the cluster's salts")?;
+            tracing::info!(node = %node, ?position, "cluster member");
+            Some((jetstream, consumer, Arc::new(salts)))
+        }
+        false => None,
+    };
     // Singleton jobs run on the leader: this node alone, or the holder of the lease.
-    let (leadership, lease) = if config.leader_lease_secs > 0 {
+    let lease_secs = match config.leader_lease_secs {
+        0 if config.cluster => DEFAULT_CLUSTER_LEASE_SECS,
+        secs => secs,
+    };
+    let (leadership, lease) = if lease_secs > 0 {
         let settings = crate::leader::LeaseSettings {
-            node: config.node_name.clone().unwrap_or_else(default_node_name),
-            ttl: Duration::from_secs(config.leader_lease_secs),
-            replicas: config.leader_lease_replicas,
+            node: node.clone(),
+            ttl: Duration::from_secs(lease_secs),
+            replicas: config.cluster_replicas,
         };
         let (leadership, task) =
             crate::leader::start_lease(client.clone(), settings, cancel.clone()).await.context(
@@ -134,12 +174,24 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let pipeline_config = PipelineConfig {
         plugins: plugins.clone(),
         commits: Some(commits.clone()),
+        stream: cluster.as_ref().map(|(_, consumer, _)| consumer.clone()),
         ..PipelineConfig::default()
     };
     let pipeline = Pipeline::start(ingestor, Some(client.clone()), pipeline_config).await?;
+    // Batches posted over HTTP go where the edges' go: into this pipeline, or the stream.
+    let submitter = match &cluster {
+        Some((jetstream, ..)) => {
+            hitkeep_ingest::Submitter::stream(jetstream.clone(), hitkeep_protocol::INGEST_SUBJECT.to_string())
+        }
+        None => pipeline.submitter(),
+    };
 
+    let salts = match &cluster {
+        Some((.., salts)) => crate::edge::SaltSource::Shared(salts.clone()),
+        None => crate::edge::SaltSource::File(crate::salts::SaltKeeper::new(&data_dir)),
+    };
     let edge_config =
-        Arc::new(crate::edge::EdgeConfigSource::new(store.clone(), &data_dir, Arc::new(SystemClock)));
+        Arc::new(crate::edge::EdgeConfigSource::with_salts(store.clone(), salts, Arc::new(SystemClock)));
     edge_config.snapshot().context("building the edge configuration")?;
     let edge_service = tokio::spawn(crate::edge::serve(client.clone(), edge_config.clone(), cancel.clone()));
     let edge = if config.collect {
@@ -185,7 +237,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         sites: sites.clone(),
         readiness: Arc::new(NatsReadiness { client: client.clone() }),
         edge_config,
-        ingest: Some(pipeline.submitter()),
+        ingest: Some(submitter),
         edge: edge.clone(),
         auth: auth.clone(),
         edge_credentials,
@@ -240,6 +292,17 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         leadership.clone(),
         cancel.clone(),
     ));
+    let heartbeat = cluster.map(|(jetstream, ..)| {
+        let (leadership, url, node) = (leadership.clone(), base.clone(), node.clone());
+        let beat = move || crate::cluster::Heartbeat {
+            node: node.clone(),
+            url: url.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            leader: leadership.is_leader(),
+            at_ms: hitkeep_ingest::Clock::now_ms(&SystemClock),
+        };
+        tokio::spawn(crate::cluster::announce(jetstream, config.cluster_replicas, beat, cancel.clone()))
+    });
     let reports =
         tokio::spawn(crate::reports::run(state.clone(), config.report_hour, leadership, cancel.clone()));
     let app = crate::app::app(state);
@@ -253,6 +316,9 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let _ = rollups.await;
     let _ = retention.await;
     let _ = reports.await;
+    if let Some(heartbeat) = heartbeat {
+        let _ = heartbeat.await;
+    }
     if let Some(lease) = lease {
         let _ = lease.await;
     }
@@ -468,7 +534,7 @@ fn broker_config(config: &Config, auth: BrokerAuth) -> anyhow::Result<BrokerConf
     })
 }
 
-async fn connect_nats(config: &Config, url: &str) -> anyhow::Result<async_nats::Client> {
+pub(crate) async fn connect_nats(config: &Config, url: &str) -> anyhow::Result<async_nats::Client> {
     let mut options = async_nats::ConnectOptions::new()
         .name("hitkeep-aggregator")
         .subscription_capacity(4096)
@@ -481,7 +547,10 @@ async fn connect_nats(config: &Config, url: &str) -> anyhow::Result<async_nats::
     if let Some(cert) = &config.nats_tls_cert {
         options = options.require_tls(true).add_root_certificates(cert.clone());
     }
-    options.connect(url).await.context("connecting to nats")
+    // A cluster's servers may be listed with commas; the client also learns the others from
+    // the server it reaches.
+    let servers: Vec<&str> = url.split(',').map(str::trim).filter(|url| !url.is_empty()).collect();
+    options.connect(servers).await.context("connecting to nats")
 }
 
 async fn shutdown_signal() {
@@ -499,12 +568,22 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// This node's name in the leader election: the host's name and the process id.
-fn default_node_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
+/// The lease's time to live in a cluster unless `leader_lease_secs` says otherwise.
+const DEFAULT_CLUSTER_LEASE_SECS: u64 = 10;
+
+/// This node's name: the host's name (in a cluster it names the node's consumer, which
+/// must outlive a restart); outside a cluster with the process id too.
+fn default_node_name(cluster: bool) -> String {
+    let host: String = std::fs::read_to_string("/etc/hostname")
         .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
+        .map(|name| {
+            name.trim()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                .take(48)
+                .collect()
+        })
+        .filter(|name: &String| !name.is_empty())
         .unwrap_or_else(|| "hitkeep".into());
-    format!("{host}-{}", std::process::id())
+    if cluster { host } else { format!("{host}-{}", std::process::id()) }
 }

@@ -68,6 +68,8 @@ pub struct BatchWrite<'a> {
     pub hits: u32,
     /// Its bad hits.
     pub dead_letters: &'a [DeadLetter],
+    /// Its sequence number in the cluster's ingest stream, when it came from there.
+    pub stream_seq: Option<u64>,
 }
 
 /// Row counts of the ingest tables.
@@ -373,17 +375,20 @@ fn batch_ids(batches: &[BatchWrite<'_>], received_at_ms: i64) -> Result<RecordBa
     let mut edge = StringBuilder::new();
     let mut received_at = TimestampMicrosecondBuilder::with_capacity(batches.len());
     let mut hits = UInt32Builder::with_capacity(batches.len());
+    let mut stream_seq = UInt64Builder::with_capacity(batches.len());
     for batch in batches {
         id.append_value(batch.id);
         edge.append_value(batch.edge);
         received_at.append_value(received_at_ms * 1000);
         hits.append_value(batch.hits);
+        stream_seq.append_option(batch.stream_seq);
     }
     record_batch(vec![
         ("batch_id", column(id.finish())),
         ("edge", column(edge.finish())),
         ("received_at", column(received_at.finish())),
         ("hits", column(hits.finish())),
+        ("stream_seq", column(stream_seq.finish())),
     ])
 }
 
@@ -822,7 +827,13 @@ mod tests {
         };
         let rows = EventRows::build(&events).unwrap();
         assert_eq!((rows.events(), rows.props()), (2, 4));
-        let batch = BatchWrite { id: "b-1", edge: "e", hits: 2, dead_letters: std::slice::from_ref(&letter) };
+        let batch = BatchWrite {
+            id: "b-1",
+            edge: "e",
+            hits: 2,
+            dead_letters: std::slice::from_ref(&letter),
+            stream_seq: None,
+        };
         writer.commit(&rows, &[batch], T0).unwrap();
         assert_eq!(
             store.counts().unwrap(),
@@ -895,7 +906,7 @@ mod tests {
         let rows =
             EventRows::build(&[NewEvent { hit: hits[0].view(), site_id: 1, visitor_id: 7, session_id: 1 }])
                 .unwrap();
-        let batch = |id| BatchWrite { id, edge: "e", hits: 1, dead_letters: &[] };
+        let batch = |id| BatchWrite { id, edge: "e", hits: 1, dead_letters: &[], stream_seq: None };
         writer.commit(&rows, &[batch("b-1")], T0).unwrap();
         // The same id twice violates the primary key: the whole transaction must roll back,
         // including the rows already inserted.
@@ -927,11 +938,19 @@ mod tests {
         let second = rows.slice(&bounds[1]);
         assert_eq!((second.events(), second.props()), (1, 0));
         writer
-            .commit(&second, &[BatchWrite { id: "b-2", edge: "e", hits: 1, dead_letters: &[] }], T0)
+            .commit(
+                &second,
+                &[BatchWrite { id: "b-2", edge: "e", hits: 1, dead_letters: &[], stream_seq: None }],
+                T0,
+            )
             .unwrap();
         let third = rows.slice(&bounds[2]);
         writer
-            .commit(&third, &[BatchWrite { id: "b-3", edge: "e", hits: 1, dead_letters: &[] }], T0)
+            .commit(
+                &third,
+                &[BatchWrite { id: "b-3", edge: "e", hits: 1, dead_letters: &[], stream_seq: None }],
+                T0,
+            )
             .unwrap();
         let sessions: Vec<u64> = store
             .conn()
@@ -986,7 +1005,11 @@ mod tests {
             }])
             .unwrap();
             writer
-                .commit(&rows, &[BatchWrite { id: "b", edge: "e", hits: 1, dead_letters: &[] }], T0)
+                .commit(
+                    &rows,
+                    &[BatchWrite { id: "b", edge: "e", hits: 1, dead_letters: &[], stream_seq: None }],
+                    T0,
+                )
                 .unwrap();
         }
         let store = Store::open_dir(dir.path()).unwrap();

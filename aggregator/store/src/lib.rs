@@ -210,6 +210,12 @@ impl Store {
         events::counts(&self.conn())
     }
 
+    /// The last position in the cluster's ingest stream this database holds a batch of
+    /// (`None`: none came from a stream).
+    pub fn stream_position(&self) -> Result<Option<u64>> {
+        Ok(self.conn().query_row("SELECT max(stream_seq) FROM ingested_batches", [], |row| row.get(0))?)
+    }
+
     /// The current schema version.
     pub fn schema_version(&self) -> Result<u32> {
         schema::current_version(&self.conn())

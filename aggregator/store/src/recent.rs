@@ -147,7 +147,13 @@ mod tests {
             .collect();
         let rows = EventRows::build(&events).unwrap();
         let mut writer = store.event_writer().unwrap();
-        writer.commit(&rows, &[BatchWrite { id: "b", edge: "e", hits: 3, dead_letters: &[] }], 0).unwrap();
+        writer
+            .commit(
+                &rows,
+                &[BatchWrite { id: "b", edge: "e", hits: 3, dead_letters: &[], stream_seq: None }],
+                0,
+            )
+            .unwrap();
 
         let recent = store.recent_events("example.com", 2).unwrap();
         assert_eq!(recent.len(), 2);

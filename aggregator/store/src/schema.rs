@@ -524,6 +524,12 @@ pub const MIGRATIONS: &[&str] = &[
         events          UBIGINT NOT NULL
     );
     "#,
+    // 11: the position in the cluster's ingest stream (JetStream) of each batch taken from
+    // it, so that a replica, or a backup restored as one, resumes the stream where its own
+    // database left it.
+    r#"
+    ALTER TABLE ingested_batches ADD COLUMN stream_seq UBIGINT;
+    "#,
 ];
 
 /// The version a fully migrated database has.

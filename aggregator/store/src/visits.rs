@@ -301,7 +301,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_dir(dir.path()).unwrap();
         let mut writer = store.event_writer().unwrap();
-        let batch = |id| BatchWrite { id, edge: "e", hits: 1, dead_letters: &[] };
+        let batch = |id| BatchWrite { id, edge: "e", hits: 1, dead_letters: &[], stream_seq: None };
         let first = visit(1, 1, T0, "/");
         let second = visit(1, 2, T0 + 60_000, "/pricing");
         let other = visit(2, 1, T0 - 3_600_000, "/old");

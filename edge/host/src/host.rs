@@ -262,7 +262,10 @@ async fn connect(nats: &NatsConfig, edge_name: &str, connected: Arc<Notify>) -> 
         }
         options = options.add_root_certificates(ca.clone()).require_tls(true);
     }
-    options.connect(nats.url.as_str()).await.map_err(|e| Error::Nats(e.to_string()))
+    // A cluster's servers may be listed with commas; the client also learns the others from
+    // the server it reaches.
+    let servers: Vec<&str> = nats.url.split(',').map(str::trim).filter(|url| !url.is_empty()).collect();
+    options.connect(servers).await.map_err(|e| Error::Nats(e.to_string()))
 }
 
 /// The aggregator's edge token (`hke_...`) this edge connects with: the NATS token, or the

@@ -5,6 +5,12 @@
 //! connection, a reply that is not an ack) is retried with the same id after an exponential
 //! backoff with jitter, forever; a reconnect cuts the wait short. Any ack (stored, duplicate
 //! or rejected) frees the spool: the aggregator has made the batch durable or dead-lettered it.
+//!
+//! In a cluster the ingest subject belongs to a JetStream stream, and the answer is the
+//! stream's publish ack instead: the batch is then stored in the replicated stream (or was
+//! already, under the same `Nats-Msg-Id`, within the stream's duplicate window), which is
+//! as durable as an aggregator's commit. The same request serves both; only the answer
+//! differs.
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
@@ -205,7 +211,51 @@ impl Publisher {
                 tracing::warn!(batch = %entry.id, acked = %ack.id, "ack for another batch");
                 Attempt::Failed("wrong_ack")
             }
-            Err(_) => Attempt::Failed("bad_ack"),
+            Err(_) => match StreamAck::decode(&message.payload) {
+                Some(StreamAck::Stored { duplicate }) => {
+                    let status = if duplicate { "duplicate" } else { "stream" };
+                    metrics::counter!(m::BATCHES_ACKED, "status" => status).increment(1);
+                    Attempt::Acked
+                }
+                Some(StreamAck::Refused(error)) => {
+                    tracing::warn!(batch = %entry.id, %error, "the ingest stream refused a batch");
+                    Attempt::Failed("stream_error")
+                }
+                None => Attempt::Failed("bad_ack"),
+            },
+        }
+    }
+}
+
+/// JetStream's answer to a publish on a stream's subject.
+#[derive(Debug, PartialEq, Eq)]
+enum StreamAck {
+    /// Stored (or already stored under the same message id).
+    Stored { duplicate: bool },
+    /// Not stored (the stream is full, has no quorum, ...): try again.
+    Refused(String),
+}
+
+impl StreamAck {
+    fn decode(payload: &[u8]) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct PubAck {
+            stream: Option<String>,
+            seq: Option<u64>,
+            #[serde(default)]
+            duplicate: bool,
+            error: Option<PubAckError>,
+        }
+        #[derive(serde::Deserialize)]
+        struct PubAckError {
+            #[serde(default)]
+            description: String,
+        }
+        let ack: PubAck = serde_json::from_slice(payload).ok()?;
+        match ack {
+            PubAck { error: Some(error), .. } => Some(Self::Refused(error.description)),
+            PubAck { stream: Some(_), seq: Some(_), duplicate, .. } => Some(Self::Stored { duplicate }),
+            _ => None,
         }
     }
 }
@@ -230,6 +280,26 @@ pub(crate) fn backoff(failures: u32, min: Duration, max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_acks_are_read() {
+        assert_eq!(
+            StreamAck::decode(br#"{"stream":"HITKEEP_INGEST","seq":7}"#),
+            Some(StreamAck::Stored { duplicate: false })
+        );
+        assert_eq!(
+            StreamAck::decode(br#"{"stream":"HITKEEP_INGEST","domain":"hub","seq":7,"duplicate":true}"#),
+            Some(StreamAck::Stored { duplicate: true })
+        );
+        assert_eq!(
+            StreamAck::decode(
+                br#"{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}"#
+            ),
+            Some(StreamAck::Refused("maximum messages exceeded".into()))
+        );
+        assert_eq!(StreamAck::decode(br#"{"id":"b-1"}"#), None);
+        assert_eq!(StreamAck::decode(b"garbage"), None);
+    }
 
     #[test]
     fn backoff_grows_to_the_cap_with_jitter() {

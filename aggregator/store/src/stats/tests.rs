@@ -104,7 +104,7 @@ fn store_with(visits: &[Visit]) -> (tempfile::TempDir, Store) {
         rows.push_visit(&earlier, -1);
         rows.push_visit(&last, 1);
     }
-    let batch = BatchWrite { id: "b", edge: "e", hits: 1, dead_letters: &[] };
+    let batch = BatchWrite { id: "b", edge: "e", hits: 1, dead_letters: &[], stream_seq: None };
     writer.commit(&rows.finish().unwrap(), &[batch], T0).unwrap();
     (dir, store)
 }

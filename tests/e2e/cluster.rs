@@ -1,0 +1,304 @@
+//! Three aggregators on a three-node NATS cluster with JetStream (Debian's `nats-server`),
+//! and a `hitkeep-edge`: steady load, the leader killed with `kill -9`, a new leader within
+//! 10 seconds, the Stats API answering on the survivors throughout, every event the edge
+//! answered `202` stored exactly once on every replica (the killed one too, once it is back),
+//! and a fourth aggregator that starts empty and catches up from the stream alone.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::edge::{SITE, add_site, assert_accepted_stored_once, post_until, stored_pages, wait_until};
+use crate::harness::{Edge, Server, free_port, http_get, http_request, run_cli};
+
+/// A NATS cluster of three `nats-server` processes with JetStream, on loopback.
+struct NatsCluster {
+    dir: PathBuf,
+    ports: Vec<u16>,
+    routes: Vec<u16>,
+    servers: Vec<Option<Child>>,
+}
+
+impl NatsCluster {
+    fn start(dir: &Path) -> Self {
+        let mut cluster = Self {
+            dir: dir.to_path_buf(),
+            ports: (0..3).map(|_| free_port()).collect(),
+            routes: (0..3).map(|_| free_port()).collect(),
+            servers: (0..3).map(|_| None).collect(),
+        };
+        for node in 0..3 {
+            cluster.start_node(node);
+        }
+        cluster.wait_for_jetstream();
+        cluster
+    }
+
+    fn start_node(&mut self, node: usize) {
+        let routes: Vec<String> = self.routes.iter().map(|port| format!("nats://127.0.0.1:{port}")).collect();
+        let store = self.dir.join(format!("nats-{node}"));
+        let child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.ports[node].to_string()])
+            .args(["-n", &format!("nats-{node}"), "--cluster_name", "hitkeep-test"])
+            .args(["--cluster", &format!("nats://127.0.0.1:{}", self.routes[node])])
+            .args(["--routes", &routes.join(",")])
+            .arg("-sd")
+            .arg(&store)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join(format!("nats-{node}.log"))).unwrap())
+            .spawn()
+            .expect("nats-server is not installed: apt-get install nats-server (scripts/test.sh does)");
+        self.servers[node] = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.ports[node])).is_err() {
+            assert!(Instant::now() < deadline, "nats-server {node} did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the cluster's JetStream has a meta leader (it answers account requests).
+    fn wait_for_jetstream(&self) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let client = async_nats::connect(self.url(0)).await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    client.request("$JS.API.INFO", bytes::Bytes::new()),
+                )
+                .await;
+                if let Ok(Ok(message)) = answer
+                    && !String::from_utf8_lossy(&message.payload).contains("\"error\"")
+                {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "the NATS cluster's JetStream did not come up");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+    }
+
+    fn url(&self, node: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.ports[node])
+    }
+
+    /// Every server, `first` first.
+    fn urls(&self, first: usize) -> String {
+        let mut urls = vec![self.url(first)];
+        urls.extend((0..3).filter(|node| *node != first).map(|node| self.url(node)));
+        urls.join(",")
+    }
+
+    fn kill(&mut self, node: usize) {
+        if let Some(mut child) = self.servers[node].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for node in 0..3 {
+            self.kill(node);
+        }
+    }
+}
+
+/// Starts aggregator `node` of the cluster on `data_dir`.
+fn aggregator(data_dir: &Path, name: &str, nats: &str) -> Server {
+    std::fs::create_dir_all(data_dir).unwrap();
+    let config = data_dir.join("hitkeep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "trusted_proxies = [\"127.0.0.1/32\"]\ncluster = true\ncluster_replicas = 3\nnode_name = \"{name}\"\nleader_lease_secs = 4\n"
+        ),
+    )
+    .unwrap();
+    Server::start(data_dir, &["--config", config.to_str().unwrap(), "--nats-url", nats])
+}
+
+fn cluster_status(nats: &str) -> Value {
+    let out = run_cli(&["cluster", "status", "--json", "--nats-url", nats]);
+    assert!(out.status.success(), "cluster status: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn leader_of(status: &Value) -> Option<String> {
+    status["leader"].as_str().map(str::to_owned)
+}
+
+/// Each node's lag (`None`: not known) by name.
+fn lags(status: &Value) -> Vec<(String, Option<u64>)> {
+    status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| (node["node"].as_str().unwrap().to_owned(), node["lag"].as_u64()))
+        .collect()
+}
+
+fn read_token(data_dir: &Path) -> String {
+    let out = run_cli(&[
+        "token",
+        "create",
+        "--name",
+        "reader",
+        "--site",
+        SITE,
+        "--scope",
+        "read",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let start = text.find("hkt_").expect("a token is printed");
+    text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+}
+
+/// The site's pageviews by the Stats API, or the status it answered.
+fn pageviews(addr: SocketAddr, token: &str) -> Result<u64, u16> {
+    let bearer = format!("Bearer {token}");
+    let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    let query = json!({"site_id": SITE, "metrics": ["pageviews"], "date_range": "all"});
+    let (status, _, body) =
+        http_request(addr, "POST", "/api/v2/query", &headers, query.to_string().as_bytes());
+    if status != 200 {
+        return Err(status);
+    }
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    Ok(answer["results"][0]["metrics"][0].as_u64().unwrap())
+}
+
+/// Events per day and in all, read from a stopped node's database.
+fn per_day(data_dir: &Path) -> Vec<(String, u64)> {
+    let db = duckdb::Connection::open(data_dir.join("hitkeep.db")).unwrap();
+    let mut statement = db
+        .prepare("SELECT CAST(CAST(ts AS DATE) AS VARCHAR), count(*) FROM events GROUP BY ALL ORDER BY 1")
+        .unwrap();
+    statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn three_aggregators_survive_the_leader_killed_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nats = NatsCluster::start(dir.path());
+    let names = ["agg-0", "agg-1", "agg-2"];
+    let dirs: Vec<PathBuf> = names.iter().map(|name| dir.path().join(name)).collect();
+    for data in &dirs {
+        // Sites are not replicated yet: each node gets its own (see docs/operations.md).
+        add_site(data);
+    }
+    let mut servers: Vec<Option<Server>> =
+        (0..3).map(|node| Some(aggregator(&dirs[node], names[node], &nats.urls(node)))).collect();
+    let tokens: Vec<String> = dirs.iter().map(|data| read_token(data)).collect();
+    let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(0), &["--trusted-proxy", "127.0.0.1/32"]);
+    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+
+    // One leader among the three.
+    let mut leader = None;
+    wait_until(
+        Duration::from_secs(20),
+        || {
+            leader = leader_of(&cluster_status(&nats.url(0)));
+            leader.is_some()
+        },
+        "a leader is chosen",
+    );
+    let leader = leader.unwrap();
+    let killed = names.iter().position(|name| *name == leader).unwrap();
+
+    // Steady load on the edge; after 3 s the leader dies.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (stop, addr) = (stop.clone(), edge.http);
+        std::thread::spawn(move || post_until(addr, stop))
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    servers[killed].as_mut().unwrap().kill9();
+    let killed_at = Instant::now();
+    let survivors: Vec<usize> = (0..3).filter(|node| *node != killed).collect();
+    // The survivors answer the Stats API throughout, and one of them leads within 10 s.
+    let mut new_leader = None;
+    let mut answers = 0;
+    while killed_at.elapsed() < Duration::from_secs(8) || new_leader.is_none() {
+        for &node in &survivors {
+            let server = servers[node].as_ref().unwrap();
+            let answer = pageviews(server.http, &tokens[node]);
+            assert!(answer.is_ok(), "{} answered {answer:?} during the failover", names[node]);
+            answers += 1;
+        }
+        if new_leader.is_none() {
+            let status = cluster_status(&nats.url(survivors[0]));
+            if let Some(name) = leader_of(&status)
+                && name != leader
+            {
+                new_leader = Some((name, killed_at.elapsed()));
+            }
+        }
+        assert!(killed_at.elapsed() < Duration::from_secs(30), "no new leader");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let accepted = load.join().unwrap();
+    let (new_leader, took) = new_leader.unwrap();
+    assert!(took < Duration::from_secs(10), "{new_leader} took over after {took:?}");
+    assert!(survivors.iter().any(|&node| names[node] == new_leader));
+    assert!(accepted.len() > 500, "only {} events accepted", accepted.len());
+    assert!(answers > 10);
+    eprintln!(
+        "{} events accepted; {leader} killed, {new_leader} leads after {:.1} s; {answers} stats answers",
+        accepted.len(),
+        took.as_secs_f64()
+    );
+
+    // The killed node comes back and catches up from its own position; a fourth node starts
+    // empty and reads the stream from its start.
+    edge.wait_drained(Duration::from_secs(60));
+    servers[killed] = Some(aggregator(&dirs[killed], names[killed], &nats.urls(killed)));
+    let late_dir = dir.path().join("agg-3");
+    add_site(&late_dir);
+    let late = aggregator(&late_dir, "agg-3", &nats.urls(0));
+    let caught_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = cluster_status(&nats.url(0));
+        let lags = lags(&status);
+        if lags.len() == 4 && lags.iter().all(|(_, lag)| *lag == Some(0)) {
+            break;
+        }
+        assert!(Instant::now() < caught_up, "the replicas did not catch up: {status:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Every replica's Stats API counts the same.
+    let mut all =
+        servers.iter().map(|server| server.as_ref().unwrap().http).zip(tokens.clone()).collect::<Vec<_>>();
+    all.push((late.http, read_token(&late_dir)));
+    let counts: Vec<u64> = all.iter().map(|(addr, token)| pageviews(*addr, token).unwrap()).collect();
+    assert!(counts.windows(2).all(|pair| pair[0] == pair[1]), "replicas disagree: {counts:?}");
+
+    for server in servers.iter_mut().flatten() {
+        server.stop();
+    }
+    let mut late = late;
+    late.stop();
+    edge.stop();
+    nats.kill(0);
+    // Every event answered 202 is stored exactly once on every replica, and the replicas
+    // agree day by day.
+    let mut replicas = dirs.clone();
+    replicas.push(late_dir);
+    let reference = per_day(&replicas[0]);
+    for data in &replicas {
+        assert_accepted_stored_once(data, &accepted);
+        assert_eq!(per_day(data), reference, "{} disagrees", data.display());
+        assert_eq!(stored_pages(data).len(), stored_pages(&replicas[0]).len());
+    }
+}
