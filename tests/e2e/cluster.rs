@@ -267,16 +267,7 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
     let late_dir = dir.path().join("agg-3");
     add_site(&late_dir);
     let late = aggregator(&late_dir, "agg-3", &nats.urls(0));
-    let caught_up = Instant::now() + Duration::from_secs(60);
-    loop {
-        let status = cluster_status(&nats.url(0));
-        let lags = lags(&status);
-        if lags.len() == 4 && lags.iter().all(|(_, lag)| *lag == Some(0)) {
-            break;
-        }
-        assert!(Instant::now() < caught_up, "the replicas did not catch up: {status:#}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_caught_up(&nats.url(0), 4);
     // Every replica's Stats API counts the same.
     let mut all =
         servers.iter().map(|server| server.as_ref().unwrap().http).zip(tokens.clone()).collect::<Vec<_>>();
@@ -301,4 +292,65 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
         assert_eq!(per_day(data), reference, "{} disagrees", data.display());
         assert_eq!(stored_pages(data).len(), stored_pages(&replicas[0]).len());
     }
+}
+
+/// Waits until every replica's consumer has acknowledged the whole stream.
+fn wait_caught_up(nats: &str, replicas: usize) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let status = cluster_status(nats);
+        let lags = lags(&status);
+        if lags.len() == replicas && lags.iter().all(|(_, lag)| *lag == Some(0)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the replicas did not catch up: {status:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_nats_node_killed_and_restarted_under_load_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nats = NatsCluster::start(dir.path());
+    let names = ["agg-0", "agg-1"];
+    let dirs: Vec<PathBuf> = names.iter().map(|name| dir.path().join(name)).collect();
+    let mut servers: Vec<Server> = (0..2)
+        .map(|node| {
+            add_site(&dirs[node]);
+            aggregator(&dirs[node], names[node], &nats.urls(node))
+        })
+        .collect();
+    // The edge talks to the server that dies first.
+    let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(2), &["--trusted-proxy", "127.0.0.1/32"]);
+    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (stop, addr) = (stop.clone(), edge.http);
+        std::thread::spawn(move || post_until(addr, stop))
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    nats.kill(2);
+    std::thread::sleep(Duration::from_secs(4));
+    nats.start_node(2);
+    std::thread::sleep(Duration::from_secs(4));
+    // Then the server of the first aggregator.
+    nats.kill(0);
+    std::thread::sleep(Duration::from_secs(4));
+    nats.start_node(0);
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::SeqCst);
+    let accepted = load.join().unwrap();
+    assert!(accepted.len() > 500, "only {} events accepted", accepted.len());
+    edge.wait_drained(Duration::from_secs(90));
+    wait_caught_up(&nats.url(1), 2);
+    for server in &mut servers {
+        server.stop();
+    }
+    edge.stop();
+    eprintln!("{} events accepted while two NATS servers went down in turn", accepted.len());
+    for data in &dirs {
+        assert_accepted_stored_once(data, &accepted);
+    }
+    assert_eq!(per_day(&dirs[0]), per_day(&dirs[1]));
 }

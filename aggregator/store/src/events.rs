@@ -898,6 +898,27 @@ mod tests {
     }
 
     #[test]
+    fn the_stream_position_is_stored_with_the_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_dir(dir.path()).unwrap();
+        assert_eq!(store.stream_position().unwrap(), None);
+        let mut writer = store.event_writer().unwrap();
+        let hits = [hit(T0)];
+        let rows =
+            EventRows::build(&[NewEvent { hit: hits[0].view(), site_id: 1, visitor_id: 7, session_id: 1 }])
+                .unwrap();
+        let batch = |id, stream_seq| BatchWrite { id, edge: "e", hits: 1, dead_letters: &[], stream_seq };
+        // A batch from elsewhere (the HTTP endpoint, a bulk load) has no position.
+        writer.commit(&rows, &[batch("b-1", None)], T0).unwrap();
+        assert_eq!(store.stream_position().unwrap(), None);
+        writer.commit(&rows, &[batch("b-3", Some(12)), batch("b-2", Some(11))], T0).unwrap();
+        assert_eq!(store.stream_position().unwrap(), Some(12));
+        // A failed group moves nothing.
+        assert!(writer.commit(&rows, &[batch("b-4", Some(13)), batch("b-1", Some(14))], T0).is_err());
+        assert_eq!(store.stream_position().unwrap(), Some(12));
+    }
+
+    #[test]
     fn a_failed_commit_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_dir(dir.path()).unwrap();
