@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::edge::{SITE, add_site, assert_accepted_stored_once, post_until, stored_pages, wait_until};
-use crate::harness::{Edge, Server, free_port, http_get, http_request, run_cli};
+use crate::harness::{Edge, Server, Smtp, free_port, http_get, http_request, run_cli};
 
 /// A NATS cluster of three `nats-server` processes with JetStream, on loopback.
 struct NatsCluster {
@@ -111,18 +111,30 @@ impl Drop for NatsCluster {
     }
 }
 
-/// Starts aggregator `node` of the cluster on `data_dir`.
+/// Starts aggregator `name` of the cluster on `data_dir`.
 fn aggregator(data_dir: &Path, name: &str, nats: &str) -> Server {
+    aggregator_with(data_dir, name, nats, "", &[])
+}
+
+/// [`aggregator`] with more configuration and environment variables.
+fn aggregator_with(data_dir: &Path, name: &str, nats: &str, more: &str, env: &[(&str, &str)]) -> Server {
     std::fs::create_dir_all(data_dir).unwrap();
     let config = data_dir.join("hitkeep.toml");
     std::fs::write(
         &config,
         format!(
-            "trusted_proxies = [\"127.0.0.1/32\"]\ncluster = true\ncluster_replicas = 3\nnode_name = \"{name}\"\nleader_lease_secs = 4\n"
+            "trusted_proxies = [\"127.0.0.1/32\"]\ncluster = true\ncluster_replicas = 3\nnode_name = \"{name}\"\nleader_lease_secs = 4\n{more}"
         ),
     )
     .unwrap();
-    Server::start(data_dir, &["--config", config.to_str().unwrap(), "--nats-url", nats])
+    Server::start_with_env(data_dir, &["--config", config.to_str().unwrap(), "--nats-url", nats], env)
+}
+
+/// The next 07:00 UTC, when a daily report of a site in UTC falls due (`report_hour = 7`).
+fn next_report_time() -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Utc::now();
+    let today = now.date_naive().and_hms_opt(7, 0, 0).unwrap().and_utc();
+    if today > now { today } else { today + chrono::Duration::days(1) }
 }
 
 fn cluster_status(nats: &str) -> Value {
@@ -197,8 +209,33 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
         // Sites are not replicated yet: each node gets its own (see docs/operations.md).
         add_site(data);
     }
-    let mut servers: Vec<Option<Server>> =
-        (0..3).map(|node| Some(aggregator(&dirs[node], names[node], &nats.urls(node)))).collect();
+    // A daily report falls due while the leader dies: the nodes' clocks start 12 s before
+    // its hour (HITKEEP_TEST_CLOCK), and each node has the subscription (not replicated yet).
+    let smtp = Smtp::start(dir.path());
+    let mail = format!(
+        "smtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_tls = \"none\"\nsmtp_from = \"Hitkeep <hitkeep@localhost>\"\nreport_hour = 7\n",
+        smtp.port
+    );
+    let clock = (next_report_time() - chrono::Duration::seconds(12)).to_rfc3339();
+    let clock_env = [("HITKEEP_TEST_CLOCK", clock.as_str())];
+    let mut servers: Vec<Option<Server>> = (0..3)
+        .map(|node| {
+            let server = aggregator_with(&dirs[node], names[node], &nats.urls(node), &mail, &clock_env);
+            let data = dirs[node].to_str().unwrap();
+            let out = run_cli(&[
+                "report",
+                "add",
+                SITE,
+                "ops@example.com",
+                "--frequency",
+                "daily",
+                "--data-dir",
+                data,
+            ]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            Some(server)
+        })
+        .collect();
     let tokens: Vec<String> = dirs.iter().map(|data| read_token(data)).collect();
     let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(0), &["--trusted-proxy", "127.0.0.1/32"]);
     wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
@@ -263,7 +300,8 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
     // The killed node comes back and catches up from its own position; a fourth node starts
     // empty and reads the stream from its start.
     edge.wait_drained(Duration::from_secs(60));
-    servers[killed] = Some(aggregator(&dirs[killed], names[killed], &nats.urls(killed)));
+    servers[killed] =
+        Some(aggregator_with(&dirs[killed], names[killed], &nats.urls(killed), &mail, &clock_env));
     let late_dir = dir.path().join("agg-3");
     add_site(&late_dir);
     let late = aggregator(&late_dir, "agg-3", &nats.urls(0));
@@ -274,6 +312,18 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
     all.push((late.http, read_token(&late_dir)));
     let counts: Vec<u64> = all.iter().map(|(addr, token)| pageviews(*addr, token).unwrap()).collect();
     assert!(counts.windows(2).all(|pair| pair[0] == pair[1]), "replicas disagree: {counts:?}");
+
+    // The report went out once, whoever sent it; another round of the new leader's
+    // scheduler (every 15 s) sends nothing more.
+    smtp.wait_for_messages(1, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(16));
+    assert_eq!(smtp.messages().len(), 1, "the report is sent once across the failover");
+    let skipped = servers
+        .iter()
+        .flatten()
+        .map(|server| server.log().matches("sent by another node before").count())
+        .sum::<usize>();
+    eprintln!("the report: sent once; {skipped} other node(s) found it sent");
 
     for server in servers.iter_mut().flatten() {
         server.stop();

@@ -39,6 +39,10 @@ pub const INGEST_STREAM: &str = "HITKEEP_INGEST";
 pub const SALTS_BUCKET: &str = "hitkeep_salts";
 /// The bucket of the members' heartbeats.
 pub const NODES_BUCKET: &str = "hitkeep_nodes";
+/// The bucket of the e-mails sent (or being sent) by any node.
+pub const MAIL_BUCKET: &str = "hitkeep_mail";
+/// How long a sent e-mail is remembered: longer than any catch-up of a missed report.
+const MAIL_CLAIM_TTL: Duration = Duration::from_secs(35 * 86_400);
 /// Batches a replica may have taken and not yet acknowledged; also how far before its own
 /// position a replica starts reading again, since batches commit in groups.
 pub const MAX_ACK_PENDING: u64 = 1024;
@@ -270,6 +274,44 @@ impl SharedSalts {
             }
         }
         bail!("could not agree on the salt of day {day}")
+    }
+}
+
+/// The e-mails (reports, alerts) any node has begun to send, in [`MAIL_BUCKET`]: each node's
+/// outbox is its own, so before a leader sends, it claims the message there with `create`,
+/// and a message another leader claimed before (a failover in between) is not sent again.
+/// Keys are SHA-256 digests of what identifies a message (site, recipient, kind, period), so
+/// that no address is written into NATS.
+#[derive(Debug)]
+pub struct MailClaims {
+    bucket: kv::Store,
+    node: String,
+}
+
+impl MailClaims {
+    /// Opens (or makes) the bucket.
+    pub async fn open(jetstream: &jetstream::Context, replicas: usize, node: &str) -> anyhow::Result<Self> {
+        let bucket = bucket(
+            jetstream,
+            MAIL_BUCKET,
+            "e-mails sent by the Hitkeep aggregators",
+            MAIL_CLAIM_TTL,
+            replicas,
+        )
+        .await?;
+        Ok(Self { bucket, node: node.to_owned() })
+    }
+
+    /// True when this node claimed the message named `identity` first and may send it.
+    pub async fn claim(&self, identity: &str) -> anyhow::Result<bool> {
+        use sha2::Digest;
+        let key: String =
+            sha2::Sha256::digest(identity.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        match self.bucket.create(&key, bytes::Bytes::from(self.node.clone())).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+            Err(error) => Err(error).context("claiming an e-mail in the cluster"),
+        }
     }
 }
 

@@ -292,6 +292,14 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         leadership.clone(),
         cancel.clone(),
     ));
+    let claims = match &cluster {
+        Some((jetstream, ..)) if state.mailer.is_some() => Some(Arc::new(
+            crate::cluster::MailClaims::open(jetstream, config.cluster_replicas, &node)
+                .await
+                .context("opening the cluster's bucket of sent e-mails")?,
+        )),
+        _ => None,
+    };
     let heartbeat = cluster.map(|(jetstream, ..)| {
         let (leadership, url, node) = (leadership.clone(), base.clone(), node.clone());
         let beat = move || crate::cluster::Heartbeat {
@@ -303,8 +311,13 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         };
         tokio::spawn(crate::cluster::announce(jetstream, config.cluster_replicas, beat, cancel.clone()))
     });
-    let reports =
-        tokio::spawn(crate::reports::run(state.clone(), config.report_hour, leadership, cancel.clone()));
+    let reports = tokio::spawn(crate::reports::run(
+        state.clone(),
+        config.report_hour,
+        leadership,
+        claims,
+        cancel.clone(),
+    ));
     let app = crate::app::app(state);
     let limits = crate::listener::Limits {
         max_connections: config.http_max_connections,

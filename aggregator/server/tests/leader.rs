@@ -1,7 +1,8 @@
 //! The leadership lease against Debian's `nats-server` with JetStream: one leader among
 //! three, never two; a released lease is taken over at once, a dead leader's after its time
 //! to live; a leader cut off from NATS stops leading before its lease can expire, and a
-//! leader comes back with the server.
+//! leader comes back with the server. And the cluster's claims on e-mails, which keep a
+//! report from going out twice across a failover.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -137,4 +138,46 @@ async fn one_leader_at_a_time_and_a_new_one_when_it_goes() {
         node.cancel.cancel();
         let _ = node.task.await;
     }
+}
+
+/// Two leaders in turn (a failover) claim the same e-mail: only the first may send it; a
+/// different message is free; the keys hold no address.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_email_claimed_by_one_leader_is_not_sent_by_the_next() {
+    let store = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _server = NatsServer::start(port, store.path());
+    let url = format!("nats://127.0.0.1:{port}");
+    let connect = || async_nats::ConnectOptions::new().retry_on_initial_connect().connect(url.clone());
+    let first = hitkeep_server::cluster::MailClaims::open(
+        &async_nats::jetstream::new(connect().await.unwrap()),
+        1,
+        "a",
+    )
+    .await
+    .unwrap();
+    let second = hitkeep_server::cluster::MailClaims::open(
+        &async_nats::jetstream::new(connect().await.unwrap()),
+        1,
+        "b",
+    )
+    .await
+    .unwrap();
+    let report = "report|shop.example|ops@example.com|Daily|1767225600000";
+    assert!(first.claim(report).await.unwrap());
+    assert!(!second.claim(report).await.unwrap(), "sent before the failover");
+    assert!(!first.claim(report).await.unwrap());
+    assert!(second.claim("report|shop.example|ops@example.com|Daily|1767312000000").await.unwrap());
+    // What NATS holds: digests and node names, no address.
+    let client = connect().await.unwrap();
+    let bucket =
+        async_nats::jetstream::new(client).get_key_value(hitkeep_server::cluster::MAIL_BUCKET).await.unwrap();
+    let mut keys = bucket.keys().await.unwrap();
+    let mut count = 0;
+    while let Some(key) = futures_util::StreamExt::next(&mut keys).await {
+        let key = key.unwrap();
+        assert!(key.len() == 64 && !key.contains('@'), "{key}");
+        count += 1;
+    }
+    assert_eq!(count, 2);
 }

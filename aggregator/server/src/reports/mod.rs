@@ -22,6 +22,7 @@ pub mod render;
 pub mod schedule;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate, NaiveTime};
@@ -50,6 +51,7 @@ pub async fn run(
     state: AppState,
     report_hour: u8,
     leadership: crate::leader::Leadership,
+    claims: Option<Arc<crate::cluster::MailClaims>>,
     cancel: CancellationToken,
 ) {
     let Some(mailer) = state.mailer.clone() else {
@@ -67,6 +69,7 @@ pub async fn run(
         Err(error) => tracing::error!(%error, "reading the outbox"),
     }
     let mut scheduler = Scheduler::new(report_hour);
+    scheduler.claims = claims;
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -87,12 +90,14 @@ pub struct Scheduler {
     /// The last day each traffic-drop alert was judged on.
     checked_days: HashMap<u32, NaiveDate>,
     ticks: u64,
+    /// In a cluster: the messages any leader has sent.
+    claims: Option<Arc<crate::cluster::MailClaims>>,
 }
 
 impl Scheduler {
     /// A scheduler sending reports at `report_hour`.
     pub fn new(report_hour: u8) -> Self {
-        Self { report_hour, checked_days: HashMap::new(), ticks: 0 }
+        Self { report_hour, checked_days: HashMap::new(), ticks: 0, claims: None }
     }
 
     /// One round: queue, check, send.
@@ -124,7 +129,7 @@ impl Scheduler {
             }
             Err(error) => tracing::error!(%error, "the report scheduler failed"),
         }
-        if let Err(error) = send_due(state, mailer, now_ms).await {
+        if let Err(error) = send_due(state, mailer, self.claims.as_deref(), now_ms).await {
             tracing::error!(%error, "sending reports and alerts");
         }
     }
@@ -264,6 +269,9 @@ fn traffic_drop(
 struct Prepared {
     to: String,
     message: render::Rendered,
+    /// What makes it this message, the same on every node: the site, the recipient, the
+    /// kind and the period (see [`crate::cluster::MailClaims`]).
+    identity: String,
 }
 
 /// Draws an outbox message from its subscription or alert and the data; `None` when the
@@ -293,20 +301,40 @@ fn prepare(
                 &dashboard,
                 unsubscribe,
             );
-            Ok(Some(Prepared { to: subscription.email, message }))
+            let identity = format!(
+                "report|{}|{}|{:?}|{}",
+                site.domain,
+                subscription.email.to_lowercase(),
+                subscription.frequency,
+                mail.period_start_ms
+            );
+            Ok(Some(Prepared { to: subscription.email, message, identity }))
         }
         MailKind::Alert => {
             let Some(alert) = store.alert(mail.ref_id)? else { return Ok(None) };
             let Some(site) = site_of(alert.site_id)? else { return Ok(None) };
             let dashboard = format!("{base}/sites/{}", site.domain);
             let message = render::render_alert(&alert, mail, &site, &dashboard, unsubscribe);
-            Ok(Some(Prepared { to: alert.email, message }))
+            let identity = format!(
+                "alert|{}|{}|{:?}|{}|{}",
+                site.domain,
+                alert.email.to_lowercase(),
+                alert.kind,
+                alert.threshold,
+                mail.period_start_ms
+            );
+            Ok(Some(Prepared { to: alert.email, message, identity }))
         }
     }
 }
 
-/// Sends what is due.
-pub async fn send_due(state: &AppState, mailer: &Mailer, now_ms: i64) -> anyhow::Result<usize> {
+/// Sends what is due; in a cluster, only what no other leader has sent (`claims`).
+pub async fn send_due(
+    state: &AppState,
+    mailer: &Mailer,
+    claims: Option<&crate::cluster::MailClaims>,
+    now_ms: i64,
+) -> anyhow::Result<usize> {
     let store = state.store.clone();
     let due = tokio::task::spawn_blocking(move || store.due_mail(now_ms, BATCH)).await??;
     let mut sent = 0;
@@ -337,6 +365,34 @@ pub async fn send_due(state: &AppState, mailer: &Mailer, now_ms: i64) -> anyhow:
             MailKind::Report => "report",
             MailKind::Alert => "alert",
         };
+        if let Some(claims) = claims {
+            let store = state.store.clone();
+            match claims.claim(&prepared.identity).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Another leader sent it (or began to) before a failover.
+                    tracing::info!(mail = mail.id, kind, "sent by another node before");
+                    let finished_ms = state.now_ms();
+                    tokio::task::spawn_blocking(move || store.mail_sent(mail.id, finished_ms)).await??;
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        mail = mail.id,
+                        kind,
+                        error = format!("{error:#}"),
+                        "not sent: the cluster cannot say whether another node sent it"
+                    );
+                    let text = error.to_string();
+                    let finished_ms = state.now_ms();
+                    tokio::task::spawn_blocking(move || {
+                        store.mail_failed(mail.id, &text, false, finished_ms)
+                    })
+                    .await??;
+                    continue;
+                }
+            }
+        }
         let id = format!("hitkeep-{kind}-{}", mail.id);
         let outcome = mailer.send_mailing(&prepared.to, &id, &prepared.message, &unsubscribe).await;
         let store = state.store.clone();

@@ -169,7 +169,7 @@ async fn a_day_far_below_its_usual_level_sends_one_alert() {
     assert_eq!(crate::reports::check_alerts(store, START_MS + 7_200_000, &mut checked).unwrap(), 1);
     assert_eq!(crate::reports::check_alerts(store, START_MS + 7_300_000, &mut HashMap::new()).unwrap(), 0);
     let mailer = app.state.mailer.clone().unwrap();
-    let sent = crate::reports::send_due(&app.state, &mailer, START_MS + 7_200_000).await.unwrap();
+    let sent = crate::reports::send_due(&app.state, &mailer, None, START_MS + 7_200_000).await.unwrap();
     assert_eq!(sent, 1);
     let messages = smtp.wait_for(1).await;
     let message = &messages[0];
@@ -184,5 +184,5 @@ async fn a_day_far_below_its_usual_level_sends_one_alert() {
     assert!(message.contains("List-Unsubscribe: <http://stats.test/unsubscribe/hkx_"), "{message}");
     assert!(message.contains("multipart/alternative"), "{message}");
     assert_eq!(store.outbox(5).unwrap()[0].status, MailStatus::Sent);
-    assert_eq!(crate::reports::send_due(&app.state, &mailer, START_MS + 9_000_000).await.unwrap(), 0);
+    assert_eq!(crate::reports::send_due(&app.state, &mailer, None, START_MS + 9_000_000).await.unwrap(), 0);
 }
