@@ -34,9 +34,10 @@
 //!
 //! With plugins, each batch is decoded and enriched on tokio's blocking pool, up to
 //! [`PipelineConfig::enrich_workers`] batches at once, before it joins the writer's queue:
-//! the writer thread is the pipeline's bottleneck and must not wait for plugins. Batches may
-//! then reach the writer in another order than they arrived, which is harmless: each is
-//! deduplicated and committed under its own id.
+//! the writer thread is the pipeline's bottleneck and must not wait for plugins. They still
+//! join the queue in the order they arrived (see `Forwarder`): sessions are assigned in that
+//! order, and replicas reading the same stream must assign them alike. Batches posted over
+//! HTTP, which have no order among them, join as soon as they are enriched.
 
 use std::sync::Arc;
 use std::sync::mpsc as sync_mpsc;
@@ -385,6 +386,7 @@ async fn receive_loop(
     enricher: Option<Enricher>,
     cancel: CancellationToken,
 ) {
+    let forwarder = Forwarder::new(intake, enricher);
     loop {
         let message = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -392,43 +394,77 @@ async fn receive_loop(
         };
         let Some(message) = message else { break };
         let reply = message.reply.map_or(ReplyTo::Nobody, ReplyTo::Nats);
-        if !forward(message.payload, reply, &intake, enricher.as_ref()).await {
+        if !forwarder.forward(message.payload, reply).await {
             break;
         }
     }
-    if let Some(enricher) = &enricher {
-        enricher.drain().await;
-    }
+    forwarder.finish().await;
     if let Err(error) = subscription.unsubscribe().await {
         tracing::debug!(%error, "unsubscribe failed");
     }
 }
 
-/// Hands one received payload to the writer's queue: decoded here, on the async side, to
-/// keep it off the writer thread; or enriched on the blocking pool first. False once the
-/// writer is gone.
-async fn forward(
-    payload: bytes::Bytes,
-    reply: ReplyTo,
-    intake: &mpsc::Sender<Enriched>,
-    enricher: Option<&Enricher>,
-) -> bool {
-    metrics::counter!("hitkeep_ingest_bytes_total").increment(payload.len() as u64);
-    let Some(enricher) = enricher else {
-        return intake.send(Enriched::from(Incoming::decode(payload, reply))).await.is_ok();
-    };
-    // Waiting for a permit is the backpressure: at most `enrich_workers` batches are being
-    // enriched, and each holds its permit until it has joined the queue.
-    let Ok(permit) = enricher.permits.clone().acquire_owned().await else { return false };
-    let (plugins, intake) = (enricher.plugins.clone(), intake.clone());
-    tokio::spawn(async move {
-        if let Some(enriched) = Enricher::enrich(plugins, payload, reply).await {
-            // Fails only when the writer is gone; the batch is then not acked.
-            let _ = intake.send(enriched).await;
+/// Hands received payloads to the writer's queue, in the order they arrived: decoded here,
+/// on the async side, to keep it off the writer thread; or enriched on tokio's blocking pool
+/// first, up to `enrich_workers` at once, and then queued in arrival order all the same (a
+/// replica reads the ingest stream in order, and its sessions must not depend on which
+/// plugin call ended first).
+struct Forwarder {
+    intake: mpsc::Sender<Enriched>,
+    enricher: Option<Enricher>,
+    /// With plugins: the batches being enriched, oldest first, and the task that queues them.
+    ordered: Option<(mpsc::Sender<tokio::task::JoinHandle<Option<Enriched>>>, tokio::task::JoinHandle<()>)>,
+}
+
+impl Forwarder {
+    fn new(intake: mpsc::Sender<Enriched>, enricher: Option<Enricher>) -> Self {
+        let ordered = enricher.as_ref().map(|enricher| {
+            let (sender, mut pending) =
+                mpsc::channel::<tokio::task::JoinHandle<Option<Enriched>>>(enricher.workers as usize);
+            let intake = intake.clone();
+            let task = tokio::spawn(async move {
+                while let Some(enriching) = pending.recv().await {
+                    // A batch whose enrichment failed stays unacked; its sender resends it.
+                    if let Ok(Some(enriched)) = enriching.await
+                        && intake.send(enriched).await.is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+            (sender, task)
+        });
+        Self { intake, enricher, ordered }
+    }
+
+    /// Queues one payload. False once the writer is gone.
+    async fn forward(&self, payload: bytes::Bytes, reply: ReplyTo) -> bool {
+        metrics::counter!("hitkeep_ingest_bytes_total").increment(payload.len() as u64);
+        let (Some(enricher), Some((ordered, _))) = (&self.enricher, &self.ordered) else {
+            return self.intake.send(Enriched::from(Incoming::decode(payload, reply))).await.is_ok();
+        };
+        // Waiting for a permit is the backpressure: at most `enrich_workers` batches are being
+        // enriched at once.
+        let Ok(permit) = enricher.permits.clone().acquire_owned().await else { return false };
+        let plugins = enricher.plugins.clone();
+        let enriching = tokio::spawn(async move {
+            let enriched = Enricher::enrich(plugins, payload, reply).await;
+            drop(permit);
+            enriched
+        });
+        ordered.send(enriching).await.is_ok()
+    }
+
+    /// Waits until every payload forwarded has joined the queue.
+    async fn finish(self) {
+        if let Some((ordered, task)) = self.ordered {
+            drop(ordered);
+            let _ = task.await;
         }
-        drop(permit);
-    });
-    true
+        if let Some(enricher) = &self.enricher {
+            enricher.drain().await;
+        }
+    }
 }
 
 /// Reads this replica's consumer of the ingest stream, in stream order, until `cancel`;
@@ -439,6 +475,7 @@ async fn stream_loop(
     enricher: Option<Enricher>,
     cancel: CancellationToken,
 ) {
+    let forwarder = Forwarder::new(intake, enricher);
     let mut failures = 0u32;
     'pulls: loop {
         if failures > 0 {
@@ -489,14 +526,12 @@ async fn stream_loop(
             // ack subject.
             let message = message.message;
             let Some(ack) = message.reply else { continue };
-            if !forward(message.payload, ReplyTo::Stream { ack, seq }, &intake, enricher.as_ref()).await {
+            if !forwarder.forward(message.payload, ReplyTo::Stream { ack, seq }).await {
                 break 'pulls;
             }
         }
     }
-    if let Some(enricher) = &enricher {
-        enricher.drain().await;
-    }
+    forwarder.finish().await;
 }
 
 /// Where acks go from the pipeline threads: NATS replies and stream acks to the acker task

@@ -364,3 +364,41 @@ async fn a_reload_under_load_loses_nothing() {
     let harness = Arc::into_inner(harness).expect("the load task is done");
     harness.stop().await;
 }
+
+/// Batches reach the writer in the order they arrived, however long their plugins take: a
+/// long batch followed by a short one (each of a new visitor) gets the earlier visit, as it
+/// would without plugins and on every replica reading the same stream. Unordered, the short
+/// one's enrichment ends first and would take the first session id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_keep_the_order_batches_arrived_in() {
+    let plugins =
+        load_entries(vec![PluginConfig::new("slow", fixtures::SLOW).settings(json!({"iterations": 20_000}))])
+            .await;
+    let harness = Harness::start(plugins, &[]).await;
+    let visitor = |id: u64, index: u64| Hit { visitor: id, visitor_prev: id + 1, ..hit(index, "/") };
+    let rounds = 4u64;
+    for round in 0..rounds {
+        let long: Vec<Hit> = (0..300).map(|i| visitor(10 * round + 100, 1_000 * round + i)).collect();
+        let short = vec![visitor(10 * round + 105, 1_000 * round + 500)];
+        for (id, hits) in [(format!("long-{round}"), long), (format!("short-{round}"), short)] {
+            let batch = batch(&id, hits);
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(MSG_ID_HEADER, batch.id.as_str());
+            harness.edge.publish_with_headers(INGEST_SUBJECT, headers, batch.encode().into()).await.unwrap();
+        }
+    }
+    harness.edge.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while harness.rows().len() < (rounds * 301) as usize {
+        assert!(Instant::now() < deadline, "{} rows stored", harness.rows().len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rows = harness.rows();
+    let session_of = |visitor: u64| {
+        rows.iter().find(|row| row.hit.visitor == visitor).map(|row| row.session_id).expect("stored")
+    };
+    let sessions: Vec<u64> =
+        (0..rounds).flat_map(|round| [session_of(10 * round + 100), session_of(10 * round + 105)]).collect();
+    assert!(sessions.windows(2).all(|pair| pair[0] < pair[1]), "sessions out of arrival order: {sessions:?}");
+    harness.stop().await;
+}

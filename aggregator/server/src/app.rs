@@ -45,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::mailings::router())
         .merge(routes::import::router())
         .merge(routes::plugins::router())
+        .merge(routes::cluster::router())
         .merge(routes::web::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_API_BODY))

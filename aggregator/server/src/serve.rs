@@ -258,6 +258,9 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
             crate::favicons::FetchPolicy::public(),
         )?),
         plugins,
+        cluster: cluster
+            .as_ref()
+            .map(|_| crate::state::ClusterMember { node: node.clone(), client: client.clone() }),
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
     tracing::info!(addr = %http_addr, "http listening");

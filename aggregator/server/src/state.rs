@@ -44,6 +44,17 @@ pub struct AppState {
     pub favicons: Arc<crate::favicons::Favicons>,
     /// The enrichment plugins, when any are configured.
     pub plugins: Option<Arc<hitkeep_plugins::Plugins>>,
+    /// In a cluster: this node's name and its NATS connection, for the cluster's state.
+    pub cluster: Option<ClusterMember>,
+}
+
+/// This node as a member of a cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterMember {
+    /// Its name.
+    pub node: String,
+    /// Its NATS connection.
+    pub client: async_nats::Client,
 }
 
 impl AppState {
@@ -79,6 +90,7 @@ impl AppState {
                 crate::favicons::FetchPolicy::public(),
             )?),
             plugins: None,
+            cluster: None,
         })
     }
 

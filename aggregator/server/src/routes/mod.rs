@@ -6,6 +6,7 @@ pub mod account;
 pub mod audit;
 pub mod backfill;
 pub mod backup;
+pub mod cluster;
 pub mod collect;
 pub mod edge;
 pub mod export;
