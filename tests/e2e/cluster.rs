@@ -2,7 +2,9 @@
 //! and a `hitkeep-edge`: steady load, the leader killed with `kill -9`, a new leader within
 //! 10 seconds, the Stats API answering on the survivors throughout, every event the edge
 //! answered `202` stored exactly once on every replica (the killed one too, once it is back),
-//! and a fourth aggregator that starts empty and catches up from the stream alone.
+//! a daily report due during the failover sent once, and a fourth aggregator that starts
+//! empty and catches up from the stream alone. Then NATS servers killed under load, and a
+//! leader cut off from NATS.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +47,8 @@ impl NatsCluster {
         let child = Command::new("nats-server")
             .args(["-js", "-a", "127.0.0.1", "-p", &self.ports[node].to_string()])
             .args(["-n", &format!("nats-{node}"), "--cluster_name", "hitkeep-test"])
+            // Clients know the servers they are given, and only those: a node can be cut off.
+            .arg("--no_advertise")
             .args(["--cluster", &format!("nats://127.0.0.1:{}", self.routes[node])])
             .args(["--routes", &routes.join(",")])
             .arg("-sd")
@@ -403,4 +407,129 @@ fn a_nats_node_killed_and_restarted_under_load_loses_and_doubles_nothing() {
         assert_accepted_stored_once(data, &accepted);
     }
     assert_eq!(per_day(&dirs[0]), per_day(&dirs[1]));
+}
+
+/// A TCP proxy to a NATS server that the test can cut: the connections through it are shut
+/// and new ones dropped until it is restored.
+struct Proxy {
+    port: u16,
+    open: Arc<AtomicBool>,
+    connections: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(target: u16) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let connections = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (accepting, tracked) = (open.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !accepting.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let mut kept = tracked.lock().unwrap();
+                kept.push(client.try_clone().unwrap());
+                kept.push(server.try_clone().unwrap());
+                for (mut from, mut to) in
+                    [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self { port, open, connections }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            let _ = connection.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_leader_cut_off_from_nats_steps_down_and_catches_up_when_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsCluster::start(dir.path());
+    // `agg-a` reaches NATS through the proxy alone, and leads (it starts first).
+    let proxy = Proxy::start(nats.ports[0]);
+    let (dir_a, dir_b) = (dir.path().join("agg-a"), dir.path().join("agg-b"));
+    add_site(&dir_a);
+    add_site(&dir_b);
+    let mut agg_a = aggregator(&dir_a, "agg-a", &proxy.url());
+    let mut leader = None;
+    wait_until(
+        Duration::from_secs(20),
+        || {
+            leader = leader_of(&cluster_status(&nats.url(1)));
+            leader.is_some()
+        },
+        "a leader is chosen",
+    );
+    assert_eq!(leader.as_deref(), Some("agg-a"));
+    let mut agg_b = aggregator(&dir_b, "agg-b", &nats.urls(1));
+    let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(2), &["--trusted-proxy", "127.0.0.1/32"]);
+    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (stop, addr) = (stop.clone(), edge.http);
+        std::thread::spawn(move || post_until(addr, stop))
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    proxy.cut();
+    let cut_at = Instant::now();
+    // It stops leading before anyone else can lead; agg-b takes over.
+    let (mut stepped_down, mut taken_over) = (None, None);
+    while taken_over.is_none() {
+        if stepped_down.is_none() && agg_a.log().contains("lost the leadership") {
+            stepped_down = Some(cut_at.elapsed());
+        }
+        if leader_of(&cluster_status(&nats.url(1))).as_deref() == Some("agg-b") {
+            taken_over = Some(cut_at.elapsed());
+        }
+        assert!(cut_at.elapsed() < Duration::from_secs(20), "agg-b did not take over");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (stepped_down, taken_over) =
+        (stepped_down.expect("agg-a stepped down before agg-b led"), taken_over.unwrap());
+    assert!(stepped_down < taken_over, "agg-a stopped at {stepped_down:?}, agg-b led at {taken_over:?}");
+    // Cut off, it still answers its dashboard from what it has.
+    assert_eq!(http_get(agg_a.http, "/healthz").0, 200);
+    std::thread::sleep(Duration::from_secs(2));
+    proxy.restore();
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::SeqCst);
+    let accepted = load.join().unwrap();
+    edge.wait_drained(Duration::from_secs(60));
+    wait_caught_up(&nats.url(1), 2);
+    eprintln!(
+        "{} events accepted; agg-a stepped down {:.1} s after the cut, agg-b led after {:.1} s",
+        accepted.len(),
+        stepped_down.as_secs_f64(),
+        taken_over.as_secs_f64()
+    );
+    agg_a.stop();
+    agg_b.stop();
+    edge.stop();
+    for data in [&dir_a, &dir_b] {
+        assert_accepted_stored_once(data, &accepted);
+    }
+    assert_eq!(per_day(&dir_a), per_day(&dir_b));
 }
