@@ -4,8 +4,10 @@
 //! The route (`routes::sites::favicons`) only asks for hosts that have been seen as a
 //! referrer of the site, so this is no open proxy; this module makes the fetch itself safe:
 //!
-//! - `https://{host}/favicon.ico` only (no other scheme, port, path or query), the host a
-//!   DNS name (an IP literal is refused);
+//! - `https://{host}/favicon.ico` first; when that is no icon, the home page
+//!   `https://{host}/` (at most [`MAX_PAGE_BYTES`] of HTML read) for the icon it declares
+//!   (`<link rel="icon" href=...>`, or `apple-touch-icon`), which is fetched the same way.
+//!   Always HTTPS on port 443, to a DNS name (an IP literal is refused);
 //! - the name is resolved here and every address that is not public (loopback, private,
 //!   link-local, shared, multicast, unspecified, documentation, ...) is dropped before the
 //!   client connects, and the client connects to the addresses checked (its resolver is
@@ -30,6 +32,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+/// The most of a home page read to find the icon it declares (its `<head>` comes first).
+pub const MAX_PAGE_BYTES: usize = 256 * 1024;
 /// Largest icon taken.
 pub const MAX_ICON_BYTES: usize = 100 * 1024;
 /// The whole fetch, redirects included.
@@ -76,10 +80,10 @@ impl FetchPolicy {
         Self { scheme: "http", local: Some(addr) }
     }
 
-    fn url(&self, host: &str) -> String {
+    fn url(&self, host: &str, path: &str) -> String {
         match self.local {
-            Some(addr) => format!("{}://{host}:{}/favicon.ico", self.scheme, addr.port()),
-            None => format!("{}://{host}/favicon.ico", self.scheme),
+            Some(addr) => format!("{}://{host}:{}{path}", self.scheme, addr.port()),
+            None => format!("{}://{host}{path}", self.scheme),
         }
     }
 
@@ -287,32 +291,30 @@ impl Favicons {
         fetched
     }
 
+    /// `/favicon.ico`, or else the icon the home page declares.
     async fn fetch(&self, host: &str) -> Result<Icon, Miss> {
-        let url = reqwest::Url::parse(&self.policy.url(host)).map_err(|_| Miss::Refused)?;
+        let url = reqwest::Url::parse(&self.policy.url(host, "/favicon.ico")).map_err(|_| Miss::Refused)?;
         self.policy.allows(&url).map_err(|_| Miss::Refused)?;
+        match self.fetch_icon(url).await {
+            // The host answered, with no icon there: many sites declare theirs in the page.
+            Err(Miss::NotAnIcon(reason @ ("status" | "content_type" | "not_an_image"))) => {
+                match self.declared_icon(host).await {
+                    Some(url) => self.fetch_icon(url).await,
+                    None => Err(Miss::NotAnIcon(reason)),
+                }
+            }
+            fetched => fetched,
+        }
+    }
+
+    /// An image at `url`, with every check of the module.
+    async fn fetch_icon(&self, url: reqwest::Url) -> Result<Icon, Miss> {
         let fetch = async {
-            let mut response = self.client.get(url).send().await.map_err(|error| {
-                Miss::NotAnIcon(if error.is_timeout() {
-                    "timeout"
-                } else if error.is_redirect() {
-                    "redirect"
-                } else {
-                    "unreachable"
-                })
-            })?;
+            let mut response = self.client.get(url).send().await.map_err(unreachable)?;
             if !response.status().is_success() {
                 return Err(Miss::NotAnIcon("status"));
             }
-            let declared = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("")
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
+            let declared = declared_type(&response);
             let acceptable = (declared.starts_with("image/") && !declared.contains("svg"))
                 || declared == "application/octet-stream";
             if !acceptable {
@@ -333,6 +335,150 @@ impl Favicons {
         };
         tokio::time::timeout(FETCH_TIMEOUT, fetch).await.unwrap_or(Err(Miss::NotAnIcon("timeout")))
     }
+
+    /// The URL of the icon `host`'s home page declares, when it declares a raster one that
+    /// may be fetched.
+    async fn declared_icon(&self, host: &str) -> Option<reqwest::Url> {
+        let page = reqwest::Url::parse(&self.policy.url(host, "/")).ok()?;
+        self.policy.allows(&page).ok()?;
+        let read = async {
+            let mut response = self.client.get(page).send().await.ok()?;
+            if !response.status().is_success() || declared_type(&response) != "text/html" {
+                return None;
+            }
+            // Links are resolved against where the page ended up (after redirects).
+            let base = response.url().clone();
+            let mut html = Vec::new();
+            while html.len() < MAX_PAGE_BYTES {
+                let Ok(Some(chunk)) = response.chunk().await else { break };
+                html.extend_from_slice(&chunk);
+            }
+            html.truncate(MAX_PAGE_BYTES);
+            Some((base, html))
+        };
+        let (base, html) = tokio::time::timeout(FETCH_TIMEOUT, read).await.ok()??;
+        declared_icons(&String::from_utf8_lossy(&html))
+            .into_iter()
+            .filter_map(|href| base.join(&href).ok())
+            .find(|url| self.policy.allows(url).is_ok())
+    }
+}
+
+fn unreachable(error: reqwest::Error) -> Miss {
+    Miss::NotAnIcon(if error.is_timeout() {
+        "timeout"
+    } else if error.is_redirect() {
+        "redirect"
+    } else {
+        "unreachable"
+    })
+}
+
+/// A response's declared media type, lower case, without parameters.
+fn declared_type(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The icons an HTML page declares in its `<link>` tags, best first: `rel="icon"` (also
+/// `shortcut icon`) before `apple-touch-icon`, small sizes before large ones, SVG left out
+/// (only raster images are served). The hrefs as written (entities `&amp;` undone).
+pub fn declared_icons(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let end = lower.find("</head").unwrap_or(lower.len());
+    let mut found: Vec<(u8, u32, usize, String)> = Vec::new();
+    let mut at = 0;
+    while let Some(offset) = lower[at..end].find("<link") {
+        let start = at + offset + "<link".len();
+        let Some(close) = lower[start..].find('>') else { break };
+        let attributes = attributes(&html[start..start + close]);
+        at = start + close;
+        let get =
+            |name: &str| attributes.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+        let rel = get("rel").unwrap_or("").to_ascii_lowercase();
+        let Some(href) = get("href").filter(|href| !href.trim().is_empty()) else { continue };
+        let kind = get("type").unwrap_or("").to_ascii_lowercase();
+        let path = href.split(['?', '#']).next().unwrap_or("").to_ascii_lowercase();
+        if kind.contains("svg") || path.ends_with(".svg") || href.trim_start().starts_with("data:") {
+            continue;
+        }
+        let rank = if rel.split_ascii_whitespace().any(|token| token == "icon") {
+            0
+        } else if rel.split_ascii_whitespace().any(|token| token.starts_with("apple-touch-icon")) {
+            1
+        } else {
+            continue;
+        };
+        // The largest side the `sizes` attribute names; none (or `any`) ranks as 32.
+        let size = get("sizes")
+            .unwrap_or("")
+            .split_ascii_whitespace()
+            .filter_map(|size| size.to_ascii_lowercase().split('x').next()?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(32);
+        // Closest to a 32-pixel icon first.
+        found.push((rank, size.abs_diff(32), found.len(), href.trim().replace("&amp;", "&")));
+    }
+    found.sort();
+    found.into_iter().map(|(.., href)| href).collect()
+}
+
+/// The attributes of a tag's inside (`name="value"`, `name='value'`, `name=value`, `name`),
+/// names in lower case.
+fn attributes(tag: &str) -> Vec<(String, String)> {
+    let bytes = tag.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'/') {
+            i += 1;
+        }
+        let name_start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() && !matches!(bytes[i], b'=' | b'/') {
+            i += 1;
+        }
+        if name_start == i {
+            i += 1;
+            continue;
+        }
+        let name = tag[name_start..i].to_ascii_lowercase();
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= bytes.len() || bytes[i] != b'=' {
+            out.push((name, String::new()));
+            continue;
+        }
+        i += 1;
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let value = match bytes.get(i) {
+            Some(&quote @ (b'"' | b'\'')) => {
+                let start = i + 1;
+                let stop = tag[start..].find(quote as char).map_or(tag.len(), |offset| start + offset);
+                i = stop + 1;
+                &tag[start..stop]
+            }
+            _ => {
+                let start = i;
+                while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                &tag[start..i]
+            }
+        };
+        out.push((name, value.to_owned()));
+    }
+    out
 }
 
 /// The raster image type of `bytes`, by their signature.
@@ -461,6 +607,24 @@ mod tests {
         assert_eq!(allows("https://[::1]/"), Err("host"));
         assert_eq!(allows("https://user:pw@cdn.example.org/"), Err("credentials"));
         assert_eq!(allows("file:///etc/passwd"), Err("scheme"));
+    }
+
+    #[test]
+    fn a_page_declares_its_icons_best_first() {
+        let html = r#"<!doctype html><html><head>
+            <meta charset="utf-8"><title>News</title>
+            <link rel="stylesheet" href="/main.css">
+            <LINK REL="apple-touch-icon" sizes="180x180" href="/apple.png">
+            <link rel=mask-icon href=/mask.svg color=#000>
+            <link rel="icon" type="image/svg+xml" href="/icon.svg">
+            <link rel='icon' sizes='192x192' href='/android.png'>
+            <link href="/i.ico?v=2&amp;x=1" rel="shortcut icon">
+            <link rel="icon" href="data:image/png;base64,AAAA">
+            </head><body><link rel="icon" href="/body.png"></body></html>"#;
+        assert_eq!(declared_icons(html), ["/i.ico?v=2&x=1", "/android.png", "/apple.png"]);
+        assert!(declared_icons("<html><head><title>x</title></head></html>").is_empty());
+        assert!(declared_icons("<link rel=\"icon\" href=\"/unclosed.png\"").is_empty());
+        assert_eq!(declared_icons("<link rel=icon href=/a.png/>"), ["/a.png/"]);
     }
 
     #[test]

@@ -32,7 +32,7 @@ impl IconServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let counted = requests.clone();
-        let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap| {
             let counted = counted.clone();
             async move {
                 let host = headers
@@ -44,7 +44,7 @@ impl IconServer {
                     .unwrap_or("")
                     .to_owned();
                 *counted.lock().unwrap().entry(host.clone()).or_default() += 1;
-                answer(&host, addr.port())
+                answer(&host, uri.path(), addr.port())
             }
         });
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -60,7 +60,32 @@ impl IconServer {
     }
 }
 
-fn answer(host: &str, port: u16) -> Response {
+fn answer(host: &str, path: &str, port: u16) -> Response {
+    let image = |content_type: &'static str, body: Vec<u8>| {
+        ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    };
+    let page = |head: String| {
+        image(
+            "text/html",
+            format!("<!doctype html><html><head>{head}</head><body></body></html>").into_bytes(),
+        )
+    };
+    match (host, path) {
+        // Sites that declare their icon in the page, with no /favicon.ico.
+        ("page.example.org", "/") => page(
+            "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/icon.svg\"><link rel=\"icon\" sizes=\"32x32\" href=\"/static/icon.png?v=3\">".into(),
+        ),
+        ("page.example.org", "/static/icon.png") => return image("image/png", PNG.to_vec()),
+        ("pagecdn.example.org", "/") => {
+            page(format!("<link rel=\"shortcut icon\" href=\"http://cdn.example.org:{port}/shared/icon.png\">"))
+        }
+        ("pagesvg.example.org", "/") => page("<link rel=\"icon\" href=\"/icon.svg\">".into()),
+        ("page.example.org" | "pagecdn.example.org" | "pagesvg.example.org", _) => StatusCode::NOT_FOUND.into_response(),
+        (host, _) => answer_any_path(host, port),
+    }
+}
+
+fn answer_any_path(host: &str, port: u16) -> Response {
     let image = |content_type: &'static str, body: Vec<u8>| {
         ([(header::CONTENT_TYPE, content_type)], body).into_response()
     };
@@ -110,6 +135,9 @@ fn app(server: &IconServer, data: &std::path::Path, enabled: bool) -> TestApp {
         "redirect.example.org",
         "loop.example.org",
         "elsewhere.example.org",
+        "page.example.org",
+        "pagecdn.example.org",
+        "pagesvg.example.org",
     ];
     let mut hits = Vec::new();
     for (index, host) in hosts.iter().enumerate() {
@@ -218,21 +246,42 @@ async fn unseen_hosts_and_bad_icons_are_refused() {
         assert_eq!(icon(&app, &cookie, bad).await.status_code(), (204, String::new()), "{bad}");
         assert_eq!(icon(&app, &cookie, bad).await.status_code(), (204, String::new()), "{bad}");
     }
-    for asked_once in [
-        "big.example.org",
-        "html.example.org",
-        "svg.example.org",
-        "fake.example.org",
-        "elsewhere.example.org",
-    ] {
+    for asked_once in ["big.example.org", "elsewhere.example.org"] {
         assert_eq!(server.requests(asked_once), 1, "{asked_once}");
+    }
+    // Those that answered with something else than an icon were asked for their page too
+    // (which declares no icon).
+    for asked_twice in ["html.example.org", "svg.example.org", "fake.example.org"] {
+        assert_eq!(server.requests(asked_twice), 2, "{asked_twice}");
     }
     assert_eq!(server.requests("loop.example.org"), 4, "the first request and 3 redirects");
     assert_eq!(server.requests("cdn.example.org"), 0, "a redirect to another port is not followed");
     // A miss is asked again after a day.
     app.clock.advance(86_400_000 + 1);
     assert_eq!(icon(&app, &cookie, "html.example.org").await.status.as_u16(), 204);
-    assert_eq!(server.requests("html.example.org"), 2);
+    assert_eq!(server.requests("html.example.org"), 4);
+}
+
+#[tokio::test]
+async fn icons_declared_in_the_page_are_found() {
+    let server = IconServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = app(&server, data.path(), true);
+    let cookie = app.session(VIEWER_A);
+    // No /favicon.ico: the page's raster icon (its SVG one is passed over).
+    let page = icon(&app, &cookie, "page.example.org").await;
+    assert_eq!((page.status.as_u16(), page.body.as_ref()), (200, PNG));
+    assert_eq!(server.requests("page.example.org"), 3, "/favicon.ico, the page, the icon");
+    // An icon on another host (a CDN) is fetched under the same checks.
+    let cdn = icon(&app, &cookie, "pagecdn.example.org").await;
+    assert_eq!((cdn.status.as_u16(), cdn.body.as_ref()), (200, PNG));
+    assert_eq!(server.requests("cdn.example.org"), 1);
+    // Only an SVG declared: none.
+    assert_eq!(icon(&app, &cookie, "pagesvg.example.org").await.status.as_u16(), 204);
+    assert_eq!(server.requests("pagesvg.example.org"), 2);
+    // Cached like any other.
+    assert_eq!(icon(&app, &cookie, "page.example.org").await.status.as_u16(), 200);
+    assert_eq!(server.requests("page.example.org"), 3);
 }
 
 #[tokio::test]
