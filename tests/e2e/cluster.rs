@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::edge::{SITE, add_site, assert_accepted_stored_once, post_until, stored_pages, wait_until};
+use crate::edge::{SITE, assert_accepted_stored_once, post_until, stored_pages, wait_until};
 use crate::harness::{Edge, Server, Smtp, free_port, http_get, http_request, run_cli};
 
 /// A NATS cluster of three `nats-server` processes with JetStream, on loopback.
@@ -141,6 +141,28 @@ fn next_report_time() -> chrono::DateTime<chrono::Utc> {
     if today > now { today } else { today + chrono::Duration::days(1) }
 }
 
+/// Adds the site through the running node on `data_dir` (its control socket), and waits
+/// until every node of `all` has it: sites go through the control stream.
+fn add_site_to_cluster(data_dir: &Path, all: &[&Path]) {
+    let out = run_cli(&["site", "add", SITE, "--data-dir", data_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "site add: {}", String::from_utf8_lossy(&out.stderr));
+    wait_for_site(all);
+}
+
+/// Waits until every node of `all` has the site.
+fn wait_for_site(all: &[&Path]) {
+    for data in all {
+        wait_until(
+            Duration::from_secs(20),
+            || {
+                let out = run_cli(&["site", "list", "--data-dir", data.to_str().unwrap()]);
+                String::from_utf8_lossy(&out.stdout).contains(SITE)
+            },
+            "every node has the site",
+        );
+    }
+}
+
 fn cluster_status(nats: &str) -> Value {
     let out = run_cli(&["cluster", "status", "--json", "--nats-url", nats]);
     assert!(out.status.success(), "cluster status: {}", String::from_utf8_lossy(&out.stderr));
@@ -209,37 +231,27 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
     let mut nats = NatsCluster::start(dir.path());
     let names = ["agg-0", "agg-1", "agg-2"];
     let dirs: Vec<PathBuf> = names.iter().map(|name| dir.path().join(name)).collect();
-    for data in &dirs {
-        // Sites are not replicated yet: each node gets its own (see docs/operations.md).
-        add_site(data);
-    }
-    // A daily report falls due while the leader dies: the nodes' clocks start 12 s before
-    // its hour (HITKEEP_TEST_CLOCK), and each node has the subscription (not replicated yet).
+    // A daily report falls due around the leader's death: the nodes' clocks start 20 s
+    // before its hour (HITKEEP_TEST_CLOCK), and each node has the subscription (those are not
+    // replicated yet).
     let smtp = Smtp::start(dir.path());
     let mail = format!(
         "smtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_tls = \"none\"\nsmtp_from = \"Hitkeep <hitkeep@localhost>\"\nreport_hour = 7\n",
         smtp.port
     );
-    let clock = (next_report_time() - chrono::Duration::seconds(12)).to_rfc3339();
+    let clock = (next_report_time() - chrono::Duration::seconds(20)).to_rfc3339();
     let clock_env = [("HITKEEP_TEST_CLOCK", clock.as_str())];
     let mut servers: Vec<Option<Server>> = (0..3)
-        .map(|node| {
-            let server = aggregator_with(&dirs[node], names[node], &nats.urls(node), &mail, &clock_env);
-            let data = dirs[node].to_str().unwrap();
-            let out = run_cli(&[
-                "report",
-                "add",
-                SITE,
-                "ops@example.com",
-                "--frequency",
-                "daily",
-                "--data-dir",
-                data,
-            ]);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            Some(server)
-        })
+        .map(|node| Some(aggregator_with(&dirs[node], names[node], &nats.urls(node), &mail, &clock_env)))
         .collect();
+    // The site, added on one node, reaches every node through the control stream.
+    add_site_to_cluster(&dirs[1], &dirs.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    for data in &dirs {
+        let data = data.to_str().unwrap();
+        let out =
+            run_cli(&["report", "add", SITE, "ops@example.com", "--frequency", "daily", "--data-dir", data]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     let tokens: Vec<String> = dirs.iter().map(|data| read_token(data)).collect();
     let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(0), &["--trusted-proxy", "127.0.0.1/32"]);
     wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
@@ -306,8 +318,8 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
     edge.wait_drained(Duration::from_secs(60));
     servers[killed] =
         Some(aggregator_with(&dirs[killed], names[killed], &nats.urls(killed), &mail, &clock_env));
+    // It has no site of its own: the control stream brings it before it reads any event.
     let late_dir = dir.path().join("agg-3");
-    add_site(&late_dir);
     let late = aggregator(&late_dir, "agg-3", &nats.urls(0));
     wait_caught_up(&nats.url(0), 4);
     // Every replica's Stats API counts the same.
@@ -368,12 +380,9 @@ fn a_nats_node_killed_and_restarted_under_load_loses_and_doubles_nothing() {
     let mut nats = NatsCluster::start(dir.path());
     let names = ["agg-0", "agg-1"];
     let dirs: Vec<PathBuf> = names.iter().map(|name| dir.path().join(name)).collect();
-    let mut servers: Vec<Server> = (0..2)
-        .map(|node| {
-            add_site(&dirs[node]);
-            aggregator(&dirs[node], names[node], &nats.urls(node))
-        })
-        .collect();
+    let mut servers: Vec<Server> =
+        (0..2).map(|node| aggregator(&dirs[node], names[node], &nats.urls(node))).collect();
+    add_site_to_cluster(&dirs[0], &[&dirs[0], &dirs[1]]);
     // The edge talks to the server that dies first.
     let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(2), &["--trusted-proxy", "127.0.0.1/32"]);
     wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
@@ -470,9 +479,8 @@ fn a_leader_cut_off_from_nats_steps_down_and_catches_up_when_back() {
     // `agg-a` reaches NATS through the proxy alone, and leads (it starts first).
     let proxy = Proxy::start(nats.ports[0]);
     let (dir_a, dir_b) = (dir.path().join("agg-a"), dir.path().join("agg-b"));
-    add_site(&dir_a);
-    add_site(&dir_b);
     let mut agg_a = aggregator(&dir_a, "agg-a", &proxy.url());
+    add_site_to_cluster(&dir_a, &[&dir_a]);
     let mut leader = None;
     wait_until(
         Duration::from_secs(20),
@@ -484,6 +492,8 @@ fn a_leader_cut_off_from_nats_steps_down_and_catches_up_when_back() {
     );
     assert_eq!(leader.as_deref(), Some("agg-a"));
     let mut agg_b = aggregator(&dir_b, "agg-b", &nats.urls(1));
+    // Started after the site was added: it had it before it took any event.
+    wait_for_site(&[&dir_b]);
     let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(2), &["--trusted-proxy", "127.0.0.1/32"]);
     wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
 

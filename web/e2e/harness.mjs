@@ -84,9 +84,10 @@ async function startVite(api) {
  * their relying party, not an IP address). Resolves once it printed its first link: the setup
  * link (`setup`), or with `demo` the demo sign-in link (`demo`; 300k demo hits are loaded first).
  * With `config`, a function of the base URL and the directory returning TOML, it runs with that
- * file and `public_url` set to the base URL.
+ * file and `public_url` set to the base URL. `env` adds environment variables (`HITKEEP_*`
+ * settings, say).
  */
-export async function startHitkeep({ demo = false, config } = {}) {
+export async function startHitkeep({ demo = false, config, env = {} } = {}) {
   if (!existsSync(HK_BIN)) throw new Error(`no hitkeep binary at ${HK_BIN} (set HK_BIN)`);
   const dir = mkdtempSync(join(tmpdir(), "hitkeep-e2e-"));
   const port = config ? await freePort() : 0;
@@ -98,7 +99,7 @@ export async function startHitkeep({ demo = false, config } = {}) {
     args.push("--config", file);
   }
   const child = spawn(HK_BIN, args, {
-    env: { ...process.env, HITKEEP_LOG_LEVEL: "warn" },
+    env: { ...process.env, HITKEEP_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -4,15 +4,28 @@
 // when an event arrives through Plausible's Events API (POST /api/event). Email reports as a
 // site's manager uses them on an instance that sends mail through a real SMTP server, and
 // the note that stands in for their forms on one that does not (the demo's). A Plausible
-// export imported as a site's history, counted by the dashboard, and removed.
+// export imported as a site's history, counted by the dashboard, and removed. The cluster
+// section of an instance's owner: a node alone, and a node of a cluster on a real
+// `nats-server` with JetStream, as its leader with its position in the ingest stream.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { assertAccessible, launch, openContext, screenshot, signedIn, signInWithDemo, signInWithPassword, startHitkeep, startSmtp } from "./harness.mjs";
+import {
+  assertAccessible,
+  freePort,
+  launch,
+  openContext,
+  screenshot,
+  signedIn,
+  signInWithDemo,
+  signInWithPassword,
+  startHitkeep,
+  startSmtp,
+} from "./harness.mjs";
 
 const SITE = "demo.hitkeep.dev";
 const BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -524,5 +537,168 @@ test("a site's owner imports a Plausible export, sees it on the dashboard, and r
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await server.stopAndSearch({ "the owner's password": owner.password });
+  }
+});
+
+test("the cluster section of a node alone says it runs as a single node", async () => {
+  await withPage(async (page) => {
+    await page.goto(`${hitkeep.base}/sites/${SITE}/settings/general`);
+    // The demo's account owns the instance: the section is in the menu, after the plugins.
+    const nav = page.getByRole("navigation", { name: "Settings sections" });
+    await nav.getByRole("link", { name: "Cluster" }).waitFor();
+    const links = await nav.getByRole("link").allTextContents();
+    assert.deepEqual(links.slice(-2), ["Plugins", "Cluster"]);
+    await nav.getByRole("link", { name: "Cluster" }).click();
+    await page.waitForURL(`${hitkeep.base}/sites/${SITE}/settings/cluster`);
+    await page.getByRole("heading", { name: "Cluster", level: 2 }).waitFor();
+    const alone = page.locator(".cluster-alone");
+    await alone.waitFor();
+    assert.equal(
+      await alone.textContent(),
+      "This Hitkeep runs as a single node; running several aggregators on a NATS cluster is described in docs/operations.md.",
+    );
+    assert.equal(await page.locator("table.cluster-nodes").count(), 0, "no table of nodes for a node alone");
+    assert.equal(await page.getByRole("button", { name: "Refresh" }).count(), 0, "nothing to refresh");
+    await assertAccessible(page, "the cluster section of a node alone");
+    await screenshot(page, "settings-cluster-alone");
+  });
+});
+
+/**
+ * Debian's `nats-server` (on PATH, or `NATS_SERVER`; `apt-get install nats-server`) with
+ * JetStream on 127.0.0.1 and a free port, storing in a fresh directory; resolves once it is ready.
+ */
+async function startNats() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "hitkeep-e2e-nats-"));
+  const child = spawn(process.env.NATS_SERVER || "nats-server", ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  let failed = null;
+  child.once("error", (error) => (failed = error));
+  child.stdout.on("data", (chunk) => (output += chunk));
+  child.stderr.on("data", (chunk) => (output += chunk));
+  const deadline = Date.now() + 20_000;
+  while (!/Server is ready/.test(output)) {
+    if (failed) throw new Error(`nats-server did not start (apt-get install nats-server): ${failed.message}`);
+    if (child.exitCode !== null) throw new Error(`nats-server exited (${child.exitCode}): ${output}`);
+    if (Date.now() > deadline) throw new Error(`nats-server did not start: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((resolve) => child.once("exit", resolve));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test("the cluster section of a cluster's node shows it as the leader, with its position", async () => {
+  const nats = await startNats();
+  let server;
+  try {
+    server = await startHitkeep({
+      env: { HITKEEP_CLUSTER: "true", HITKEEP_NATS_URL: nats.url, HITKEEP_NODE_NAME: "web-e2e", HITKEEP_CLUSTER_REPLICAS: "1" },
+    });
+    const owner = { email: "owner@example.com", password: "the owner's own passphrase 5" };
+    const domain = "cluster.example";
+    const code = new URL(server.setup).searchParams.get("code");
+    const setup = await postJson(server, "/api/auth/setup", { code, ...owner, name: "Olga" });
+    assert.equal(setup.status, 201, await setup.text());
+    const cookie = setup.headers.get("set-cookie").split(";")[0];
+    assert.equal((await postJson(server, "/api/sites", { domain, timezone: "UTC" }, cookie)).status, 201);
+    // An event, through the ingest stream, for the node to store: its position moves past 0.
+    // (Sent again every few seconds until it is: the embedded edge may not know the new site yet.)
+    let lastSent = 0;
+    let last = null;
+    const view = await eventually(async () => {
+      if (Date.now() - lastSent > 3000) {
+        lastSent = Date.now();
+        const sent = await fetch(`${server.api}/api/event`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "user-agent": BROWSER_UA },
+          body: JSON.stringify({ name: "pageview", url: `https://${domain}/`, domain }),
+        });
+        assert.equal(sent.status, 202, await sent.text());
+      }
+      // The API's own answer, once the node leads and has stored a batch.
+      const answer = await fetch(`${server.api}/api/cluster`, { headers: { cookie } });
+      assert.equal(answer.status, 200);
+      last = await answer.json();
+      const node = last.status?.nodes.find((each) => each.node === "web-e2e");
+      return last.status?.leader === "web-e2e" && node?.heartbeat && node.acked >= 1 ? last : null;
+    }, 60_000).catch((error) => {
+      throw new Error(`${error.message}: the last answer was ${JSON.stringify(last)}`);
+    });
+    assert.equal(view.enabled, true);
+    assert.equal(view.node, "web-e2e");
+    assert.equal(view.error, null);
+
+    const watched = await openContext(browser, server.base);
+    try {
+      const page = await watched.context.newPage();
+      page.setDefaultTimeout(15_000);
+      await page.goto(`${server.base}/login`);
+      await signInWithPassword(page, owner.email, owner.password);
+      await signedIn(page, server);
+      await page.goto(`${server.base}/sites/${domain}/settings/cluster`);
+      await page.getByRole("heading", { name: "Cluster", level: 2 }).waitFor();
+
+      // The leader, marked as this node.
+      const leader = page.locator(".cluster-facts > div").filter({ has: page.getByText("Leader", { exact: true }) });
+      await leader.getByText("web-e2e", { exact: true }).waitFor();
+      await leader.getByText("this node", { exact: true }).waitFor();
+      // The ingest stream: what it holds, one NATS server and no other copy.
+      const stream = page.locator(".cluster-facts > div").filter({ has: page.getByText("Ingest stream", { exact: true }) });
+      assert.match(await stream.textContent(), /\d+ batch(es)? held, \d+(\.\d)? (bytes|kB)/);
+      await page.getByText("none on other NATS servers").waitFor();
+
+      // The table of nodes: web-e2e, the leader, this node, with its position and a recent heartbeat.
+      const table = page.getByRole("table", { name: "Aggregators" });
+      const headers = await table.getByRole("columnheader").allTextContents();
+      assert.deepEqual(headers, ["Node", "State", "Position", "Lag", "Last heartbeat", "Address"]);
+      const row = table.getByRole("row").filter({ has: page.getByRole("rowheader", { name: /web-e2e/ }) });
+      await row.waitFor();
+      const cells = await row.getByRole("cell").allTextContents();
+      assert.equal(cells[0], "leader");
+      assert.match(cells[1], /^[1-9][\d,]*$/, `a position: ${cells[1]}`);
+      assert.match(cells[2], /^\d[\d,]*$/, `a lag: ${cells[2]}`);
+      assert.match(cells[3], /^(now|\d+ seconds? ago)$/, `a heartbeat: ${cells[3]}`);
+      assert.match(cells[4], /^http:\/\/\S+$/, `an address: ${cells[4]}`);
+      assert.match(await row.getByRole("rowheader").textContent(), /^web-e2e this node$/);
+
+      // Refreshed by keyboard: the button asks again.
+      const refresh = page.getByRole("button", { name: "Refresh" });
+      await refresh.focus();
+      const asked = page.waitForResponse((response) => response.url().endsWith("/api/cluster") && response.status() === 200);
+      await page.keyboard.press("Enter");
+      await asked;
+      await row.waitFor();
+
+      await assertAccessible(page, "the cluster section of a cluster's node");
+      await screenshot(page, "settings-cluster");
+      await page.emulateMedia({ colorScheme: "dark" });
+      await screenshot(page, "settings-cluster-dark");
+      await page.emulateMedia({ colorScheme: "light" });
+
+      // In German, numbers and words follow.
+      await page.getByRole("banner").getByRole("combobox", { name: "Language" }).selectOption("de");
+      await page.getByRole("heading", { name: "Cluster", level: 2 }).waitFor();
+      await page.getByRole("table", { name: "Aggregatoren" }).getByText("Leader", { exact: true }).waitFor();
+      await screenshot(page, "settings-cluster-de", ["phone"]);
+      await page.getByRole("banner").getByRole("combobox", { name: "Sprache" }).selectOption("en");
+      await page.getByRole("table", { name: "Aggregators" }).waitFor();
+      watched.assertClean();
+    } finally {
+      await watched.context.close();
+    }
+  } finally {
+    await server?.stopAndSearch();
+    await nats.stop();
   }
 });

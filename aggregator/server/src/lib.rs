@@ -19,6 +19,7 @@ pub mod leader;
 pub mod listener;
 pub mod mail;
 pub mod oidc;
+pub mod replicated;
 pub mod reports;
 pub mod retention;
 pub mod routes;

@@ -128,8 +128,18 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
                 .refresh(hitkeep_ingest::Clock::now_ms(&SystemClock))
                 .await
                 .context("fetching the cluster's salts")?;
+            // The control-plane writes made while this node was away, before anything reads
+            // the sites.
+            let (control, mut control_stream) =
+                crate::replicated::ControlStream::open(jetstream.clone(), settings.replicas).await?;
+            let applied = {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || crate::replicated::position(&store)).await??
+            };
+            let control_consumer = crate::replicated::consumer(&control_stream, &node, applied).await?;
+            crate::replicated::catch_up(&store, &control_consumer, &mut control_stream).await?;
             tracing::info!(node = %node, ?position, "cluster member");
-            Some((jetstream, consumer, Arc::new(salts)))
+            Some((jetstream, consumer, Arc::new(salts), control, control_consumer))
         }
         false => None,
     };
@@ -174,7 +184,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let pipeline_config = PipelineConfig {
         plugins: plugins.clone(),
         commits: Some(commits.clone()),
-        stream: cluster.as_ref().map(|(_, consumer, _)| consumer.clone()),
+        stream: cluster.as_ref().map(|(_, consumer, ..)| consumer.clone()),
         ..PipelineConfig::default()
     };
     let pipeline = Pipeline::start(ingestor, Some(client.clone()), pipeline_config).await?;
@@ -187,7 +197,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     };
 
     let salts = match &cluster {
-        Some((.., salts)) => crate::edge::SaltSource::Shared(salts.clone()),
+        Some((_, _, salts, ..)) => crate::edge::SaltSource::Shared(salts.clone()),
         None => crate::edge::SaltSource::File(crate::salts::SaltKeeper::new(&data_dir)),
     };
     let edge_config =
@@ -261,6 +271,7 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         cluster: cluster
             .as_ref()
             .map(|_| crate::state::ClusterMember { node: node.clone(), client: client.clone() }),
+        control_stream: cluster.as_ref().map(|(.., control, _)| control.clone()),
     };
     let control = crate::control::serve(&data_dir, state.clone(), cancel.clone()).await?;
     tracing::info!(addr = %http_addr, "http listening");
@@ -303,6 +314,9 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         )),
         _ => None,
     };
+    let applier = cluster.as_ref().map(|(.., control_consumer)| {
+        tokio::spawn(crate::replicated::run_applier(state.clone(), control_consumer.clone(), cancel.clone()))
+    });
     let heartbeat = cluster.map(|(jetstream, ..)| {
         let (leadership, url, node) = (leadership.clone(), base.clone(), node.clone());
         let beat = move || crate::cluster::Heartbeat {
@@ -334,6 +348,9 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let _ = reports.await;
     if let Some(heartbeat) = heartbeat {
         let _ = heartbeat.await;
+    }
+    if let Some(applier) = applier {
+        let _ = applier.await;
     }
     if let Some(lease) = lease {
         let _ = lease.await;

@@ -46,6 +46,9 @@ pub struct AppState {
     pub plugins: Option<Arc<hitkeep_plugins::Plugins>>,
     /// In a cluster: this node's name and its NATS connection, for the cluster's state.
     pub cluster: Option<ClusterMember>,
+    /// In a cluster: the control stream that control-plane writes go through
+    /// (`crate::replicated`).
+    pub control_stream: Option<Arc<crate::replicated::ControlStream>>,
 }
 
 /// This node as a member of a cluster.
@@ -91,6 +94,7 @@ impl AppState {
             )?),
             plugins: None,
             cluster: None,
+            control_stream: None,
         })
     }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatCompact, formatDay, formatDuration, formatMetric, formatNumber, formatPercent, metricNumber } from "./format";
+import { formatBytes, formatCompact, formatDay, formatDuration, formatMetric, formatNumber, formatPercent, metricNumber } from "./format";
 
 describe("format", () => {
   it("writes counts in the reader's language", () => {
@@ -12,6 +12,18 @@ describe("format", () => {
   it("writes percentages", () => {
     expect(formatPercent(42, "en")).toBe("42%");
     expect(formatPercent(12.5, "de")).toBe("12,5\u00a0%");
+  });
+  it("writes sizes in decimal units, in the reader's language", () => {
+    expect(formatBytes(0, "en")).toBe("0 bytes");
+    expect(formatBytes(1, "en")).toBe("1 byte");
+    expect(formatBytes(512, "en")).toBe("512 bytes");
+    expect(formatBytes(567_890, "en")).toBe("567.9 kB");
+    expect(formatBytes(567_890, "de")).toBe("567,9 kB");
+    expect(formatBytes(1_234_567_890, "en")).toBe("1.2 GB");
+    expect(formatBytes(5_000_000, "fr")).toMatch(/^5\s+Mo$/);
+    // Just under a unit rounds up into the next one, not to "1,000 kB".
+    expect(formatBytes(999_960, "en")).toBe("1 MB");
+    expect(formatBytes(-5, "en")).toBe("0 bytes");
   });
   it("writes durations", () => {
     expect(formatDuration(0)).toBe("0s");

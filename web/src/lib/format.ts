@@ -30,6 +30,20 @@ export function formatPercent(value: number, lang: string = currentLanguage(), d
   return numberFormat(lang, { style: "percent", maximumFractionDigits: digits }).format(value / 100);
 }
 
+const BYTE_UNITS = ["byte", "kilobyte", "megabyte", "gigabyte", "terabyte", "petabyte"];
+
+/** A size in bytes, in decimal units: 512 bytes, 567.9 kB, 1.2 GB (a German reader: 567,9 kB). */
+export function formatBytes(bytes: number, lang: string = currentLanguage()): string {
+  const value = Math.max(0, bytes);
+  let exponent = 0;
+  while (exponent < BYTE_UNITS.length - 1 && Math.round((value / 1000 ** exponent) * 10) / 10 >= 1000) exponent += 1;
+  const unit = BYTE_UNITS[exponent];
+  // Whole bytes in words ("512 bytes": CLDR's short form is "512 byte"), the rest as kB, MB, ...
+  return numberFormat(lang, { style: "unit", unit, unitDisplay: exponent === 0 ? "long" : "short", maximumFractionDigits: exponent === 0 ? 0 : 1 }).format(
+    value / 1000 ** exponent,
+  );
+}
+
 /** A duration in seconds: 45s, 3m 05s, 1h 02m. */
 export function formatDuration(seconds: number): string {
   const total = Math.max(0, Math.round(seconds));

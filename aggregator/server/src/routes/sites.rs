@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{Access, InstanceAdmin, NeedsManage, NeedsOwn, NeedsRead, Principal, SiteAccess};
 use crate::error::AppError;
+use crate::replicated::{Command, Retention, execute};
 use crate::state::AppState;
 
 mod favicons;
@@ -177,43 +178,35 @@ fn default_limit() -> u32 {
     20
 }
 
-/// Adds a site, then tells the pipeline, the edges and the access cache; with a creator
-/// who is not an instance admin, makes them its owner.
+/// Adds a site (on every node of a cluster: `crate::replicated`), then tells the pipeline,
+/// the edges and the access cache; with a creator who is not an instance admin, makes them
+/// its owner (on this node: accounts are each node's own).
 async fn create_site(state: &AppState, new: NewSite, owner: Option<u32>) -> Result<Site, AppError> {
-    let now = state.now_ms();
-    let (site, all) = state
-        .with_store(move |store| {
-            let site = store.add_site(&new.domain, &new.timezone)?;
-            if let Some(user_id) = owner {
-                store.set_site_member(site.id, user_id, SiteRole::Owner, now)?;
-            }
-            Ok::<_, hitkeep_store::Error>((site, store.sites()?))
-        })
-        .await?;
-    state.sites_changed(&all);
+    let site = execute(state, Command::AddSite { domain: new.domain, timezone: new.timezone }).await?;
+    if let Some(user_id) = owner {
+        let (now, site_id) = (state.now_ms(), site.id);
+        state.with_store(move |store| store.set_site_member(site_id, user_id, SiteRole::Owner, now)).await?;
+        state.auth.forget();
+    }
     Ok(site)
 }
 
 async fn delete_site(state: &AppState, domain: String) -> Result<Site, AppError> {
-    let (site, all) = state
-        .with_store(move |store| {
-            let site = store.remove_site(&domain)?;
-            Ok::<_, hitkeep_store::Error>((site, store.sites()?))
-        })
-        .await?;
-    state.sites_changed(&all);
-    Ok(site)
+    execute(state, Command::RemoveSite { domain }).await
 }
 
 async fn replace_rules(state: &AppState, domain: String, rules: RulesView) -> Result<Site, AppError> {
-    let (site, all) = state
-        .with_store(move |store| {
-            let site = set_rules(store, &domain, rules)?;
-            Ok::<_, AppError>((site, store.sites()?))
+    // Checked here first, so that a bad rule is refused before it reaches the cluster.
+    let mut site = state
+        .with_store({
+            let domain = domain.clone();
+            move |store| store.site(&domain)
         })
         .await?;
-    state.sites_changed(&all);
-    Ok(site)
+    site.rules = rules.clone().into();
+    crate::edge::site_settings(&site)
+        .map_err(|error| AppError::bad_request("invalid_rule", error.to_string()))?;
+    execute(state, Command::SetSiteRules { domain, rules }).await
 }
 
 /// Changes a site (its time zone: the store drops the rollups cut in the old one), then tells
@@ -225,20 +218,8 @@ async fn change_site(state: &AppState, domain: String, update: SiteUpdate) -> Re
             "nothing to change: send {\"timezone\": \"Europe/Berlin\"} or {\"retention_days\": 400}",
         ));
     }
-    let (site, all) = state
-        .with_store(move |store| {
-            let mut site = store.site(&domain)?;
-            if let Some(timezone) = update.timezone {
-                site = store.set_site_timezone(&site.domain, timezone.trim())?;
-            }
-            if let Some(days) = update.retention_days {
-                site = store.set_site_retention(&site.domain, days)?;
-            }
-            Ok::<_, hitkeep_store::Error>((site, store.sites()?))
-        })
-        .await?;
-    state.sites_changed(&all);
-    Ok(site)
+    let retention = update.retention_days.map(Retention::from_days);
+    execute(state, Command::ChangeSite { domain, timezone: update.timezone, retention }).await
 }
 
 /// A JSON body, or why not: `400 invalid_json` (not JSON, or not the fields the route takes),

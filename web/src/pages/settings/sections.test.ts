@@ -3,11 +3,12 @@ import { isInstanceAdmin, sectionOf, visibleSections } from "./sections";
 
 describe("visibleSections", () => {
   it("shows everything to a site owner who administers the instance", () => {
-    expect(visibleSections("own", "owner")).toEqual(["general", "privacy", "goals", "funnels", "members", "shares", "reports", "tokens", "plugins"]);
+    expect(visibleSections("own", "owner")).toEqual(["general", "privacy", "goals", "funnels", "members", "shares", "reports", "tokens", "plugins", "cluster"]);
     expect(visibleSections("own", "admin")).toContain("plugins");
+    expect(visibleSections("own", "admin")).toContain("cluster");
   });
 
-  it("hides members from managers and plugins from instance members", () => {
+  it("hides members from managers, plugins and the cluster from instance members", () => {
     expect(visibleSections("manage", "member")).toEqual(["general", "privacy", "goals", "funnels", "shares", "reports", "tokens"]);
     expect(visibleSections("own", "member")).toEqual(["general", "privacy", "goals", "funnels", "members", "shares", "reports", "tokens"]);
   });

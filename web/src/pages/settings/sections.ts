@@ -2,7 +2,7 @@
 // site (its `access`) and, for the instance-wide ones, by their role on the instance.
 import { allows } from "../../lib/session";
 
-export const SECTIONS = ["general", "privacy", "goals", "funnels", "members", "shares", "reports", "tokens", "plugins"] as const;
+export const SECTIONS = ["general", "privacy", "goals", "funnels", "members", "shares", "reports", "tokens", "plugins", "cluster"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 type Needed = "read" | "manage" | "own" | "instance_admin";
@@ -20,6 +20,7 @@ const NEEDS: Record<Section, Needed> = {
   // A person's own tokens, reaching only sites they may read.
   tokens: "read",
   plugins: "instance_admin",
+  cluster: "instance_admin",
 };
 
 /** Whether an instance role (`owner`, `admin`, `member`) administers the instance. */

@@ -5,6 +5,7 @@ import { Link } from "../../components/link";
 import { t } from "../../lib/i18n";
 import { navigate } from "../../lib/router";
 import { useSession } from "../../lib/session";
+import { ClusterSection } from "./cluster";
 import { useTitle } from "./forms";
 import { FunnelsSection } from "./funnels";
 import { GeneralSection } from "./general";
@@ -29,6 +30,7 @@ const VIEWS: Record<Section, ComponentType<SectionProps>> = {
   reports: ReportsSection,
   tokens: TokensSection,
   plugins: PluginsSection,
+  cluster: ClusterSection,
 };
 
 export function SettingsPage({ domain, section }: { domain: string; section: string }) {
