@@ -383,6 +383,20 @@ fn a_nats_node_killed_and_restarted_under_load_loses_and_doubles_nothing() {
     let mut servers: Vec<Server> =
         (0..2).map(|node| aggregator(&dirs[node], names[node], &nats.urls(node))).collect();
     add_site_to_cluster(&dirs[0], &[&dirs[0], &dirs[1]]);
+    // A goal added on one node is on the other (the control stream), and answers there.
+    let data = |node: usize| dirs[node].to_str().unwrap().to_owned();
+    let out = run_cli(&["goal", "add", SITE, "--page", "/k/**", "--data-dir", &data(1)]);
+    assert!(out.status.success(), "goal add: {}", String::from_utf8_lossy(&out.stderr));
+    wait_until(
+        Duration::from_secs(20),
+        || {
+            String::from_utf8_lossy(&run_cli(&["goal", "list", SITE, "--data-dir", &data(0)]).stdout)
+                .contains("/k/**")
+        },
+        "the goal is on both nodes",
+    );
+    let again = run_cli(&["goal", "add", SITE, "--page", "/k/**", "--data-dir", &data(0)]);
+    assert!(!again.status.success(), "the goal exists on every node");
     // The edge talks to the server that dies first.
     let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(2), &["--trusted-proxy", "127.0.0.1/32"]);
     wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");

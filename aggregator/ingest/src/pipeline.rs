@@ -308,7 +308,7 @@ pub struct Submitter(SubmitTo);
 #[derive(Debug, Clone)]
 enum SubmitTo {
     Pipeline { intake: mpsc::WeakSender<Enriched>, enricher: Option<Enricher> },
-    Stream { jetstream: async_nats::jetstream::Context, subject: String },
+    Stream { jetstream: Box<async_nats::jetstream::Context>, subject: String },
 }
 
 impl Submitter {
@@ -316,7 +316,7 @@ impl Submitter {
     /// id as `Nats-Msg-Id`, and answers once the stream has stored it: in a cluster a batch
     /// posted to one node must reach every replica, as the edges' batches do.
     pub fn stream(jetstream: async_nats::jetstream::Context, subject: String) -> Self {
-        Self(SubmitTo::Stream { jetstream, subject })
+        Self(SubmitTo::Stream { jetstream: Box::new(jetstream), subject })
     }
 
     /// Like [`Pipeline::submit`]. On the stream, `stored` counts the batch's hits, which
@@ -413,14 +413,16 @@ struct Forwarder {
     intake: mpsc::Sender<Enriched>,
     enricher: Option<Enricher>,
     /// With plugins: the batches being enriched, oldest first, and the task that queues them.
-    ordered: Option<(mpsc::Sender<tokio::task::JoinHandle<Option<Enriched>>>, tokio::task::JoinHandle<()>)>,
+    ordered: Option<(mpsc::Sender<Enriching>, tokio::task::JoinHandle<()>)>,
 }
+
+/// A batch being enriched on the blocking pool (`None` if that failed).
+type Enriching = tokio::task::JoinHandle<Option<Enriched>>;
 
 impl Forwarder {
     fn new(intake: mpsc::Sender<Enriched>, enricher: Option<Enricher>) -> Self {
         let ordered = enricher.as_ref().map(|enricher| {
-            let (sender, mut pending) =
-                mpsc::channel::<tokio::task::JoinHandle<Option<Enriched>>>(enricher.workers as usize);
+            let (sender, mut pending) = mpsc::channel::<Enriching>(enricher.workers as usize);
             let intake = intake.clone();
             let task = tokio::spawn(async move {
                 while let Some(enriching) = pending.recv().await {

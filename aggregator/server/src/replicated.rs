@@ -10,8 +10,8 @@
 //! carry every value they need: applying one twice (a crash between the write and the
 //! position) leaves the same state, and the second answer is an error nobody waits for.
 //!
-//! Replicated so far: sites (add, remove, time zone, retention, privacy rules). Accounts,
-//! tokens, goals, funnels, share links and e-mail subscriptions are still each node's own.
+//! Replicated so far: sites (add, remove, time zone, retention, privacy rules), goals and
+//! funnels. Accounts, tokens, share links and e-mail subscriptions are still each node's own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,7 @@ use anyhow::Context;
 use async_nats::jetstream::{self, consumer, stream};
 use axum::http::StatusCode;
 use futures_util::StreamExt;
-use hitkeep_store::{Site, Store};
+use hitkeep_store::{Funnel, Goal, GoalKind, Site, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -73,6 +73,57 @@ pub enum Command {
         /// The rules.
         rules: RulesView,
     },
+    /// Add a goal to a site.
+    AddGoal {
+        /// The site's domain.
+        domain: String,
+        /// Its name (default: made from its kind).
+        name: Option<String>,
+        /// What completes it.
+        kind: GoalKind,
+        /// When it was added, ms since the epoch.
+        at_ms: i64,
+    },
+    /// Remove a site's goal.
+    RemoveGoal {
+        /// The site's domain.
+        domain: String,
+        /// The goal's name.
+        name: String,
+    },
+    /// Add a funnel to a site.
+    AddFunnel {
+        /// The site's domain.
+        domain: String,
+        /// Its name.
+        name: String,
+        /// Its steps, in order.
+        steps: Vec<GoalKind>,
+        /// Within this many ms of the first step (`None`: within a visit).
+        window_ms: Option<i64>,
+        /// When it was added, ms since the epoch.
+        at_ms: i64,
+    },
+    /// Remove a site's funnel.
+    RemoveFunnel {
+        /// The site's domain.
+        domain: String,
+        /// The funnel's name.
+        name: String,
+    },
+}
+
+/// What applying a command gave.
+#[derive(Debug)]
+pub enum Applied {
+    /// The site as it is after it.
+    Site(Site),
+    /// The goal added.
+    Goal(Goal),
+    /// The funnel added.
+    Funnel(Funnel),
+    /// What was to be removed is gone.
+    Removed,
 }
 
 /// A site's retention as a command sets it (a JSON `null` could not tell "the default" from
@@ -101,11 +152,45 @@ impl Retention {
 }
 
 impl Command {
-    /// Applies the command to `store`: the site as it is after it.
-    pub fn apply(&self, store: &Store) -> Result<Site, AppError> {
-        match self {
-            Self::AddSite { domain, timezone } => Ok(store.add_site(domain, timezone)?),
-            Self::RemoveSite { domain } => Ok(store.remove_site(domain)?),
+    /// Applies the command to `store`.
+    pub fn apply(&self, store: &Store) -> Result<Applied, AppError> {
+        let site_id = |domain: &str| store.site(domain).map(|site| site.id);
+        Ok(match self {
+            Self::AddGoal { domain, name, kind, at_ms } => {
+                Applied::Goal(store.add_goal(site_id(domain)?, name.as_deref(), kind, *at_ms)?)
+            }
+            Self::RemoveGoal { domain, name } => {
+                store.remove_goal(site_id(domain)?, name)?;
+                Applied::Removed
+            }
+            Self::AddFunnel { domain, name, steps, window_ms, at_ms } => {
+                Applied::Funnel(store.add_funnel(site_id(domain)?, name, steps, *window_ms, *at_ms)?)
+            }
+            Self::RemoveFunnel { domain, name } => {
+                store.remove_funnel(site_id(domain)?, name)?;
+                Applied::Removed
+            }
+            site => Applied::Site(site.apply_to_site(store)?),
+        })
+    }
+
+    /// True for the commands that change sites (the pipeline, the edges and the access
+    /// cache are told after them).
+    fn changes_sites(&self) -> bool {
+        matches!(
+            self,
+            Self::AddSite { .. }
+                | Self::RemoveSite { .. }
+                | Self::ChangeSite { .. }
+                | Self::SetSiteRules { .. }
+        )
+    }
+
+    /// Applies a site's command: the site after it.
+    fn apply_to_site(&self, store: &Store) -> Result<Site, AppError> {
+        Ok(match self {
+            Self::AddSite { domain, timezone } => store.add_site(domain, timezone)?,
+            Self::RemoveSite { domain } => store.remove_site(domain)?,
             Self::ChangeSite { domain, timezone, retention } => {
                 let mut site = store.site(domain)?;
                 if let Some(timezone) = timezone {
@@ -114,31 +199,46 @@ impl Command {
                 if let Some(retention) = retention {
                     site = store.set_site_retention(&site.domain, retention.days())?;
                 }
-                Ok(site)
+                site
             }
             Self::SetSiteRules { domain, rules } => {
-                crate::routes::sites::set_rules(store, domain, rules.clone())
+                crate::routes::sites::set_rules(store, domain, rules.clone())?
             }
-        }
+            Self::AddGoal { domain, .. }
+            | Self::RemoveGoal { domain, .. }
+            | Self::AddFunnel { domain, .. }
+            | Self::RemoveFunnel { domain, .. } => store.site(domain)?,
+        })
     }
 }
 
 /// Runs a command where this node's writes go: applied here at once on a node alone, or
-/// through the control stream in a cluster; then tells the pipeline, the edges and the
-/// access cache about the sites.
-pub async fn execute(state: &AppState, command: Command) -> Result<Site, AppError> {
+/// through the control stream in a cluster; after a site's change, tells the pipeline, the
+/// edges and the access cache.
+pub async fn execute(state: &AppState, command: Command) -> Result<Applied, AppError> {
     let Some(stream) = &state.control_stream else {
-        let (site, all) = state
+        let sites = command.changes_sites();
+        let (applied, all) = state
             .with_store(move |store| {
-                let site = command.apply(store)?;
-                Ok::<_, AppError>((site, store.sites()?))
+                let applied = command.apply(store)?;
+                Ok::<_, AppError>((applied, if sites { Some(store.sites()?) } else { None }))
             })
             .await?;
-        state.sites_changed(&all);
-        return Ok(site);
+        if let Some(all) = all {
+            state.sites_changed(&all);
+        }
+        return Ok(applied);
     };
     // The applier tells the caches on every node, this one included.
     stream.execute(command).await
+}
+
+/// [`execute`] for a command on a site: the site after it.
+pub async fn execute_on_site(state: &AppState, command: Command) -> Result<Site, AppError> {
+    match execute(state, command).await? {
+        Applied::Site(site) => Ok(site),
+        other => Err(AppError::internal(format!("a site command gave {other:?}"))),
+    }
 }
 
 /// This node's end of the control stream.
@@ -152,8 +252,8 @@ pub struct ControlStream {
 
 #[derive(Debug, Default)]
 struct Pending {
-    waiting: HashMap<u64, oneshot::Sender<Result<Site, AppError>>>,
-    done: HashMap<u64, Result<Site, AppError>>,
+    waiting: HashMap<u64, oneshot::Sender<Result<Applied, AppError>>>,
+    done: HashMap<u64, Result<Applied, AppError>>,
 }
 
 impl ControlStream {
@@ -179,7 +279,7 @@ impl ControlStream {
     }
 
     /// Publishes `command` and waits until this node has applied it.
-    async fn execute(&self, command: Command) -> Result<Site, AppError> {
+    async fn execute(&self, command: Command) -> Result<Applied, AppError> {
         let unavailable = |what: &str| {
             AppError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -219,7 +319,7 @@ impl ControlStream {
     }
 
     /// Hands the result of the command at `seq` to its writer, if one waits or will ask.
-    fn applied(&self, seq: u64, result: Result<Site, AppError>) {
+    fn applied(&self, seq: u64, result: Result<Applied, AppError>) {
         let mut pending = self.pending.lock().expect("control lock");
         match pending.waiting.remove(&seq) {
             Some(writer) => {
@@ -335,7 +435,9 @@ pub async fn run_applier(state: AppState, consumer: consumer::PullConsumer, canc
             match apply_to_store(state.store.clone(), &message).await {
                 Ok((seq, applied)) => {
                     if let Some((result, all)) = applied {
-                        state.sites_changed(&all);
+                        if let Some(all) = all {
+                            state.sites_changed(&all);
+                        }
                         if let Some(stream) = &state.control_stream {
                             stream.applied(seq, result);
                         }
@@ -356,12 +458,12 @@ pub async fn run_applier(state: AppState, consumer: consumer::PullConsumer, canc
 }
 
 /// What applying a message gave: its position, and (unless applied before) the command's
-/// result and the sites after it.
-type Applied = (u64, Option<(Result<Site, AppError>, Vec<Site>)>);
+/// result and, after a site's change, the sites.
+type AppliedMessage = (u64, Option<(Result<Applied, AppError>, Option<Vec<Site>>)>);
 
 /// Applies one message to `store` once (a position applied before is skipped) and records
 /// its position.
-async fn apply_to_store(store: Arc<Store>, message: &jetstream::Message) -> anyhow::Result<Applied> {
+async fn apply_to_store(store: Arc<Store>, message: &jetstream::Message) -> anyhow::Result<AppliedMessage> {
     let seq = message.info().map_err(|error| anyhow::anyhow!("{error}"))?.stream_sequence;
     let command: Result<Command, String> =
         serde_json::from_slice(&message.payload).map_err(|error| error.to_string());
@@ -369,12 +471,12 @@ async fn apply_to_store(store: Arc<Store>, message: &jetstream::Message) -> anyh
         if position(&store)? >= seq {
             return Ok(None);
         }
-        let result = match &command {
-            Ok(command) => command.apply(&store),
-            Err(error) => Err(AppError::bad_request("invalid_command", error.clone())),
+        let (result, sites) = match &command {
+            Ok(command) => (command.apply(&store), command.changes_sites()),
+            Err(error) => (Err(AppError::bad_request("invalid_command", error.clone())), false),
         };
         store.set_setting(POSITION_SETTING, &seq.to_string())?;
-        Ok(Some((result, store.sites()?)))
+        Ok(Some((result, if sites { Some(store.sites()?) } else { None })))
     })
     .await??;
     Ok((seq, applied))
@@ -425,5 +527,31 @@ mod tests {
         assert_eq!(sites.len(), 1);
         assert_eq!(sites[0].timezone, "UTC");
         assert!(add.apply(&store).is_err(), "a second add answers that it exists");
+        let goal = Command::AddGoal {
+            domain: "a.example".into(),
+            name: None,
+            kind: GoalKind::Event { name: "Signup".into(), props: Default::default() },
+            at_ms: 1_767_225_600_000,
+        };
+        let funnel = Command::AddFunnel {
+            domain: "a.example".into(),
+            name: "signup".into(),
+            steps: vec![
+                GoalKind::Page { pattern: "/pricing".into() },
+                GoalKind::Event { name: "Signup".into(), props: Default::default() },
+            ],
+            window_ms: None,
+            at_ms: 1_767_225_600_000,
+        };
+        for command in [&goal, &funnel, &goal, &funnel] {
+            let _ = command.apply(&store);
+        }
+        assert_eq!(store.goals(sites[0].id).unwrap().len(), 1);
+        assert_eq!(store.funnels(sites[0].id).unwrap().len(), 1);
+        let text = serde_json::to_string(&funnel).unwrap();
+        assert_eq!(serde_json::from_str::<Command>(&text).unwrap(), funnel);
+        let remove = Command::RemoveGoal { domain: "a.example".into(), name: "Signup".into() };
+        assert!(matches!(remove.apply(&store), Ok(Applied::Removed)));
+        assert!(remove.apply(&store).is_err(), "gone");
     }
 }

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{NeedsManage, NeedsView, SiteAccess};
 use crate::error::AppError;
+use crate::replicated::{Applied, Command, execute};
 use crate::state::AppState;
 
 /// The funnel routes of the API.
@@ -82,11 +83,21 @@ fn steps(new: Vec<NewStep>) -> Result<Vec<GoalKind>, AppError> {
     new.into_iter().map(|step| step.kind("invalid_funnel")).collect()
 }
 
+/// Adds a funnel (on every node of a cluster: `crate::replicated`).
 async fn add_to(state: &AppState, site: Site, new: NewFunnel) -> Result<Funnel, AppError> {
     let steps = steps(new.steps)?;
     let window_ms = new.window_minutes.map(|minutes| i64::from(minutes) * 60_000);
-    let now_ms = state.now_ms();
-    state.with_store(move |store| store.add_funnel(site.id, &new.name, &steps, window_ms, now_ms)).await
+    let command =
+        Command::AddFunnel { domain: site.domain, name: new.name, steps, window_ms, at_ms: state.now_ms() };
+    match execute(state, command).await? {
+        Applied::Funnel(funnel) => Ok(funnel),
+        other => Err(AppError::internal(format!("adding a funnel gave {other:?}"))),
+    }
+}
+
+/// Removes a funnel (on every node of a cluster).
+async fn remove_from(state: &AppState, site: Site, name: String) -> Result<(), AppError> {
+    execute(state, Command::RemoveFunnel { domain: site.domain, name }).await.map(drop)
 }
 
 /// A report's range and filters, in the Stats API's words: `{"date_range": "30d",
@@ -136,8 +147,7 @@ async fn remove(
     access: SiteAccess<NeedsManage>,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let site_id = access.site.id;
-    state.with_store(move |store| store.remove_funnel(site_id, &name)).await?;
+    remove_from(&state, access.site, name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -174,7 +184,7 @@ async fn control_remove(
 ) -> Result<Json<Value>, AppError> {
     let site = super::control_site(&state, domain).await?;
     let removed = name.clone();
-    state.with_store(move |store| store.remove_funnel(site.id, &name)).await?;
+    remove_from(&state, site, name).await?;
     Ok(Json(json!({ "removed": removed })))
 }
 

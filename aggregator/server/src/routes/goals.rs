@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{NeedsManage, NeedsView, SiteAccess};
 use crate::error::AppError;
+use crate::replicated::{Applied, Command, execute};
 use crate::state::AppState;
 
 /// The goal routes of the API.
@@ -54,10 +55,19 @@ impl NewGoal {
     }
 }
 
+/// Adds a goal (on every node of a cluster: `crate::replicated`).
 async fn add_to(state: &AppState, site: Site, new: NewGoal) -> Result<Goal, AppError> {
     let (name, kind) = new.kind()?;
-    let now_ms = state.now_ms();
-    state.with_store(move |store| store.add_goal(site.id, name.as_deref(), &kind, now_ms)).await
+    let command = Command::AddGoal { domain: site.domain, name, kind, at_ms: state.now_ms() };
+    match execute(state, command).await? {
+        Applied::Goal(goal) => Ok(goal),
+        other => Err(AppError::internal(format!("adding a goal gave {other:?}"))),
+    }
+}
+
+/// Removes a goal (on every node of a cluster).
+async fn remove_from(state: &AppState, site: Site, name: String) -> Result<(), AppError> {
+    execute(state, Command::RemoveGoal { domain: site.domain, name }).await.map(drop)
 }
 
 /// `GET /api/sites/{domain}/goals`: the site's goals.
@@ -86,8 +96,7 @@ async fn remove(
     access: SiteAccess<NeedsManage>,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<axum::http::StatusCode, AppError> {
-    let site_id = access.site.id;
-    state.with_store(move |store| store.remove_goal(site_id, &name)).await?;
+    remove_from(&state, access.site, name).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -114,6 +123,6 @@ async fn control_remove(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let site = super::control_site(&state, domain).await?;
     let removed = name.clone();
-    state.with_store(move |store| store.remove_goal(site.id, &name)).await?;
+    remove_from(&state, site, name).await?;
     Ok(Json(serde_json::json!({ "removed": removed })))
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{Access, InstanceAdmin, NeedsManage, NeedsOwn, NeedsRead, Principal, SiteAccess};
 use crate::error::AppError;
-use crate::replicated::{Command, Retention, execute};
+use crate::replicated::{Command, Retention, execute_on_site as execute};
 use crate::state::AppState;
 
 mod favicons;

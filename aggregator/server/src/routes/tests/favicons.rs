@@ -75,7 +75,7 @@ fn answer(host: &str, path: &str, port: u16) -> Response {
         ("page.example.org", "/") => page(
             "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/icon.svg\"><link rel=\"icon\" sizes=\"32x32\" href=\"/static/icon.png?v=3\">".into(),
         ),
-        ("page.example.org", "/static/icon.png") => return image("image/png", PNG.to_vec()),
+        ("page.example.org", "/static/icon.png") => image("image/png", PNG.to_vec()),
         ("pagecdn.example.org", "/") => {
             page(format!("<link rel=\"shortcut icon\" href=\"http://cdn.example.org:{port}/shared/icon.png\">"))
         }
