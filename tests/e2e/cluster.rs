@@ -253,8 +253,7 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let tokens: Vec<String> = dirs.iter().map(|data| read_token(data)).collect();
-    let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(0), &["--trusted-proxy", "127.0.0.1/32"]);
-    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+    let mut edge = start_edge(&dir.path().join("edge"), &nats.urls(0));
 
     // One leader among the three.
     let mut leader = None;
@@ -270,11 +269,7 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
     let killed = names.iter().position(|name| *name == leader).unwrap();
 
     // Steady load on the edge; after 3 s the leader dies.
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let (stop, addr) = (stop.clone(), edge.http);
-        std::thread::spawn(move || post_until(addr, stop))
-    };
+    let load = Load::start(edge.http);
     std::thread::sleep(Duration::from_secs(3));
     servers[killed].as_mut().unwrap().kill9();
     let killed_at = Instant::now();
@@ -300,8 +295,7 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
         assert!(killed_at.elapsed() < Duration::from_secs(30), "no new leader");
         std::thread::sleep(Duration::from_millis(200));
     }
-    stop.store(true, Ordering::SeqCst);
-    let accepted = load.join().unwrap();
+    let accepted = load.stop();
     let (new_leader, took) = new_leader.unwrap();
     assert!(took < Duration::from_secs(10), "{new_leader} took over after {took:?}");
     assert!(survivors.iter().any(|&node| names[node] == new_leader));
@@ -360,6 +354,36 @@ fn three_aggregators_survive_the_leader_killed_under_load() {
     }
 }
 
+/// A `hitkeep-edge` on `dir` publishing to `nats`, once it is ready.
+fn start_edge(dir: &Path, nats: &str) -> Edge {
+    let edge = Edge::start(dir, nats, &["--trusted-proxy", "127.0.0.1/32"]);
+    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+    edge
+}
+
+/// Steady load on an edge (`post_until`) until stopped.
+struct Load {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<u64>>,
+}
+
+impl Load {
+    fn start(addr: SocketAddr) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || post_until(addr, stop))
+        };
+        Self { stop, thread }
+    }
+
+    /// Stops it: the events answered `202` without a drop header.
+    fn stop(self) -> Vec<u64> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
+}
+
 /// Waits until every replica's consumer has acknowledged the whole stream.
 fn wait_caught_up(nats: &str, replicas: usize) {
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -398,14 +422,9 @@ fn a_nats_node_killed_and_restarted_under_load_loses_and_doubles_nothing() {
     let again = run_cli(&["goal", "add", SITE, "--page", "/k/**", "--data-dir", &data(0)]);
     assert!(!again.status.success(), "the goal exists on every node");
     // The edge talks to the server that dies first.
-    let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(2), &["--trusted-proxy", "127.0.0.1/32"]);
-    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+    let mut edge = start_edge(&dir.path().join("edge"), &nats.urls(2));
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let (stop, addr) = (stop.clone(), edge.http);
-        std::thread::spawn(move || post_until(addr, stop))
-    };
+    let load = Load::start(edge.http);
     std::thread::sleep(Duration::from_secs(3));
     nats.kill(2);
     std::thread::sleep(Duration::from_secs(4));
@@ -416,8 +435,7 @@ fn a_nats_node_killed_and_restarted_under_load_loses_and_doubles_nothing() {
     std::thread::sleep(Duration::from_secs(4));
     nats.start_node(0);
     std::thread::sleep(Duration::from_secs(3));
-    stop.store(true, Ordering::SeqCst);
-    let accepted = load.join().unwrap();
+    let accepted = load.stop();
     assert!(accepted.len() > 500, "only {} events accepted", accepted.len());
     edge.wait_drained(Duration::from_secs(90));
     wait_caught_up(&nats.url(1), 2);
@@ -508,14 +526,9 @@ fn a_leader_cut_off_from_nats_steps_down_and_catches_up_when_back() {
     let mut agg_b = aggregator(&dir_b, "agg-b", &nats.urls(1));
     // Started after the site was added: it had it before it took any event.
     wait_for_site(&[&dir_b]);
-    let mut edge = Edge::start(&dir.path().join("edge"), &nats.urls(2), &["--trusted-proxy", "127.0.0.1/32"]);
-    wait_until(Duration::from_secs(30), || http_get(edge.http, "/readyz").0 == 200, "the edge is ready");
+    let mut edge = start_edge(&dir.path().join("edge"), &nats.urls(2));
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let (stop, addr) = (stop.clone(), edge.http);
-        std::thread::spawn(move || post_until(addr, stop))
-    };
+    let load = Load::start(edge.http);
     std::thread::sleep(Duration::from_secs(2));
     proxy.cut();
     let cut_at = Instant::now();
@@ -539,8 +552,7 @@ fn a_leader_cut_off_from_nats_steps_down_and_catches_up_when_back() {
     std::thread::sleep(Duration::from_secs(2));
     proxy.restore();
     std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::SeqCst);
-    let accepted = load.join().unwrap();
+    let accepted = load.stop();
     edge.wait_drained(Duration::from_secs(60));
     wait_caught_up(&nats.url(1), 2);
     eprintln!(

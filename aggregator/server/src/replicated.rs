@@ -372,20 +372,18 @@ pub async fn consumer(
 }
 
 /// Applies every command the stream holds now, before this node takes traffic (its caches
-/// are built afterwards); [`run_applier`] goes on from there.
+/// are built afterwards); [`run_applier`] goes on from there with the pull it hands back
+/// (a new pull would leave a command the old one took waiting for its redelivery).
 pub async fn catch_up(
     store: &Arc<Store>,
     consumer: &consumer::PullConsumer,
     stream: &mut stream::Stream,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<consumer::pull::Stream> {
     let last = stream.info().await.context("reading the control stream")?.state.last_sequence;
     let mut applied = {
         let store = store.clone();
         tokio::task::spawn_blocking(move || position(&store)).await??
     };
-    if applied >= last {
-        return Ok(());
-    }
     let mut messages = consumer.messages().await.context("reading the control stream")?;
     while applied < last {
         let next = tokio::time::timeout(Duration::from_secs(30), messages.next()).await;
@@ -398,16 +396,24 @@ pub async fn catch_up(
         applied = seq;
     }
     tracing::info!(position = applied, "control stream applied");
-    Ok(())
+    Ok(messages)
 }
 
 /// Applies commands as they come, until `cancel`: each in the database, then the caches, then
 /// its writer's answer.
-pub async fn run_applier(state: AppState, consumer: consumer::PullConsumer, cancel: CancellationToken) {
+pub async fn run_applier(
+    state: AppState,
+    consumer: consumer::PullConsumer,
+    mut pull: Option<consumer::pull::Stream>,
+    cancel: CancellationToken,
+) {
     loop {
-        let messages = tokio::select! {
-            () = cancel.cancelled() => return,
-            messages = consumer.messages() => messages,
+        let messages = match pull.take() {
+            Some(messages) => Ok(messages),
+            None => tokio::select! {
+                () = cancel.cancelled() => return,
+                messages = consumer.messages() => messages,
+            },
         };
         let mut messages = match messages {
             Ok(messages) => messages,

@@ -100,6 +100,8 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
     let node = config.node_name.clone().unwrap_or_else(|| default_node_name(config.cluster));
     // In a cluster: the ingest stream this node reads whole, from where its database stops,
     // and the shared salts.
+    // The control stream's pull that caught up at start, for its applier to go on with.
+    let mut control_pull = None;
     let cluster = match config.cluster {
         true => {
             let settings = crate::cluster::ClusterSettings {
@@ -137,7 +139,8 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
                 tokio::task::spawn_blocking(move || crate::replicated::position(&store)).await??
             };
             let control_consumer = crate::replicated::consumer(&control_stream, &node, applied).await?;
-            crate::replicated::catch_up(&store, &control_consumer, &mut control_stream).await?;
+            control_pull =
+                Some(crate::replicated::catch_up(&store, &control_consumer, &mut control_stream).await?);
             tracing::info!(node = %node, ?position, "cluster member");
             Some((jetstream, consumer, Arc::new(salts), control, control_consumer))
         }
@@ -315,7 +318,13 @@ pub async fn run_until(config: Config, cancel: CancellationToken) -> anyhow::Res
         _ => None,
     };
     let applier = cluster.as_ref().map(|(.., control_consumer)| {
-        tokio::spawn(crate::replicated::run_applier(state.clone(), control_consumer.clone(), cancel.clone()))
+        let pull = control_pull.take();
+        tokio::spawn(crate::replicated::run_applier(
+            state.clone(),
+            control_consumer.clone(),
+            pull,
+            cancel.clone(),
+        ))
     });
     let heartbeat = cluster.map(|(jetstream, ..)| {
         let (leadership, url, node) = (leadership.clone(), base.clone(), node.clone());
