@@ -1,0 +1,1 @@
+import{w as e}from"./index-BPsM0gpR.js";import{o as t}from"./stats-wjJqRxe9.js";function n(){return t(`status`,t=>e(`/api/auth/status`,t))}var r=`/login/oidc`,i=null;function a(e){i=e}function o(){let e=i;return i=null,e}export{n as i,a as n,o as r,r as t};

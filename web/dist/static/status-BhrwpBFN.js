@@ -1,1 +1,0 @@
-import{w as e}from"./index-Duoa6uNZ.js";import{o as t}from"./stats-IOas2Baj.js";function n(){return t(`status`,t=>e(`/api/auth/status`,t))}var r=`/login/oidc`,i=null;function a(e){i=e}function o(){let e=i;return i=null,e}export{n as i,a as n,o as r,r as t};
